@@ -1,0 +1,9 @@
+/** Type-checking runs once with `tsc --noEmit` (npm test); jest only transpiles. */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+  testTimeout: 120000,
+  setupFiles: ['<rootDir>/test/helpers/setup-env.ts'],
+};

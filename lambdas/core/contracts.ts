@@ -1,0 +1,110 @@
+/**
+ * Step Functions payloads: one set of types shared by the handlers and the CDK definition,
+ * so a renamed field fails to compile. Payloads carry S3 locations and counts, never file lists.
+ */
+import type { InputFormat } from './formats';
+import type { HeldPartition } from './planner';
+import type { PartitionValues, SkipReason, SourceFile } from './partitions';
+
+/** Execution input: what the schedule sends, and what a person pastes into the console to rerun. */
+export interface RunRequest {
+  /** Glue table name; must be the pipeline's table. */
+  readonly table: string;
+  /** Only partitions whose path starts with one of these, e.g. `dt=2024-12-19`. @default all */
+  readonly partitions?: readonly string[];
+  /** Plan only: write and report the plan, compact nothing. @default false */
+  readonly dryRun?: boolean;
+  /** Overrides the table's target output file size for this run (64-1024). */
+  readonly targetFileMb?: number;
+}
+
+/** What the plan step returns: where the plan is, and its size. */
+export interface PlanOutput {
+  readonly table: string;
+  readonly planId: string;
+  readonly dryRun: boolean;
+  /** Bucket holding the plan objects (the gold bucket, under the system prefix). */
+  readonly planBucket: string;
+  /** JSON array of {@link BinItem}: the Distributed Map's ItemReader source. */
+  readonly itemsKey: string;
+  /** Full plan with every bin's inputs, for people and for the swap step. */
+  readonly planKey: string;
+  readonly bins: number;
+  readonly partitions: number;
+  readonly inputFiles: number;
+  readonly inputBytes: number;
+}
+
+/** One Distributed Map item: a reference to a bin, small whatever the bin's size. */
+export interface BinItem {
+  readonly table: string;
+  readonly planId: string;
+  readonly binId: string;
+  readonly partition: string;
+  readonly version: string;
+  /** Object holding the {@link BinSpec}. */
+  readonly binKey: string;
+  readonly inputFiles: number;
+  readonly inputBytes: number;
+}
+
+/** Everything the compact step needs for one bin, stored in S3 by the plan step. */
+export interface BinSpec {
+  readonly table: string;
+  readonly planId: string;
+  readonly binId: string;
+  readonly partition: string;
+  readonly partitionValues: PartitionValues;
+  readonly version: string;
+  readonly files: SourceFile[];
+  readonly outputKey: string;
+  readonly manifestKey: string;
+  readonly estimatedOutputBytes: number;
+}
+
+export interface ColumnSchema {
+  readonly name: string;
+  /** DuckDB type name of the written column, e.g. `BIGINT`, `TIMESTAMP WITH TIME ZONE`. */
+  readonly type: string;
+}
+
+/** Written next to the plan for every compacted bin: the proof of what the output holds. */
+export interface BinManifest {
+  readonly table: string;
+  readonly planId: string;
+  readonly binId: string;
+  readonly partition: string;
+  readonly version: string;
+  readonly inputs: ReadonlyArray<{ key: string; etag: string; size: number; rows: number; format: InputFormat }>;
+  readonly output: {
+    readonly bucket: string;
+    readonly key: string;
+    readonly bytes: number;
+    readonly rows: number;
+    /** Order-independent sum of row hashes, equal for the inputs and the written file. */
+    readonly checksum: string;
+    readonly compression: string;
+    readonly schema: ColumnSchema[];
+  };
+  readonly timings: { fetchMs: number; engineMs: number; uploadMs: number };
+}
+
+/** What the compact step returns per bin (also what the Map's ResultWriter stores). */
+export interface CompactOutput {
+  readonly binId: string;
+  readonly partition: string;
+  readonly version: string;
+  readonly outputKey: string;
+  readonly manifestKey: string;
+  readonly inputFiles: number;
+  readonly inputRows: number;
+  readonly outputRows: number;
+  readonly outputBytes: number;
+}
+
+/** Run report of the plan step, stored with the plan. */
+export interface PlanReport {
+  readonly skipped: Readonly<Record<SkipReason, number>>;
+  readonly skippedExamples: ReadonlyArray<{ key: string; reason: SkipReason }>;
+  readonly held: HeldPartition[];
+}

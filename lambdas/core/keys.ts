@@ -1,0 +1,22 @@
+/** Every object key the pipeline writes is derived here, from ids only, so retries overwrite. */
+
+/** Objects the pipeline keeps for itself (plans, manifests, stats), outside any table location. */
+export const SYSTEM_PREFIX = '_compactor/';
+
+const runDir = (table: string, planId: string) => `${SYSTEM_PREFIX}${table}/plans/${planId}/`;
+
+export const planKey = (table: string, planId: string) => `${runDir(table, planId)}plan.json`;
+export const itemsKey = (table: string, planId: string) => `${runDir(table, planId)}items.json`;
+export const binKey = (table: string, planId: string, binId: string) => `${runDir(table, planId)}bins/${binId}.json`;
+export const resultsPrefix = (table: string, planId: string) => `${runDir(table, planId)}results/`;
+export const outputRatiosKey = (table: string) => `${SYSTEM_PREFIX}${table}/output-ratios.json`;
+
+export const manifestKey = (table: string, partition: string, version: string, binId: string) =>
+  `${SYSTEM_PREFIX}${table}/manifests/${partition}/v=${version}/${binId}.json`;
+
+/** Gold location of one partition version: what the catalog points at once committed. */
+export const versionPrefix = (goldPrefix: string, partition: string, version: string) =>
+  `${goldPrefix}${partition}/v=${version}/`;
+
+export const outputKey = (goldPrefix: string, partition: string, version: string, binId: string) =>
+  `${versionPrefix(goldPrefix, partition, version)}part-${binId}.parquet`;

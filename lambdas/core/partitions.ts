@@ -1,0 +1,151 @@
+import { formatOf, isUnsupportedFormat, type InputFormat } from './formats';
+
+/** One object as a listing returns it. */
+export interface ListedObject {
+  readonly key: string;
+  readonly size: number;
+  readonly etag: string;
+  /** ISO-8601 */
+  readonly lastModified: string;
+}
+
+/** A data file selected for compaction. */
+export interface SourceFile extends ListedObject {
+  readonly format: InputFormat;
+}
+
+export type PartitionValues = Readonly<Record<string, string>>;
+
+export interface PartitionListing {
+  /** Canonical Hive path, e.g. `dt=2024-12-19/hour=14` (values re-encoded). */
+  readonly path: string;
+  readonly values: PartitionValues;
+  readonly files: SourceFile[];
+}
+
+export const SKIP_REASONS = [
+  'empty-object',
+  'marker-file',
+  'checksum-file',
+  'temporary-file',
+  'companion-file',
+  'hidden-file',
+  'unsupported-format',
+  'unknown-format',
+  'outside-layout',
+] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
+
+export interface SkippedKey {
+  readonly key: string;
+  readonly reason: SkipReason;
+}
+
+export interface Discovery {
+  readonly partitions: PartitionListing[];
+  readonly skipped: Readonly<Record<SkipReason, number>>;
+  /** The first few skipped keys of each reason, for the run report. */
+  readonly skippedExamples: SkippedKey[];
+}
+
+export interface TableLayout {
+  /** Key prefix of the table in the landing bucket, ending in `/`. */
+  readonly prefix: string;
+  /** Partition columns in path order, e.g. `['dt', 'hour']`. */
+  readonly partitionKeys: readonly string[];
+}
+
+const EXAMPLES_PER_REASON = 5;
+
+/** Why a key is not data, or undefined when it is a data file. */
+export function skipReason(key: string, size: number): SkipReason | undefined {
+  const name = key.slice(key.lastIndexOf('/') + 1);
+  if (key.includes('/_temporary/') || key.startsWith('_temporary/') || key.includes('/+tmp/') || key.startsWith('+tmp/')) {
+    return 'temporary-file';
+  }
+  if (name === '_SUCCESS' || name.endsWith('_$folder$')) return 'marker-file';
+  if (name.endsWith('.crc')) return 'checksum-file';
+  if (name.includes('.keys.') || name.includes('.headers.')) return 'companion-file';
+  if (name.startsWith('_') || name.startsWith('.')) return 'hidden-file';
+  if (size === 0) return 'empty-object';
+  if (isUnsupportedFormat(name)) return 'unsupported-format';
+  if (!formatOf(name)) return 'unknown-format';
+  return undefined;
+}
+
+/** Hive path escaping: keep a conservative set, percent-encode the rest (so `/` can never appear). */
+export function encodePartitionValue(value: string): string {
+  return value.replace(/[^A-Za-z0-9._~-]/g, (c) =>
+    Array.from(Buffer.from(c, 'utf8'))
+      .map((b) => '%' + b.toString(16).toUpperCase().padStart(2, '0'))
+      .join(''),
+  );
+}
+
+export function partitionPath(keys: readonly string[], values: PartitionValues): string {
+  return keys.map((k) => `${k}=${encodePartitionValue(values[k] ?? '')}`).join('/');
+}
+
+/**
+ * Partition values of a key under a Hive-style layout: the directory segments between
+ * the table prefix and the file name must be exactly `k=v` for the table's keys, in order.
+ */
+export function parseHivePartition(
+  relativeKey: string,
+  partitionKeys: readonly string[],
+): PartitionValues | undefined {
+  const segments = relativeKey.split('/');
+  const dirs = segments.slice(0, -1);
+  if (dirs.length !== partitionKeys.length) return undefined;
+  const values: Record<string, string> = {};
+  for (let i = 0; i < dirs.length; i++) {
+    const eq = dirs[i].indexOf('=');
+    if (eq <= 0 || dirs[i].slice(0, eq) !== partitionKeys[i]) return undefined;
+    try {
+      values[partitionKeys[i]] = decodeURIComponent(dirs[i].slice(eq + 1));
+    } catch {
+      return undefined;
+    }
+  }
+  return values;
+}
+
+/** Groups a listing into partitions of data files; everything else is counted by reason. */
+export function discover(objects: Iterable<ListedObject>, layout: TableLayout): Discovery {
+  const skipped = Object.fromEntries(SKIP_REASONS.map((r) => [r, 0])) as Record<SkipReason, number>;
+  const skippedExamples: SkippedKey[] = [];
+  const byPath = new Map<string, { values: PartitionValues; files: SourceFile[] }>();
+
+  const skip = (key: string, reason: SkipReason) => {
+    skipped[reason]++;
+    if (skipped[reason] <= EXAMPLES_PER_REASON) skippedExamples.push({ key, reason });
+  };
+
+  for (const obj of objects) {
+    if (!obj.key.startsWith(layout.prefix)) continue;
+    const relative = obj.key.slice(layout.prefix.length);
+    const reason = skipReason(obj.key, obj.size);
+    if (reason) {
+      skip(obj.key, reason);
+      continue;
+    }
+    const values = parseHivePartition(relative, layout.partitionKeys);
+    if (!values) {
+      skip(obj.key, 'outside-layout');
+      continue;
+    }
+    const path = partitionPath(layout.partitionKeys, values);
+    let entry = byPath.get(path);
+    if (!entry) byPath.set(path, (entry = { values, files: [] }));
+    entry.files.push({ ...obj, format: formatOf(obj.key)! });
+  }
+
+  const partitions = [...byPath.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([path, { values, files }]) => ({
+      path,
+      values,
+      files: files.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
+    }));
+  return { partitions, skipped, skippedExamples };
+}

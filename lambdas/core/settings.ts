@@ -1,0 +1,164 @@
+import { ConfigurationError, InvalidInputError } from './errors';
+import type { RunRequest } from './contracts';
+import { MB } from './planner';
+
+/** Environment variable names, shared with the CDK construct that sets them. */
+export const Env = {
+  LandingBucket: 'LANDING_BUCKET',
+  GoldBucket: 'GOLD_BUCKET',
+  TableName: 'TABLE_NAME',
+  LandingPrefix: 'LANDING_PREFIX',
+  GoldPrefix: 'GOLD_PREFIX',
+  PartitionKeys: 'PARTITION_KEYS',
+  TargetFileMb: 'TARGET_FILE_MB',
+  MinInputFiles: 'MIN_INPUT_FILES',
+  MaxBinsPerRun: 'MAX_BINS_PER_RUN',
+  Compression: 'PARQUET_COMPRESSION',
+  SortBy: 'SORT_BY',
+  FetchConcurrency: 'FETCH_CONCURRENCY',
+  EngineMemoryMb: 'ENGINE_MEMORY_MB',
+  EngineThreads: 'ENGINE_THREADS',
+  ScratchDir: 'SCRATCH_DIR',
+  S3Endpoint: 'S3_ENDPOINT',
+} as const;
+
+export type Compression = 'snappy' | 'zstd';
+
+/** One pipeline compacts one table. */
+export interface TableSettings {
+  readonly table: string;
+  readonly landingBucket: string;
+  /** Ends in `/` (or is empty). */
+  readonly landingPrefix: string;
+  readonly goldBucket: string;
+  readonly goldPrefix: string;
+  readonly partitionKeys: readonly string[];
+  readonly targetFileMb: number;
+  readonly minInputFiles: number;
+  readonly maxBinsPerRun: number;
+}
+
+export interface EngineSettings {
+  readonly compression: Compression;
+  readonly sortBy: readonly string[];
+  readonly fetchConcurrency: number;
+  readonly memoryLimitMb: number;
+  readonly threads: number;
+  /** Target bytes of one Parquet row group (uncompressed, as DuckDB counts it). */
+  readonly rowGroupBytes: number;
+  readonly scratchDir: string;
+}
+
+export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
+  compression: 'snappy',
+  sortBy: [],
+  fetchConcurrency: 32,
+  memoryLimitMb: 1024,
+  threads: 2,
+  rowGroupBytes: 128 * MB,
+  scratchDir: '/tmp/compactor',
+};
+
+type Vars = Readonly<Record<string, string | undefined>>;
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function required(vars: Vars, name: string): string {
+  const v = vars[name];
+  if (!v) throw new ConfigurationError(`environment variable ${name} is required`);
+  return v;
+}
+
+function integer(vars: Vars, name: string, fallback: number, min: number, max: number): number {
+  const raw = vars[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigurationError(`environment variable ${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return n;
+}
+
+export function asPrefix(p: string): string {
+  return p === '' || p.endsWith('/') ? p : `${p}/`;
+}
+
+export function parseColumns(raw: string | undefined, what: string): string[] {
+  const cols = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const c of cols) if (!IDENT.test(c)) throw new ConfigurationError(`${what}: "${c}" is not a plain column name`);
+  return cols;
+}
+
+export function parseTableSettings(vars: Vars): TableSettings {
+  const table = required(vars, Env.TableName);
+  const partitionKeys = parseColumns(vars[Env.PartitionKeys] ?? 'dt,hour', Env.PartitionKeys);
+  return {
+    table,
+    landingBucket: required(vars, Env.LandingBucket),
+    landingPrefix: asPrefix(vars[Env.LandingPrefix] ?? `${table}/`),
+    goldBucket: required(vars, Env.GoldBucket),
+    goldPrefix: asPrefix(vars[Env.GoldPrefix] ?? `${table}/`),
+    partitionKeys,
+    targetFileMb: integer(vars, Env.TargetFileMb, 512, 64, 1024),
+    minInputFiles: integer(vars, Env.MinInputFiles, 5, 2, 1_000_000),
+    maxBinsPerRun: integer(vars, Env.MaxBinsPerRun, 1000, 1, 100_000),
+  };
+}
+
+export function parseEngineSettings(vars: Vars): EngineSettings {
+  const compression = (vars[Env.Compression] ?? DEFAULT_ENGINE_SETTINGS.compression).toLowerCase();
+  if (compression !== 'snappy' && compression !== 'zstd') {
+    throw new ConfigurationError(`environment variable ${Env.Compression} must be snappy or zstd, got "${compression}"`);
+  }
+  return {
+    ...DEFAULT_ENGINE_SETTINGS,
+    compression,
+    sortBy: parseColumns(vars[Env.SortBy], Env.SortBy),
+    fetchConcurrency: integer(vars, Env.FetchConcurrency, DEFAULT_ENGINE_SETTINGS.fetchConcurrency, 1, 256),
+    memoryLimitMb: integer(vars, Env.EngineMemoryMb, DEFAULT_ENGINE_SETTINGS.memoryLimitMb, 128, 65536),
+    threads: integer(vars, Env.EngineThreads, DEFAULT_ENGINE_SETTINGS.threads, 1, 64),
+    scratchDir: vars[Env.ScratchDir] || DEFAULT_ENGINE_SETTINGS.scratchDir,
+  };
+}
+
+/**
+ * Validates an execution input as a person may type it into the console: every problem
+ * is named with its field, so a typo fails the run at once instead of compacting the wrong thing.
+ */
+export function parseRunRequest(input: unknown, settings: Pick<TableSettings, 'table' | 'partitionKeys'>): RunRequest {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new InvalidInputError(`run input must be a JSON object like {"table": "${settings.table}"}, got ${JSON.stringify(input)}`);
+  }
+  const o = input as Record<string, unknown>;
+  const allowed = ['table', 'partitions', 'dryRun', 'targetFileMb'];
+  const unknown = Object.keys(o).filter((k) => !allowed.includes(k));
+  if (unknown.length) throw new InvalidInputError(`run input has unknown field(s) ${unknown.join(', ')}; allowed: ${allowed.join(', ')}`);
+  if (o.table !== settings.table) {
+    throw new InvalidInputError(`run input field "table" must be "${settings.table}" (this pipeline's table), got ${JSON.stringify(o.table)}`);
+  }
+  if (o.dryRun !== undefined && typeof o.dryRun !== 'boolean') {
+    throw new InvalidInputError(`run input field "dryRun" must be true or false, got ${JSON.stringify(o.dryRun)}`);
+  }
+  if (o.targetFileMb !== undefined && !(Number.isInteger(o.targetFileMb) && (o.targetFileMb as number) >= 64 && (o.targetFileMb as number) <= 1024)) {
+    throw new InvalidInputError(`run input field "targetFileMb" must be an integer from 64 to 1024, got ${JSON.stringify(o.targetFileMb)}`);
+  }
+  let partitions: string[] | undefined;
+  if (o.partitions !== undefined) {
+    if (!Array.isArray(o.partitions) || o.partitions.some((p) => typeof p !== 'string' || p === '')) {
+      throw new InvalidInputError(`run input field "partitions" must be a list of partition path prefixes like ["${settings.partitionKeys[0]}=2024-12-19"], got ${JSON.stringify(o.partitions)}`);
+    }
+    partitions = o.partitions as string[];
+    for (const p of partitions) {
+      const key = p.split('=')[0];
+      if (!settings.partitionKeys.includes(key) || !p.includes('=')) {
+        throw new InvalidInputError(`run input field "partitions": "${p}" does not start with a partition key of ${settings.partitionKeys.join(', ')} (k=v)`);
+      }
+    }
+  }
+  return {
+    table: settings.table,
+    ...(partitions ? { partitions } : {}),
+    ...(o.dryRun !== undefined ? { dryRun: o.dryRun as boolean } : {}),
+    ...(o.targetFileMb !== undefined ? { targetFileMb: o.targetFileMb as number } : {}),
+  };
+}
