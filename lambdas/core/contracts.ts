@@ -108,3 +108,47 @@ export interface PlanReport {
   readonly skippedExamples: ReadonlyArray<{ key: string; reason: SkipReason }>;
   readonly held: HeldPartition[];
 }
+
+/** Input of the swap step. */
+export interface SwapInput {
+  readonly plan: PlanOutput;
+}
+
+/** What the swap step returns: partitions whose catalog entry now points at a verified version. */
+export interface SwapOutput {
+  readonly committed: number;
+  /** Already pointing at this version (a rerun). */
+  readonly unchanged: number;
+  /** Partitions with a bin that has no verified manifest: left as they were. */
+  readonly incomplete: number;
+  readonly incompletePartitions: readonly string[];
+}
+
+/** Input of the lifecycle step. */
+export interface LifecycleInput {
+  readonly table: string;
+  readonly dryRun?: boolean;
+}
+
+export interface LifecycleOutput {
+  /** Objects retired (grace period over, catalog verified elsewhere). */
+  readonly retired: number;
+  /** Objects eligible later, when their grace period ends. */
+  readonly waiting: number;
+}
+
+/**
+ * Where each step's result sits in the execution state. Field names below are checked
+ * against the payload types, so the definition and the handlers cannot drift apart.
+ */
+export const StatePath = {
+  plan: '$.plan',
+  compaction: '$.compaction',
+  swap: '$.swap',
+  lifecycle: '$.lifecycle',
+} as const;
+
+/** `field<PlanOutput>('itemsKey')` compiles only if the field exists. */
+export function field<T>(name: keyof T & string): string {
+  return name;
+}

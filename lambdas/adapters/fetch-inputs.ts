@@ -1,0 +1,175 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, stat, truncate } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { CompactorError, InvalidInputError, RetryableError } from '../core/errors';
+import { scratchExtension } from '../core/formats';
+import type { SourceFile } from '../core/partitions';
+import type { ObjectStore } from '../core/ports';
+
+export interface FetchOptions {
+  readonly concurrency: number;
+  /** JSON Lines objects are appended into chunk files of about this size. */
+  readonly chunkBytes?: number;
+  /** Cap on one object's decompressed size (guards against gzip bombs). */
+  readonly maxDecompressedBytes?: number;
+  readonly attempts?: number;
+}
+
+/** Local copies of a bin's inputs, ready for the engine. */
+export interface StagedInputs {
+  /** Plain JSON Lines files, each the concatenation of whole objects. */
+  readonly jsonChunks: string[];
+  /** CSV and Parquet objects, one local file each. */
+  readonly files: Array<{ path: string; source: SourceFile }>;
+  /** Records per JSON Lines object, counted while streaming (lines with a non-blank byte). */
+  readonly jsonRows: Map<string, number>;
+  readonly bytes: number;
+}
+
+const DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024;
+const DEFAULT_MAX_DECOMPRESSED = 4 * 1024 * 1024 * 1024;
+
+function isBlank(b: number): boolean {
+  return b === 0x20 || b === 0x09 || b === 0x0d;
+}
+
+/**
+ * Passes JSON Lines through unchanged except for a leading UTF-8 BOM (which would sit mid-chunk
+ * after concatenation), counts records the way DuckDB does (lines with any non-blank byte),
+ * ends the object with a newline, and enforces the decompressed size cap.
+ */
+export class JsonLinesCounter extends Transform {
+  records = 0;
+  bytes = 0;
+  private lineHasData = false;
+  private lastByte = 0x0a;
+  private first = true;
+
+  constructor(private readonly maxBytes: number, private readonly label: string) {
+    super();
+  }
+
+  _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (this.first) {
+      this.first = false;
+      if (chunk.length >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
+    }
+    this.bytes += chunk.length;
+    if (this.bytes > this.maxBytes) {
+      done(new InvalidInputError(`${this.label} is larger than ${this.maxBytes} bytes once decompressed; raise the cap or split the object`));
+      return;
+    }
+    let i = 0;
+    while (i < chunk.length) {
+      const nl = chunk.indexOf(0x0a, i);
+      const end = nl === -1 ? chunk.length : nl;
+      if (!this.lineHasData) {
+        for (let j = i; j < end; j++) {
+          if (!isBlank(chunk[j])) {
+            this.lineHasData = true;
+            break;
+          }
+        }
+      }
+      if (nl === -1) break;
+      if (this.lineHasData) this.records++;
+      this.lineHasData = false;
+      i = nl + 1;
+    }
+    if (chunk.length) this.lastByte = chunk[chunk.length - 1];
+    done(null, chunk);
+  }
+
+  _flush(done: TransformCallback): void {
+    if (this.lineHasData) this.records++;
+    done(null, this.lastByte === 0x0a ? undefined : Buffer.from('\n'));
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function withRetries<T>(attempts: number, what: string, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      // Our own terminal errors (changed source, bad input) are final; I/O hiccups are retried.
+      const terminal = e instanceof CompactorError && !e.retryable;
+      if (terminal || attempt >= attempts) {
+        if (!terminal && !(e instanceof CompactorError)) {
+          throw new RetryableError(`${what} failed after ${attempt} attempts: ${(e as Error).message}`, { cause: e });
+        }
+        throw e;
+      }
+      await sleep(100 * 2 ** attempt * Math.random());
+    }
+  }
+}
+
+/**
+ * Downloads a bin's inputs with bounded parallelism. Each worker owns its chunk files, so
+ * concurrent objects never interleave, and a failed attempt is cut off before it is retried.
+ */
+export async function fetchInputs(
+  store: ObjectStore,
+  bucket: string,
+  sources: readonly SourceFile[],
+  dir: string,
+  o: FetchOptions,
+): Promise<StagedInputs> {
+  await mkdir(dir, { recursive: true });
+  const chunkLimit = o.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  const maxBytes = o.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED;
+  const attempts = o.attempts ?? 4;
+  const jsonChunks: string[] = [];
+  const files: StagedInputs['files'] = [];
+  const jsonRows = new Map<string, number>();
+  let bytes = 0;
+  let next = 0;
+
+  const worker = async (w: number) => {
+    let chunkPath = '';
+    let chunkSize = chunkLimit;
+    let chunkNo = 0;
+    for (let i = next++; i < sources.length; i = next++) {
+      const src = sources[i];
+      const label = `s3://${bucket}/${src.key}`;
+      if (src.format === 'jsonl' || src.format === 'jsonl.gz') {
+        if (chunkSize >= chunkLimit) {
+          chunkPath = join(dir, `chunk-${w}-${chunkNo++}.jsonl`);
+          jsonChunks.push(chunkPath);
+          chunkSize = 0;
+        }
+        const offset = chunkSize;
+        const path = chunkPath;
+        const counter = await withRetries(attempts, `fetch ${label}`, async () => {
+          await truncate(path, offset).catch(() => undefined);
+          const body = await store.getStream(bucket, src.key, src.etag);
+          const c = new JsonLinesCounter(maxBytes, label);
+          const out = createWriteStream(path, { flags: 'a' });
+          if (src.format === 'jsonl.gz') await pipeline(body, createGunzip(), c, out);
+          else await pipeline(body, c, out);
+          return c;
+        });
+        jsonRows.set(src.key, counter.records);
+        chunkSize = (await stat(path)).size;
+        bytes += src.size;
+      } else {
+        const path = join(dir, `file-${String(i).padStart(6, '0')}${scratchExtension(src.format)}`);
+        await withRetries(attempts, `fetch ${label}`, async () => {
+          const body = await store.getStream(bucket, src.key, src.etag);
+          await pipeline(body, createWriteStream(path));
+        });
+        files.push({ path, source: src });
+        bytes += src.size;
+      }
+    }
+  };
+
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency, sources.length)) }, (_, w) => worker(w)));
+  files.sort((a, b) => (a.path < b.path ? -1 : 1));
+  return { jsonChunks: jsonChunks.sort(), files, jsonRows, bytes };
+}

@@ -1,0 +1,112 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { compactToParquet, type EngineOptions } from '../adapters/duckdb-engine';
+import { fetchInputs } from '../adapters/fetch-inputs';
+import type { BinItem, BinManifest, BinSpec, CompactOutput } from '../core/contracts';
+import { InvalidInputError, VerificationError } from '../core/errors';
+import type { ObjectStore } from '../core/ports';
+import type { EngineSettings, TableSettings } from '../core/settings';
+
+export interface CompactDeps {
+  readonly store: ObjectStore;
+  readonly settings: TableSettings;
+  readonly engine: EngineSettings;
+  readonly declaredTypes?: EngineOptions['declaredTypes'];
+  /** Progress for people watching a local run; Lambda logs instead. */
+  readonly onStage?: (stage: 'fetched' | 'written' | 'uploaded', binId: string) => void;
+}
+
+const outputOf = (m: BinManifest, item: Pick<BinItem, 'binId' | 'partition' | 'version'>, manifestKey: string): CompactOutput => ({
+  binId: item.binId,
+  partition: item.partition,
+  version: item.version,
+  outputKey: m.output.key,
+  manifestKey,
+  inputFiles: m.inputs.length,
+  inputRows: m.inputs.reduce((s, i) => s + i.rows, 0),
+  outputRows: m.output.rows,
+  outputBytes: m.output.bytes,
+});
+
+/**
+ * Compacts one bin into one Parquet file at its deterministic key, then writes its manifest.
+ * The manifest is written last and only after every check passed: it is the proof that the
+ * output holds each input row exactly once. A rerun overwrites the same key.
+ */
+export async function compactBin(deps: CompactDeps, item: BinItem): Promise<CompactOutput> {
+  const { store, settings: s, engine: e } = deps;
+  const spec = await store.getJson<BinSpec>(s.goldBucket, item.binKey);
+  if (!spec) throw new InvalidInputError(`bin spec s3://${s.goldBucket}/${item.binKey} not found: was plan ${item.planId} removed?`);
+  if (spec.binId !== item.binId) throw new InvalidInputError(`bin spec ${item.binKey} is for bin ${spec.binId}, not ${item.binId}`);
+
+  // A verified earlier attempt (retry, redrive, rerun) is reused rather than redone.
+  const existing = await store.getJson<BinManifest>(s.goldBucket, spec.manifestKey);
+  if (existing) {
+    const head = await store.head(s.goldBucket, existing.output.key);
+    if (head && head.bytes === existing.output.bytes) return outputOf(existing, spec, spec.manifestKey);
+  }
+
+  const workDir = join(e.scratchDir, spec.binId);
+  await rm(workDir, { recursive: true, force: true });
+  try {
+    const t0 = Date.now();
+    const staged = await fetchInputs(store, s.landingBucket, spec.files, join(workDir, 'in'), { concurrency: e.fetchConcurrency });
+    deps.onStage?.('fetched', spec.binId);
+    const t1 = Date.now();
+    const outPath = join(workDir, 'out.parquet');
+    const result = await compactToParquet(staged, workDir, outPath, {
+      compression: e.compression,
+      sortBy: e.sortBy,
+      memoryLimitMb: e.memoryLimitMb,
+      threads: e.threads,
+      rowGroupBytes: e.rowGroupBytes,
+      declaredTypes: deps.declaredTypes,
+    });
+    deps.onStage?.('written', spec.binId);
+    const t2 = Date.now();
+
+    const rowsOf = new Map(staged.files.map((f) => [f.source.key, result.fileRows.get(f.path) ?? 0]));
+    for (const [key, rows] of staged.jsonRows) rowsOf.set(key, rows);
+    const inputRows = [...rowsOf.values()].reduce((a, b) => a + b, 0);
+    const where = `bin ${spec.binId} of ${spec.partition}`;
+    if (result.stagedRows !== inputRows) {
+      throw new VerificationError(`${where}: the engine read ${result.stagedRows} rows but the inputs hold ${inputRows}`);
+    }
+    if (result.outputRows !== inputRows || result.outputChecksum !== result.inputChecksum) {
+      throw new VerificationError(
+        `${where}: written file has ${result.outputRows} rows (checksum ${result.outputChecksum}), inputs ${inputRows} rows (checksum ${result.inputChecksum})`,
+      );
+    }
+
+    const uploaded = await store.uploadFile(s.goldBucket, spec.outputKey, outPath, 'application/vnd.apache.parquet');
+    const stored = await store.head(s.goldBucket, spec.outputKey);
+    if (!stored || stored.bytes !== result.outputBytes) {
+      throw new VerificationError(`${where}: uploaded s3://${s.goldBucket}/${spec.outputKey} has ${stored?.bytes ?? 'no'} bytes, wrote ${result.outputBytes}`);
+    }
+    deps.onStage?.('uploaded', spec.binId);
+    const t3 = Date.now();
+
+    const manifest: BinManifest = {
+      table: s.table,
+      planId: spec.planId,
+      binId: spec.binId,
+      partition: spec.partition,
+      version: spec.version,
+      inputs: spec.files.map((f) => ({ key: f.key, etag: f.etag, size: f.size, rows: rowsOf.get(f.key) ?? 0, format: f.format })),
+      output: {
+        bucket: s.goldBucket,
+        key: spec.outputKey,
+        bytes: uploaded.bytes,
+        rows: result.outputRows,
+        checksum: result.outputChecksum,
+        compression: e.compression,
+        schema: result.schema,
+      },
+      timings: { fetchMs: t1 - t0, engineMs: t2 - t1, uploadMs: t3 - t2 },
+    };
+    await store.putJson(s.goldBucket, spec.manifestKey, manifest);
+    return outputOf(manifest, spec, spec.manifestKey);
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}

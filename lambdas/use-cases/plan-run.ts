@@ -1,0 +1,126 @@
+import type { BinItem, BinSpec, PlanOutput, PlanReport, RunRequest } from '../core/contracts';
+import { DEFAULT_OUTPUT_RATIOS, type InputFormat } from '../core/formats';
+import { binKey, itemsKey, manifestKey, outputKey, outputRatiosKey, planKey } from '../core/keys';
+import { discover, type ListedObject } from '../core/partitions';
+import { DEFAULT_PLANNER_OPTIONS, MB, planCompaction, type Plan } from '../core/planner';
+import type { ObjectStore } from '../core/ports';
+import type { TableSettings } from '../core/settings';
+import { mapLimit } from './concurrency';
+
+export interface PlanDeps {
+  readonly store: ObjectStore;
+  readonly settings: TableSettings;
+}
+
+/** The stored plan: the planner's result without per-bin inputs (those are in the bin specs). */
+export interface StoredPlan {
+  readonly table: string;
+  readonly planId: string;
+  readonly request: RunRequest;
+  readonly partitions: Array<{
+    path: string;
+    values: Readonly<Record<string, string>>;
+    version: string;
+    bins: Array<{ binId: string; files: number; inputBytes: number; estimatedOutputBytes: number }>;
+    carried: Plan['partitions'][number]['carried'];
+  }>;
+  readonly totals: Plan['totals'];
+  readonly report: PlanReport;
+}
+
+export interface PlanRunResult {
+  readonly output: PlanOutput;
+  readonly plan: Plan;
+  readonly report: PlanReport;
+}
+
+/** True when `path` is `filter` or lies below it (segment-wise: `hour=1` does not match `hour=10`). */
+export function matchesFilter(path: string, filters: readonly string[] | undefined): boolean {
+  if (!filters?.length) return true;
+  return filters.some((f) => path === f || path.startsWith(f.endsWith('/') ? f : `${f}/`));
+}
+
+/** Lists the landing table, plans the bins, and stores the plan and one spec per bin. */
+export async function planRun(deps: PlanDeps, request: RunRequest): Promise<PlanRunResult> {
+  const { store, settings: s } = deps;
+  const listing: ListedObject[] = [];
+  const prefixes = request.partitions?.length ? request.partitions.map((p) => `${s.landingPrefix}${p}`) : [s.landingPrefix];
+  for (const prefix of prefixes) for await (const o of store.list(s.landingBucket, prefix)) listing.push(o);
+
+  const discovery = discover(listing, { prefix: s.landingPrefix, partitionKeys: s.partitionKeys });
+  const filtered = { ...discovery, partitions: discovery.partitions.filter((p) => matchesFilter(p.path, request.partitions)) };
+  const ratios = (await store.getJson<Record<InputFormat, number>>(s.goldBucket, outputRatiosKey(s.table))) ?? DEFAULT_OUTPUT_RATIOS;
+  const plan = planCompaction(filtered, {
+    ...DEFAULT_PLANNER_OPTIONS,
+    targetBytes: (request.targetFileMb ?? s.targetFileMb) * MB,
+    minInputFiles: s.minInputFiles,
+    maxBinsPerRun: s.maxBinsPerRun,
+    outputRatios: { ...DEFAULT_OUTPUT_RATIOS, ...ratios },
+  });
+  const report: PlanReport = { skipped: discovery.skipped, skippedExamples: discovery.skippedExamples, held: plan.held };
+
+  const items: BinItem[] = [];
+  const specs: BinSpec[] = [];
+  for (const p of plan.partitions) {
+    for (const b of p.bins) {
+      const key = binKey(s.table, plan.planId, b.binId);
+      specs.push({
+        table: s.table,
+        planId: plan.planId,
+        binId: b.binId,
+        partition: p.path,
+        partitionValues: p.values,
+        version: p.version,
+        files: b.files,
+        outputKey: outputKey(s.goldPrefix, p.path, p.version, b.binId),
+        manifestKey: manifestKey(s.table, p.path, p.version, b.binId),
+        estimatedOutputBytes: b.estimatedOutputBytes,
+      });
+      items.push({
+        table: s.table,
+        planId: plan.planId,
+        binId: b.binId,
+        partition: p.path,
+        version: p.version,
+        binKey: key,
+        inputFiles: b.files.length,
+        inputBytes: b.inputBytes,
+      });
+    }
+  }
+  await mapLimit(specs, 16, (spec) => store.putJson(s.goldBucket, binKey(s.table, plan.planId, spec.binId), spec));
+  const stored: StoredPlan = {
+    table: s.table,
+    planId: plan.planId,
+    request,
+    partitions: plan.partitions.map((p) => ({
+      path: p.path,
+      values: p.values,
+      version: p.version,
+      bins: p.bins.map((b) => ({ binId: b.binId, files: b.files.length, inputBytes: b.inputBytes, estimatedOutputBytes: b.estimatedOutputBytes })),
+      carried: p.carried,
+    })),
+    totals: plan.totals,
+    report,
+  };
+  // The items list goes last: a plan is usable only once everything it points to exists.
+  await store.putJson(s.goldBucket, planKey(s.table, plan.planId), stored);
+  await store.putJson(s.goldBucket, itemsKey(s.table, plan.planId), items);
+
+  return {
+    output: {
+      table: s.table,
+      planId: plan.planId,
+      dryRun: request.dryRun ?? false,
+      planBucket: s.goldBucket,
+      itemsKey: itemsKey(s.table, plan.planId),
+      planKey: planKey(s.table, plan.planId),
+      bins: plan.totals.bins,
+      partitions: plan.partitions.length,
+      inputFiles: plan.totals.inputFiles,
+      inputBytes: plan.totals.inputBytes,
+    },
+    plan,
+    report,
+  };
+}
