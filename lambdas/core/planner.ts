@@ -88,10 +88,11 @@ export function estimateOutputBytes(file: SourceFile, ratios: PlannerOptions['ou
 }
 
 /**
- * Splits files (already in key order) into `count` contiguous bins of near-equal estimated size:
- * each bin is filled up to its fair share of what remains, so no bin is a tiny leftover.
+ * Splits files (in key order) into `count` contiguous bins of near-equal estimated size: each
+ * bin is filled up to its fair share of what remains, so no bin is a tiny leftover. Returns
+ * undefined when some bin would exceed `cap` (then the caller tries one bin more).
  */
-function splitEvenly(files: SourceFile[], sizes: number[], count: number): SourceFile[][] {
+function splitEvenly(files: SourceFile[], sizes: number[], count: number, cap: number): SourceFile[][] | undefined {
   const bins: SourceFile[][] = [];
   let remaining = sizes.reduce((a, b) => a + b, 0);
   let i = 0;
@@ -102,11 +103,13 @@ function splitEvenly(files: SourceFile[], sizes: number[], count: number): Sourc
     let filled = 0;
     // Leave at least one file for every later bin.
     while (i < files.length && files.length - i > binsLeft - 1) {
-      if (bin.length > 0 && b < count - 1 && filled + sizes[i] / 2 > share) break;
+      const last = b === count - 1;
+      if (bin.length > 0 && !last && (filled + sizes[i] / 2 > share || filled + sizes[i] > cap)) break;
       bin.push(files[i]);
       filled += sizes[i];
       i++;
     }
+    if (filled > cap && bin.length > 1) return undefined;
     remaining -= filled;
     bins.push(bin);
   }
@@ -149,11 +152,15 @@ export function planCompaction(discovery: Discovery, options: PlannerOptions = D
       held.push({ path: partition.path, reason: 'below-min-input-files', smallFiles: small.length });
       continue;
     }
+    small.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    carried.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const sizes = small.map((f) => estimateOutputBytes(f, outputRatios));
     const total = sizes.reduce((a, b) => a + b, 0);
-    const bins = splitEvenly(small, sizes, Math.min(binCount(total, targetBytes), small.length)).map((files) =>
-      makeBin(files, outputRatios),
-    );
+    let count = Math.min(binCount(total, targetBytes), small.length);
+    const cap = targetBytes * (1 + SPREAD_TOLERANCE);
+    let split = splitEvenly(small, sizes, count, cap);
+    while (!split) split = splitEvenly(small, sizes, ++count, cap);
+    const bins = split.map((files) => makeBin(files, outputRatios));
     const inputBytes = bins.reduce((s, b) => s + b.inputBytes, 0);
 
     // Whole partitions only, so every committed version holds all of its partition; the first always fits.

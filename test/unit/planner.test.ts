@@ -1,0 +1,117 @@
+import { ConfigurationError } from '../../lambdas/core/errors';
+import { DEFAULT_OUTPUT_RATIOS } from '../../lambdas/core/formats';
+import type { Discovery, SourceFile } from '../../lambdas/core/partitions';
+import { binCount, DEFAULT_PLANNER_OPTIONS, MB, mergeOutputRatios, planCompaction, type PlannerOptions } from '../../lambdas/core/planner';
+
+const ratio1 = { ...DEFAULT_OUTPUT_RATIOS, jsonl: 1 };
+const opts = (o: Partial<PlannerOptions> = {}): PlannerOptions => ({ ...DEFAULT_PLANNER_OPTIONS, targetBytes: 100 * MB, outputRatios: ratio1, ...o });
+
+function file(partition: string, i: number, sizeMb: number, etag = 'e'): SourceFile {
+  return { key: `t/${partition}/f-${String(i).padStart(4, '0')}.json`, size: Math.round(sizeMb * MB), etag, lastModified: '2024-01-01T00:00:00Z', format: 'jsonl' };
+}
+function discovery(parts: Record<string, number[]>): Discovery {
+  return {
+    partitions: Object.entries(parts).map(([path, sizes]) => ({ path, values: {}, files: sizes.map((s, i) => file(path, i, s)) })),
+    skipped: {} as Discovery['skipped'],
+    skippedExamples: [],
+  };
+}
+const mbOf = (bytes: number) => Math.round(bytes / MB);
+
+describe('binCount', () => {
+  it.each([
+    // total, target -> bins
+    [50, 100, 1],
+    [100, 100, 1],
+    [105, 100, 1], // remainder 5 spreads: 105 <= 110
+    [110, 100, 1],
+    [111, 100, 2],
+    [205, 100, 2], // 205/2 = 102.5 <= 110
+    [250, 100, 3],
+    [1000, 100, 10],
+  ])('%d MB at a %d MB target -> %d bins', (total, target, bins) => {
+    expect(binCount(total * MB, target * MB)).toBe(bins);
+  });
+});
+
+describe('planCompaction', () => {
+  it.each([
+    ['below minInputFiles', { p: [1, 1, 1, 1] }, [], ['below-min-input-files']],
+    ['exactly minInputFiles', { p: [1, 1, 1, 1, 1] }, [[5]], []],
+    ['large files are carried, not rebinned', { p: [1, 1, 1, 1, 1, 80] }, [[5]], []],
+    ['large files do not count toward minInputFiles', { p: [1, 1, 1, 1, 80, 90] }, [], ['below-min-input-files']],
+    ['even split, no tiny leftover', { p: Array(25).fill(10) }, [[8, 9, 8]], []],
+    ['one bin more when contiguous packing would overshoot', { p: [70, 70, 70, 1, 1] }, [[1, 1, 3]], []],
+  ])('%s', (_name, parts, expectedBinSizes, heldReasons) => {
+    const plan = planCompaction(discovery(parts as Record<string, number[]>), opts());
+    expect(plan.partitions.map((p) => p.bins.map((b) => b.files.length))).toEqual(expectedBinSizes);
+    expect(plan.held.map((h) => h.reason)).toEqual(heldReasons);
+  });
+
+  it('keeps every bin within 10% of the target and every small file in exactly one bin', () => {
+    const sizes = Array.from({ length: 400 }, (_, i) => 0.5 + ((i * 7919) % 100) / 20);
+    const plan = planCompaction(discovery({ p: sizes }), opts());
+    const bins = plan.partitions[0].bins;
+    for (const b of bins) expect(b.estimatedOutputBytes).toBeLessThanOrEqual(110 * MB);
+    // Contiguous (key-ordered) packing may need one bin more than the ideal count.
+    expect(bins.length).toBeLessThanOrEqual(binCount(sizes.reduce((a, b) => a + b, 0) * MB, 100 * MB) + 1);
+    const keys = bins.flatMap((b) => b.files.map((f) => f.key));
+    expect(new Set(keys).size).toBe(400);
+    const smallest = Math.min(...bins.map((b) => b.estimatedOutputBytes));
+    const largest = Math.max(...bins.map((b) => b.estimatedOutputBytes));
+    expect(mbOf(largest - smallest)).toBeLessThanOrEqual(6);
+  });
+
+  it('estimates output size with the per-format ratio', () => {
+    // 50 files of 10 MB JSON at ratio 0.1 = 50 MB output: one bin; at ratio 1 it would be 5 bins.
+    const d = discovery({ p: Array(50).fill(10) });
+    expect(planCompaction(d, opts({ outputRatios: { ...ratio1, jsonl: 0.1 } })).partitions[0].bins).toHaveLength(1);
+    expect(planCompaction(d, opts()).partitions[0].bins).toHaveLength(5);
+  });
+
+  it('gives the same plan, bin ids and versions for the same listing, in any listing order', () => {
+    const d = discovery({ a: [1, 2, 3, 4, 5, 6], b: Array(30).fill(10) });
+    const reversed: Discovery = { ...d, partitions: d.partitions.map((p) => ({ ...p, files: [...p.files].reverse() })) };
+    const one = planCompaction(d, opts());
+    const two = planCompaction(reversed, opts());
+    expect(two.planId).toBe(one.planId);
+    expect(two.partitions.map((p) => [p.version, p.bins.map((b) => b.binId)])).toEqual(one.partitions.map((p) => [p.version, p.bins.map((b) => b.binId)]));
+  });
+
+  it('changes the bin id when an input ETag changes', () => {
+    const d = discovery({ a: [1, 1, 1, 1, 1] });
+    const changed: Discovery = { ...d, partitions: [{ ...d.partitions[0], files: d.partitions[0].files.map((f, i) => (i === 2 ? { ...f, etag: 'new' } : f)) }] };
+    expect(planCompaction(changed, opts()).partitions[0].bins[0].binId).not.toBe(planCompaction(d, opts()).partitions[0].bins[0].binId);
+  });
+
+  it.each([
+    ['bins', { maxBinsPerRun: 3 }, ['a', 'b'], ['c']],
+    ['bytes', { maxInputBytesPerRun: 120 * MB }, ['a'], ['b', 'c']],
+    ['first partition always fits', { maxBinsPerRun: 1 }, ['a'], ['b', 'c']],
+  ])('caps the run by %s, whole partitions at a time', (_n, cap, planned, held) => {
+    const d = discovery({ a: Array(20).fill(10), b: [1, 1, 1, 1, 1], c: Array(20).fill(10) });
+    const plan = planCompaction(d, opts(cap));
+    expect(plan.partitions.map((p) => p.path)).toEqual(planned);
+    expect(plan.held.filter((h) => h.reason === 'run-cap').map((h) => h.path)).toEqual(held);
+  });
+
+  it.each([
+    [{ targetBytes: 10 * MB }, 'planner option targetBytes must be between 64 MB and 1024 MB, got 10.0 MB'],
+    [{ targetBytes: 2048 * MB }, 'planner option targetBytes must be between 64 MB and 1024 MB, got 2048.0 MB'],
+    [{ minInputFiles: 1 }, 'planner option minInputFiles must be an integer >= 2, got 1'],
+    [{ smallFileFraction: 0 }, 'planner option smallFileFraction must be in (0, 1], got 0'],
+  ])('rejects %p', (o, message) => {
+    expect(() => planCompaction(discovery({}), opts(o))).toThrow(new ConfigurationError(message));
+  });
+});
+
+describe('mergeOutputRatios', () => {
+  it('moves halfway toward the byte-weighted observed ratio of each format', () => {
+    const next = mergeOutputRatios(DEFAULT_OUTPUT_RATIOS, [
+      { format: 'jsonl', inputBytes: 900, outputBytes: 90 },
+      { format: 'jsonl', inputBytes: 100, outputBytes: 30 },
+    ]);
+    expect(next.jsonl).toBeCloseTo(0.5 * 0.15 + 0.5 * 0.12, 10);
+    expect(next.csv).toBe(DEFAULT_OUTPUT_RATIOS.csv);
+  });
+});
