@@ -46,7 +46,7 @@ export interface PartitionPlan {
   /** Hash of this partition's bins and carried files: names the gold version prefix. */
   readonly version: string;
   readonly bins: Bin[];
-  /** Files already large enough: kept as they are, part of the partition's data. */
+  /** Parquet files already large enough: kept as they are, part of the partition's data. */
   readonly carried: SourceFile[];
 }
 
@@ -146,7 +146,8 @@ export function planCompaction(discovery: Discovery, options: PlannerOptions = D
   for (const partition of discovery.partitions) {
     const small: SourceFile[] = [];
     const carried: SourceFile[] = [];
-    for (const f of partition.files) (estimateOutputBytes(f, outputRatios) < smallLimit ? small : carried).push(f);
+    // Only Parquet can be kept as it is: a large JSON or CSV file still has to be converted.
+    for (const f of partition.files) (f.format === 'parquet' && estimateOutputBytes(f, outputRatios) >= smallLimit ? carried : small).push(f);
 
     if (small.length < options.minInputFiles) {
       held.push({ path: partition.path, reason: 'below-min-input-files', smallFiles: small.length });

@@ -38,8 +38,8 @@ describe('planCompaction', () => {
   it.each([
     ['below minInputFiles', { p: [1, 1, 1, 1] }, [], ['below-min-input-files']],
     ['exactly minInputFiles', { p: [1, 1, 1, 1, 1] }, [[5]], []],
-    ['large files are carried, not rebinned', { p: [1, 1, 1, 1, 1, 80] }, [[5]], []],
-    ['large files do not count toward minInputFiles', { p: [1, 1, 1, 1, 80, 90] }, [], ['below-min-input-files']],
+    ['a large JSON file is converted too, packed with the small ones', { p: [1, 1, 1, 1, 1, 80] }, [[6]], []],
+    ['a JSON file over the target gets a bin of its own', { p: [1, 1, 1, 1, 1, 150] }, [[5, 1]], []],
     ['even split, no tiny leftover', { p: Array(25).fill(10) }, [[8, 9, 8]], []],
     ['one bin more when contiguous packing would overshoot', { p: [70, 70, 70, 1, 1] }, [[1, 1, 3]], []],
   ])('%s', (_name, parts, expectedBinSizes, heldReasons) => {
@@ -60,6 +60,17 @@ describe('planCompaction', () => {
     const smallest = Math.min(...bins.map((b) => b.estimatedOutputBytes));
     const largest = Math.max(...bins.map((b) => b.estimatedOutputBytes));
     expect(mbOf(largest - smallest)).toBeLessThanOrEqual(6);
+  });
+
+  it('carries large Parquet files as they are; they do not count toward minInputFiles', () => {
+    const d = discovery({ p: [1, 1, 1, 1, 80, 90] });
+    d.partitions[0].files[4] = { ...d.partitions[0].files[4], format: 'parquet' };
+    d.partitions[0].files[5] = { ...d.partitions[0].files[5], format: 'parquet' };
+    expect(planCompaction(d, opts()).held).toEqual([{ path: 'p', reason: 'below-min-input-files', smallFiles: 4 }]);
+    d.partitions[0].files.push(file('p', 9, 1));
+    const plan = planCompaction(d, opts());
+    expect(plan.partitions[0].bins.map((b) => b.files.length)).toEqual([5]);
+    expect(plan.partitions[0].carried.map((f) => f.size / MB)).toEqual([80, 90]);
   });
 
   it('estimates output size with the per-format ratio', () => {

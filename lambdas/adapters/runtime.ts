@@ -1,0 +1,25 @@
+import { Env, parseEngineSettings, parseTableSettings, type EngineSettings, type TableSettings } from '../core/settings';
+import { makeS3Client, S3ObjectStore } from './s3';
+
+type Vars = Readonly<Record<string, string | undefined>>;
+
+/** Dependencies every handler shares, built once from the environment at cold start. */
+export interface RuntimeDeps {
+  readonly settings: TableSettings;
+  readonly engine: EngineSettings;
+  readonly store: S3ObjectStore;
+}
+
+export function runtimeFromEnv(vars: Vars = process.env): RuntimeDeps {
+  return {
+    settings: parseTableSettings(vars),
+    engine: parseEngineSettings(vars),
+    store: new S3ObjectStore(makeS3Client({ endpoint: vars[Env.S3Endpoint] || undefined })),
+  };
+}
+
+/** Builds the real handler on first use, so importing a handler module never reads the environment. */
+export function lazy<I, O>(build: () => (input: I) => Promise<O>): (input: I) => Promise<O> {
+  let fn: ((input: I) => Promise<O>) | undefined;
+  return (input) => (fn ??= build())(input);
+}
