@@ -115,7 +115,7 @@ async function withRetries<T>(attempts: number, what: string, fn: () => Promise<
  */
 export async function fetchInputs(
   store: ObjectStore,
-  bucket: string,
+  buckets: { readonly landing: string; readonly gold: string },
   sources: readonly SourceFile[],
   dir: string,
   o: FetchOptions,
@@ -136,6 +136,7 @@ export async function fetchInputs(
     let chunkNo = 0;
     for (let i = next++; i < sources.length; i = next++) {
       const src = sources[i];
+      const bucket = src.fromGold ? buckets.gold : buckets.landing;
       const label = `s3://${bucket}/${src.key}`;
       if (src.format === 'jsonl' || src.format === 'jsonl.gz') {
         if (chunkSize >= chunkLimit) {

@@ -1,4 +1,8 @@
+import { GlueClient } from '@aws-sdk/client-glue';
+import { ConfigurationError } from '../core/errors';
+import type { Catalog, Clock } from '../core/ports';
 import { Env, parseEngineSettings, parseTableSettings, type EngineSettings, type TableSettings } from '../core/settings';
+import { GlueCatalog } from './glue-catalog';
 import { makeS3Client, S3ObjectStore } from './s3';
 
 type Vars = Readonly<Record<string, string | undefined>>;
@@ -16,6 +20,15 @@ export function runtimeFromEnv(vars: Vars = process.env): RuntimeDeps {
     engine: parseEngineSettings(vars),
     store: new S3ObjectStore(makeS3Client({ endpoint: vars[Env.S3Endpoint] || undefined })),
   };
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+/** The Glue table named by the environment. */
+export function glueCatalogFromEnv(settings: TableSettings, vars: Vars = process.env): Catalog {
+  const database = vars[Env.GlueDatabase];
+  if (!database) throw new ConfigurationError(`environment variable ${Env.GlueDatabase} is required`);
+  return new GlueCatalog(new GlueClient({}), database, settings.table);
 }
 
 /** Builds the real handler on first use, so importing a handler module never reads the environment. */

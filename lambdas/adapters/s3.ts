@@ -2,6 +2,8 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import {
+  CopyObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -11,7 +13,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { RetryableError, SourceChangedError } from '../core/errors';
+import { ConcurrentCommitError, RetryableError, SourceChangedError } from '../core/errors';
 import type { ListedObject } from '../core/partitions';
 import type { ObjectStore } from '../core/ports';
 
@@ -132,6 +134,63 @@ export class S3ObjectStore implements ObjectStore {
     } catch (e) {
       if (isStatus(e, 404)) return undefined;
       return translate(e, `head s3://${bucket}/${key}`);
+    }
+  }
+
+  async getJsonVersioned<T>(bucket: string, key: string): Promise<{ value: T; etag: string } | undefined> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return { value: JSON.parse(await out.Body!.transformToString('utf8')) as T, etag: out.ETag ?? '' };
+    } catch (e) {
+      if (isStatus(e, 404)) return undefined;
+      return translate(e, `get s3://${bucket}/${key}`);
+    }
+  }
+
+  async putJsonIf(bucket: string, key: string, value: unknown, ifMatch: string | undefined): Promise<void> {
+    try {
+      await this.s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: JSON.stringify(value),
+          ContentType: 'application/json',
+          ...(ifMatch ? { IfMatch: ifMatch } : { IfNoneMatch: '*' }),
+        }),
+      );
+    } catch (e) {
+      if (isStatus(e, 412, 409)) {
+        throw new ConcurrentCommitError(
+          `s3://${bucket}/${key} was changed by someone else (expected ${ifMatch ? `ETag ${ifMatch}` : 'no object'})`,
+          { cause: e },
+        );
+      }
+      return translate(e, `conditional put s3://${bucket}/${key}`);
+    }
+  }
+
+  async copy(bucket: string, fromKey: string, toKey: string, ifMatch?: string): Promise<void> {
+    try {
+      await this.s3.send(
+        new CopyObjectCommand({ Bucket: bucket, Key: toKey, CopySource: `${bucket}/${encodeURIComponent(fromKey).replace(/%2F/g, '/')}`, CopySourceIfMatch: ifMatch }),
+      );
+    } catch (e) {
+      if (isStatus(e, 412)) throw new SourceChangedError(`s3://${bucket}/${fromKey} changed (ETag is no longer ${ifMatch})`, { cause: e });
+      if (isStatus(e, 404)) throw new SourceChangedError(`s3://${bucket}/${fromKey} is missing`, { cause: e });
+      return translate(e, `copy s3://${bucket}/${fromKey}`);
+    }
+  }
+
+  async deleteKeys(bucket: string, keys: readonly string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += 1000) {
+      const batch = keys.slice(i, i + 1000);
+      const out = await this.s3
+        .send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }))
+        .catch((e) => translate(e, `delete from s3://${bucket}`));
+      if (out.Errors?.length) {
+        const named = out.Errors.slice(0, 5).map((er) => `${er.Key} (${er.Code}: ${er.Message})`).join('; ');
+        throw new RetryableError(`S3 refused to delete ${out.Errors.length} object(s) in s3://${bucket}: ${named}`);
+      }
     }
   }
 }

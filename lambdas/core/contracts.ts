@@ -75,7 +75,8 @@ export interface BinManifest {
   readonly binId: string;
   readonly partition: string;
   readonly version: string;
-  readonly inputs: ReadonlyArray<{ key: string; etag: string; size: number; rows: number; format: InputFormat }>;
+  /** `fromGold` inputs are files of the base version (recompacted), the others landing objects. */
+  readonly inputs: ReadonlyArray<{ key: string; etag: string; size: number; rows: number; format: InputFormat; fromGold?: boolean }>;
   readonly output: {
     readonly bucket: string;
     readonly key: string;

@@ -8,6 +8,8 @@ export const ErrorNames = {
   SourceChanged: 'SourceChangedError',
   Verification: 'VerificationError',
   Configuration: 'ConfigurationError',
+  ConcurrentCommit: 'ConcurrentCommitError',
+  Catalog: 'CatalogError',
 } as const;
 
 export type ErrorName = (typeof ErrorNames)[keyof typeof ErrorNames];
@@ -58,5 +60,21 @@ export class ConfigurationError extends CompactorError {
   readonly retryable = false;
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorNames.Configuration, message, options);
+  }
+}
+
+/** Another run committed this partition first: this run's version is stale and was not committed. */
+export class ConcurrentCommitError extends CompactorError {
+  readonly retryable = false;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorNames.ConcurrentCommit, message, options);
+  }
+}
+
+/** The catalog refused a change (per-partition errors in a successful response, or a read-back mismatch). */
+export class CatalogError extends CompactorError {
+  readonly retryable = false;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorNames.Catalog, message, options);
   }
 }

@@ -9,6 +9,10 @@ export const planKey = (table: string, planId: string) => `${runDir(table, planI
 export const itemsKey = (table: string, planId: string) => `${runDir(table, planId)}items.json`;
 export const binKey = (table: string, planId: string, binId: string) => `${runDir(table, planId)}bins/${binId}.json`;
 export const resultsPrefix = (table: string, planId: string) => `${runDir(table, planId)}results/`;
+/** The committed state of one partition: written only by compare-and-swap. */
+export const stateKey = (table: string, partition: string) => `${SYSTEM_PREFIX}${table}/state/${partition}/state.json`;
+export const statePrefix = (table: string) => `${SYSTEM_PREFIX}${table}/state/`;
+
 export const outputRatiosKey = (table: string) => `${SYSTEM_PREFIX}${table}/output-ratios.json`;
 
 export const manifestKey = (table: string, partition: string, version: string, binId: string) =>
@@ -20,3 +24,7 @@ export const versionPrefix = (goldPrefix: string, partition: string, version: st
 
 export const outputKey = (goldPrefix: string, partition: string, version: string, binId: string) =>
   `${versionPrefix(goldPrefix, partition, version)}part-${binId}.parquet`;
+
+/** Where a carried file of the base version lands in the new version (same file name). */
+export const carriedKey = (goldPrefix: string, partition: string, version: string, fromKey: string) =>
+  `${versionPrefix(goldPrefix, partition, version)}${fromKey.slice(fromKey.lastIndexOf('/') + 1)}`;

@@ -12,6 +12,8 @@ export interface ListedObject {
 /** A data file selected for compaction. */
 export interface SourceFile extends ListedObject {
   readonly format: InputFormat;
+  /** Set for compacted files of the committed version (in the gold bucket); landing otherwise. */
+  readonly fromGold?: boolean;
 }
 
 export type PartitionValues = Readonly<Record<string, string>>;

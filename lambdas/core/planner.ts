@@ -2,6 +2,7 @@ import { ConfigurationError } from './errors';
 import { DEFAULT_OUTPUT_RATIOS, type InputFormat } from './formats';
 import { contentId } from './hash';
 import type { Discovery, PartitionValues, SourceFile } from './partitions';
+import { sourceId, type CommittedBase } from './state';
 
 export const MB = 1024 * 1024;
 
@@ -46,11 +47,15 @@ export interface PartitionPlan {
   /** Hash of this partition's bins and carried files: names the gold version prefix. */
   readonly version: string;
   readonly bins: Bin[];
-  /** Parquet files already large enough: kept as they are, part of the partition's data. */
+  /** Large files of the base version: copied into the new version as they are. */
   readonly carried: SourceFile[];
+  /** The committed version this plan builds on (its files are inputs or carried), if any. */
+  readonly baseVersion?: string;
+  /** Landing files new since the base version. */
+  readonly newFiles: number;
 }
 
-export type HoldReason = 'below-min-input-files' | 'run-cap';
+export type HoldReason = 'below-min-input-files' | 'run-cap' | 'up-to-date';
 
 export interface HeldPartition {
   readonly path: string;
@@ -126,15 +131,26 @@ export function binCount(totalEstimated: number, targetBytes: number): number {
 function makeBin(files: SourceFile[], ratios: PlannerOptions['outputRatios']): Bin {
   const sorted = [...files].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return {
-    binId: contentId(sorted.map((f) => `${f.key}\u0000${f.etag}`)),
+    binId: contentId(sorted.map((f) => `${f.fromGold ? 'gold:' : ''}${f.key}\u0000${f.etag}`)),
     files: sorted,
     inputBytes: sorted.reduce((s, f) => s + f.size, 0),
     estimatedOutputBytes: sorted.reduce((s, f) => s + estimateOutputBytes(f, ratios), 0),
   };
 }
 
-/** Packs each partition's small files into bins. Pure and deterministic. */
-export function planCompaction(discovery: Discovery, options: PlannerOptions = DEFAULT_PLANNER_OPTIONS): Plan {
+/**
+ * Packs each partition's small files into bins. Pure and deterministic.
+ *
+ * A partition with a committed version is planned from that version's gold files plus the
+ * landing files it does not hold yet (late data), so the new version holds old and new rows
+ * exactly once, even after the old sources were retired. Landing files it already holds are
+ * left out; with nothing new the partition is up to date.
+ */
+export function planCompaction(
+  discovery: Discovery,
+  options: PlannerOptions = DEFAULT_PLANNER_OPTIONS,
+  committed: ReadonlyMap<string, CommittedBase> = new Map(),
+): Plan {
   validatePlannerOptions(options);
   const { targetBytes, outputRatios } = options;
   const smallLimit = targetBytes * options.smallFileFraction;
@@ -144,12 +160,28 @@ export function planCompaction(discovery: Discovery, options: PlannerOptions = D
   let bytesSoFar = 0;
 
   for (const partition of discovery.partitions) {
+    const base = committed.get(partition.path);
+    const fresh = base ? partition.files.filter((f) => !base.sourceIds.has(sourceId(f.key, f.etag))) : partition.files;
+    if (base && fresh.length === 0) {
+      held.push({ path: partition.path, reason: 'up-to-date', smallFiles: 0 });
+      continue;
+    }
+    const goldFiles: SourceFile[] = (base?.files ?? []).map((g) => ({
+      key: g.key,
+      size: g.bytes,
+      etag: g.etag,
+      lastModified: '',
+      format: 'parquet',
+      fromGold: true,
+    }));
     const small: SourceFile[] = [];
     const carried: SourceFile[] = [];
-    // Only Parquet can be kept as it is: a large JSON or CSV file still has to be converted.
-    for (const f of partition.files) (f.format === 'parquet' && estimateOutputBytes(f, outputRatios) >= smallLimit ? carried : small).push(f);
+    // Only our own large gold files are kept as they are (their rows are known from the manifests);
+    // everything else, large landing Parquet included, is rewritten into the version.
+    for (const f of [...goldFiles, ...fresh]) (f.fromGold && estimateOutputBytes(f, outputRatios) >= smallLimit ? carried : small).push(f);
 
-    if (small.length < options.minInputFiles) {
+    // Late data for a committed partition is always taken: readers see the catalog's version only.
+    if (!base && small.length < options.minInputFiles) {
       held.push({ path: partition.path, reason: 'below-min-input-files', smallFiles: small.length });
       continue;
     }
@@ -177,7 +209,15 @@ export function planCompaction(discovery: Discovery, options: PlannerOptions = D
       ...bins.map((b) => `bin ${b.binId}`),
       ...carried.map((f) => `carried ${f.key}\u0000${f.etag}`),
     ]);
-    partitions.push({ path: partition.path, values: partition.values, version, bins, carried });
+    partitions.push({
+      path: partition.path,
+      values: partition.values,
+      version,
+      bins,
+      carried,
+      ...(base ? { baseVersion: base.version } : {}),
+      newFiles: fresh.length,
+    });
   }
 
   const allBins = partitions.flatMap((p) => p.bins);

@@ -11,6 +11,32 @@ export interface ObjectStore {
   /** Uploads a local file (multipart when large) and returns the stored size. */
   uploadFile(bucket: string, key: string, path: string, contentType: string): Promise<{ bytes: number; etag: string }>;
   head(bucket: string, key: string): Promise<{ bytes: number; etag: string } | undefined>;
+  /** A JSON object with its ETag, for a later conditional write. */
+  getJsonVersioned<T>(bucket: string, key: string): Promise<{ value: T; etag: string } | undefined>;
+  /**
+   * Writes only if the object still has ETag `ifMatch`, or (with `ifMatch` undefined) does not
+   * exist yet; otherwise fails with ConcurrentCommitError and changes nothing.
+   */
+  putJsonIf(bucket: string, key: string, value: unknown, ifMatch: string | undefined): Promise<void>;
+  /** Server-side copy; fails with SourceChangedError when the source's ETag is not `ifMatch`. */
+  copy(bucket: string, fromKey: string, toKey: string, ifMatch?: string): Promise<void>;
+  /** Deletes in batches; fails naming every key the server refused. */
+  deleteKeys(bucket: string, keys: readonly string[]): Promise<void>;
+}
+
+/** The table catalog (Glue in production): where each partition's data is. */
+export interface CatalogPartition {
+  /** Partition values in the table's partition-key order. */
+  readonly values: readonly string[];
+  /** `s3://bucket/prefix/` */
+  readonly location: string;
+}
+
+export interface Catalog {
+  /** Current entries for these partitions (undefined where a partition does not exist). */
+  getPartitions(values: ReadonlyArray<readonly string[]>): Promise<Array<CatalogPartition | undefined>>;
+  /** Creates missing partitions and repoints existing ones; fails naming every partition refused. */
+  putPartitions(partitions: readonly CatalogPartition[]): Promise<{ created: number; updated: number }>;
 }
 
 /** Wall-clock source, injected so that core and use-cases stay deterministic in tests. */

@@ -20,6 +20,8 @@ export const Env = {
   EngineThreads: 'ENGINE_THREADS',
   ScratchDir: 'SCRATCH_DIR',
   S3Endpoint: 'S3_ENDPOINT',
+  GlueDatabase: 'GLUE_DATABASE',
+  GraceDays: 'GRACE_DAYS',
 } as const;
 
 export type Compression = 'snappy' | 'zstd';
@@ -36,6 +38,8 @@ export interface TableSettings {
   readonly targetFileMb: number;
   readonly minInputFiles: number;
   readonly maxBinsPerRun: number;
+  /** Days a retired object stays readable after the catalog stopped needing it. */
+  readonly graceDays: number;
 }
 
 export interface EngineSettings {
@@ -102,6 +106,7 @@ export function parseTableSettings(vars: Vars): TableSettings {
     targetFileMb: integer(vars, Env.TargetFileMb, 512, 64, 1024),
     minInputFiles: integer(vars, Env.MinInputFiles, 5, 2, 1_000_000),
     maxBinsPerRun: integer(vars, Env.MaxBinsPerRun, 1000, 1, 100_000),
+    graceDays: integer(vars, Env.GraceDays, 3, 0, 3650),
   };
 }
 

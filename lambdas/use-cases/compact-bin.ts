@@ -50,7 +50,7 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
   await rm(workDir, { recursive: true, force: true });
   try {
     const t0 = Date.now();
-    const staged = await fetchInputs(store, s.landingBucket, spec.files, join(workDir, 'in'), { concurrency: e.fetchConcurrency });
+    const staged = await fetchInputs(store, { landing: s.landingBucket, gold: s.goldBucket }, spec.files, join(workDir, 'in'), { concurrency: e.fetchConcurrency });
     deps.onStage?.('fetched', spec.binId);
     const t1 = Date.now();
     const outPath = join(workDir, 'out.parquet');
@@ -92,7 +92,14 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
       binId: spec.binId,
       partition: spec.partition,
       version: spec.version,
-      inputs: spec.files.map((f) => ({ key: f.key, etag: f.etag, size: f.size, rows: rowsOf.get(f.key) ?? 0, format: f.format })),
+      inputs: spec.files.map((f) => ({
+        key: f.key,
+        etag: f.etag,
+        size: f.size,
+        rows: rowsOf.get(f.key) ?? 0,
+        format: f.format,
+        ...(f.fromGold ? { fromGold: true } : {}),
+      })),
       output: {
         bucket: s.goldBucket,
         key: spec.outputKey,

@@ -1,6 +1,7 @@
 import type { BinItem, BinSpec, PlanOutput, PlanReport, RunRequest } from '../core/contracts';
 import { DEFAULT_OUTPUT_RATIOS, type InputFormat } from '../core/formats';
-import { binKey, itemsKey, manifestKey, outputKey, outputRatiosKey, planKey } from '../core/keys';
+import { binKey, itemsKey, manifestKey, outputKey, outputRatiosKey, planKey, stateKey } from '../core/keys';
+import { baseOf, type CommittedBase, type PartitionState } from '../core/state';
 import { discover, type ListedObject } from '../core/partitions';
 import { DEFAULT_PLANNER_OPTIONS, MB, planCompaction, type Plan } from '../core/planner';
 import type { ObjectStore } from '../core/ports';
@@ -23,6 +24,8 @@ export interface StoredPlan {
     version: string;
     bins: Array<{ binId: string; files: number; inputBytes: number; estimatedOutputBytes: number }>;
     carried: Plan['partitions'][number]['carried'];
+    baseVersion?: string;
+    newFiles: number;
   }>;
   readonly totals: Plan['totals'];
   readonly report: PlanReport;
@@ -49,6 +52,11 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
 
   const discovery = discover(listing, { prefix: s.landingPrefix, partitionKeys: s.partitionKeys });
   const filtered = { ...discovery, partitions: discovery.partitions.filter((p) => matchesFilter(p.path, request.partitions)) };
+  const committed = new Map<string, CommittedBase>();
+  await mapLimit(filtered.partitions, 16, async (p) => {
+    const base = baseOf(await store.getJson<PartitionState>(s.goldBucket, stateKey(s.table, p.path)));
+    if (base) committed.set(p.path, base);
+  });
   const ratios = (await store.getJson<Record<InputFormat, number>>(s.goldBucket, outputRatiosKey(s.table))) ?? DEFAULT_OUTPUT_RATIOS;
   const plan = planCompaction(filtered, {
     ...DEFAULT_PLANNER_OPTIONS,
@@ -56,7 +64,7 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
     minInputFiles: s.minInputFiles,
     maxBinsPerRun: s.maxBinsPerRun,
     outputRatios: { ...DEFAULT_OUTPUT_RATIOS, ...ratios },
-  });
+  }, committed);
   const report: PlanReport = { skipped: discovery.skipped, skippedExamples: discovery.skippedExamples, held: plan.held };
 
   const items: BinItem[] = [];
@@ -99,6 +107,8 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
       version: p.version,
       bins: p.bins.map((b) => ({ binId: b.binId, files: b.files.length, inputBytes: b.inputBytes, estimatedOutputBytes: b.estimatedOutputBytes })),
       carried: p.carried,
+      ...(p.baseVersion ? { baseVersion: p.baseVersion } : {}),
+      newFiles: p.newFiles,
     })),
     totals: plan.totals,
     report,

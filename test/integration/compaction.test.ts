@@ -21,6 +21,7 @@ const settings: TableSettings = {
   targetFileMb: 64,
   minInputFiles: 5,
   maxBinsPerRun: 1000,
+  graceDays: 3,
 };
 
 let s3: LocalS3;

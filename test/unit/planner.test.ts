@@ -1,6 +1,7 @@
 import { ConfigurationError } from '../../lambdas/core/errors';
 import { DEFAULT_OUTPUT_RATIOS } from '../../lambdas/core/formats';
 import type { Discovery, SourceFile } from '../../lambdas/core/partitions';
+import { sourceId } from '../../lambdas/core/state';
 import { binCount, DEFAULT_PLANNER_OPTIONS, MB, mergeOutputRatios, planCompaction, type PlannerOptions } from '../../lambdas/core/planner';
 
 const ratio1 = { ...DEFAULT_OUTPUT_RATIOS, jsonl: 1 };
@@ -62,15 +63,36 @@ describe('planCompaction', () => {
     expect(mbOf(largest - smallest)).toBeLessThanOrEqual(6);
   });
 
-  it('carries large Parquet files as they are; they do not count toward minInputFiles', () => {
-    const d = discovery({ p: [1, 1, 1, 1, 80, 90] });
-    d.partitions[0].files[4] = { ...d.partitions[0].files[4], format: 'parquet' };
-    d.partitions[0].files[5] = { ...d.partitions[0].files[5], format: 'parquet' };
-    expect(planCompaction(d, opts()).held).toEqual([{ path: 'p', reason: 'below-min-input-files', smallFiles: 4 }]);
-    d.partitions[0].files.push(file('p', 9, 1));
-    const plan = planCompaction(d, opts());
-    expect(plan.partitions[0].bins.map((b) => b.files.length)).toEqual([5]);
-    expect(plan.partitions[0].carried.map((f) => f.size / MB)).toEqual([80, 90]);
+  describe('with a committed version', () => {
+    const committed = (path: string, sources: SourceFile[], gold: Array<{ key: string; mb: number }>) =>
+      new Map([[path, {
+        version: 'v1',
+        files: gold.map((g) => ({ key: g.key, etag: `"${g.key}"`, bytes: g.mb * MB, rows: 10 })),
+        sourceIds: new Set(sources.map((f) => sourceId(f.key, f.etag))),
+      }]]);
+
+    it('is up to date when the landing zone holds nothing new', () => {
+      const d = discovery({ p: [1, 1, 1, 1, 1] });
+      const plan = planCompaction(d, opts(), committed('p', d.partitions[0].files, [{ key: 'g/p/v=v1/part-a.parquet', mb: 5 }]));
+      expect(plan.partitions).toEqual([]);
+      expect(plan.held).toEqual([{ path: 'p', reason: 'up-to-date', smallFiles: 0 }]);
+    });
+
+    it('takes even one late file, recompacting small gold files and carrying large ones', () => {
+      const d = discovery({ p: [1, 1, 1, 1, 1, 2] });
+      const old = d.partitions[0].files.slice(0, 5);
+      const plan = planCompaction(d, opts(), committed('p', old, [
+        { key: 'g/p/v=v1/part-big.parquet', mb: 90 },
+        { key: 'g/p/v=v1/part-small.parquet', mb: 5 },
+      ]));
+      const p = plan.partitions[0];
+      expect(p.baseVersion).toBe('v1');
+      expect(p.newFiles).toBe(1);
+      expect(p.carried.map((f) => f.key)).toEqual(['g/p/v=v1/part-big.parquet']);
+      expect(p.bins.map((b) => b.files.map((f) => [f.key, f.fromGold ?? false]))).toEqual([
+        [['g/p/v=v1/part-small.parquet', true], ['t/p/f-0005.json', false]],
+      ]);
+    });
   });
 
   it('estimates output size with the per-format ratio', () => {

@@ -41,6 +41,7 @@ describe('parseTableSettings / parseEngineSettings', () => {
       targetFileMb: 512,
       minInputFiles: 5,
       maxBinsPerRun: 1000,
+      graceDays: 3,
     });
   });
 

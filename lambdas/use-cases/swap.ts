@@ -1,0 +1,145 @@
+import type { BinManifest, PlanOutput, SwapOutput } from '../core/contracts';
+import { ConcurrentCommitError, CatalogError, InvalidInputError } from '../core/errors';
+import { carriedKey, manifestKey, stateKey, versionPrefix } from '../core/keys';
+import type { Catalog, CatalogPartition, Clock, ObjectStore } from '../core/ports';
+import type { TableSettings } from '../core/settings';
+import type { CoveredSource, GoldFile, PartitionState } from '../core/state';
+import { mapLimit } from './concurrency';
+import type { StoredPlan } from './plan-run';
+
+export interface SwapDeps {
+  readonly store: ObjectStore;
+  readonly catalog: Catalog;
+  readonly settings: TableSettings;
+  readonly clock: Clock;
+}
+
+type PlannedPartition = StoredPlan['partitions'][number];
+type Outcome =
+  | { kind: 'committed' | 'unchanged'; state: PartitionState }
+  | { kind: 'incomplete'; reason: string }
+  | { kind: 'conflict'; reason: string };
+
+export const locationOf = (bucket: string, prefix: string) => `s3://${bucket}/${prefix}`;
+
+/**
+ * Commits one partition's new version: only when every bin has a verified manifest, every file is
+ * in place, the rows add up, and the partition is still at the version the plan was built on.
+ * The state write is a compare-and-swap, so of two runs racing only one commits.
+ */
+async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedPartition): Promise<Outcome> {
+  const { store, settings: s } = deps;
+  const manifests: BinManifest[] = [];
+  for (const b of p.bins) {
+    const m = await store.getJson<BinManifest>(s.goldBucket, manifestKey(s.table, p.path, p.version, b.binId));
+    if (!m) return { kind: 'incomplete', reason: `bin ${b.binId} has no verified output` };
+    const head = await store.head(s.goldBucket, m.output.key);
+    if (!head || head.bytes !== m.output.bytes) return { kind: 'incomplete', reason: `output ${m.output.key} is missing or has the wrong size` };
+    manifests.push(m);
+  }
+
+  const current = await store.getJsonVersioned<PartitionState>(s.goldBucket, stateKey(s.table, p.path));
+  if (current?.value.version === p.version) return { kind: 'unchanged', state: current.value };
+  if (current?.value.version !== p.baseVersion) {
+    return {
+      kind: 'conflict',
+      reason: `${p.path} is at version ${current?.value.version ?? 'none'}, but this plan was built on ${p.baseVersion ?? 'none'}`,
+    };
+  }
+  const base = current?.value;
+  const now = deps.clock.now().toISOString();
+
+  const carried: GoldFile[] = [];
+  for (const f of p.carried) {
+    const to = carriedKey(s.goldPrefix, p.path, p.version, f.key);
+    await store.copy(s.goldBucket, f.key, to, f.etag);
+    const head = await store.head(s.goldBucket, to);
+    const known = base?.files.find((g) => g.key === f.key);
+    if (!head || !known || head.bytes !== known.bytes) return { kind: 'incomplete', reason: `carried file ${f.key} could not be copied intact` };
+    carried.push({ key: to, etag: head.etag, bytes: head.bytes, rows: known.rows });
+  }
+
+  const files: GoldFile[] = [
+    ...manifests.map((m) => ({ key: m.output.key, etag: '', bytes: m.output.bytes, rows: m.output.rows })),
+    ...carried,
+  ];
+  const rows = files.reduce((n, f) => n + f.rows, 0);
+  // Exactly once across versions: every row of the base is in the new version, through a
+  // recompacted bin or a carried file.
+  const baseRowsKept = manifests.flatMap((m) => m.inputs).filter((i) => i.fromGold).reduce((n, i) => n + i.rows, 0) + carried.reduce((n, f) => n + f.rows, 0);
+  if (base && baseRowsKept !== base.rows) {
+    return { kind: 'incomplete', reason: `version holds ${baseRowsKept} of the base version's ${base.rows} rows` };
+  }
+  if (rows === 0) return { kind: 'incomplete', reason: 'version holds no rows; an empty version never replaces data' };
+
+  const known = new Set((base?.sources ?? []).map((x) => `${x.key}\u0000${x.etag}`));
+  const added: CoveredSource[] = manifests
+    .flatMap((m) => m.inputs)
+    .filter((i) => !i.fromGold && !known.has(`${i.key}\u0000${i.etag}`))
+    .map((i) => ({ key: i.key, etag: i.etag, since: now }));
+  const state: PartitionState = {
+    table: s.table,
+    partition: p.path,
+    values: p.values,
+    version: p.version,
+    location: locationOf(s.goldBucket, versionPrefix(s.goldPrefix, p.path, p.version)),
+    planId: plan.planId,
+    committedAt: now,
+    rows,
+    files,
+    sources: [...(base?.sources ?? []), ...added],
+    superseded: base
+      ? [...base.superseded, { version: base.version, files: base.files.map((f) => f.key), supersededAt: now }]
+      : [],
+  };
+  try {
+    await store.putJsonIf(s.goldBucket, stateKey(s.table, p.path), state, current?.etag);
+  } catch (e) {
+    if (e instanceof ConcurrentCommitError) return { kind: 'conflict', reason: `${p.path}: ${e.message}` };
+    throw e;
+  }
+  return { kind: 'committed', state };
+}
+
+/** Points each catalog partition at its state's version, then reads the catalog back to prove it. */
+export async function pointCatalog(catalog: Catalog, keys: readonly string[], states: readonly PartitionState[]): Promise<void> {
+  if (!states.length) return;
+  const wanted: CatalogPartition[] = states.map((st) => ({ values: keys.map((k) => st.values[k]), location: st.location }));
+  const current = await catalog.getPartitions(wanted.map((w) => w.values));
+  const stale = wanted.filter((w, i) => current[i]?.location !== w.location);
+  if (stale.length) await catalog.putPartitions(stale);
+  const readBack = await catalog.getPartitions(wanted.map((w) => w.values));
+  const wrong = wanted.filter((w, i) => readBack[i]?.location !== w.location);
+  if (wrong.length) {
+    throw new CatalogError(
+      `catalog read-back differs for ${wrong.length} partition(s): ${wrong.slice(0, 5).map((w) => `${w.values.join('/')} -> ${w.location}`).join(', ')}`,
+    );
+  }
+}
+
+/** The swap step: commit every complete partition of the plan and point the catalog at it. */
+export async function swapPlan(deps: SwapDeps, planOutput: PlanOutput): Promise<SwapOutput> {
+  const { store, settings: s } = deps;
+  const plan = await store.getJson<StoredPlan>(planOutput.planBucket, planOutput.planKey);
+  if (!plan) throw new InvalidInputError(`plan s3://${planOutput.planBucket}/${planOutput.planKey} not found`);
+  if (plan.table !== s.table) throw new InvalidInputError(`plan ${plan.planId} is for table ${plan.table}, not ${s.table}`);
+
+  const outcomes = await mapLimit(plan.partitions, 8, (p) => commitPartition(deps, plan, p));
+  const ready = outcomes.flatMap((o) => (o.kind === 'committed' || o.kind === 'unchanged' ? [o.state] : []));
+  await pointCatalog(deps.catalog, s.partitionKeys, ready);
+
+  const conflicts = outcomes.flatMap((o) => (o.kind === 'conflict' ? [o.reason] : []));
+  if (conflicts.length) {
+    throw new ConcurrentCommitError(`${conflicts.length} partition(s) were committed by another run and left as they are: ${conflicts.slice(0, 5).join('; ')}`);
+  }
+  const incomplete = plan.partitions.flatMap((p, i) => {
+    const o = outcomes[i];
+    return o.kind === 'incomplete' ? [`${p.path}: ${o.reason}`] : [];
+  });
+  return {
+    committed: outcomes.filter((o) => o.kind === 'committed').length,
+    unchanged: outcomes.filter((o) => o.kind === 'unchanged').length,
+    incomplete: incomplete.length,
+    incompletePartitions: incomplete.slice(0, 20),
+  };
+}
