@@ -1,0 +1,101 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import type { ObjectStore } from '../lambdas/core/ports';
+import { mapLimit } from '../lambdas/use-cases/concurrency';
+
+export interface ZoneStats {
+  readonly partitions: Map<string, { objects: number; bytes: number }>;
+  readonly sizes: number[];
+}
+
+/** Objects and bytes per partition directory (`dt=.../hour=...`) under a prefix, ignoring system keys. */
+export async function zoneStats(store: ObjectStore, bucket: string, prefix: string, skip: (key: string) => boolean = () => false): Promise<ZoneStats> {
+  const partitions = new Map<string, { objects: number; bytes: number }>();
+  const sizes: number[] = [];
+  for await (const o of store.list(bucket, prefix)) {
+    if (skip(o.key)) continue;
+    const dir = o.key.slice(prefix.length).split('/').filter((s) => /^[^=/]+=/.test(s) && !s.startsWith('v=')).join('/');
+    const p = partitions.get(dir) ?? { objects: 0, bytes: 0 };
+    p.objects++;
+    p.bytes += o.size;
+    partitions.set(dir, p);
+    sizes.push(o.size);
+  }
+  return { partitions, sizes };
+}
+
+const BUCKETS: Array<[string, number]> = [
+  ['< 1 KB', 1024],
+  ['1-64 KB', 64 * 1024],
+  ['64 KB-1 MB', 1024 * 1024],
+  ['1-16 MB', 16 * 1024 * 1024],
+  ['16-128 MB', 128 * 1024 * 1024],
+  ['>= 128 MB', Infinity],
+];
+
+export function sizeHistogram(sizes: readonly number[]): Array<[string, number]> {
+  const counts = BUCKETS.map(([label]) => [label, 0] as [string, number]);
+  for (const s of sizes) counts[BUCKETS.findIndex(([, max]) => s < max)][1]++;
+  return counts;
+}
+
+export function humanBytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+
+export function table(headers: string[], rows: Array<Array<string | number>>): string {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, c) => Math.max(...cells.map((r) => r[c].length)));
+  const line = (r: string[]) => r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  ');
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+export interface QueryTiming {
+  readonly objects: number;
+  readonly fetchMs: number;
+  readonly queryMs: number;
+  readonly result: Array<Record<string, unknown>>;
+}
+
+/**
+ * Times one aggregate over a set of objects the way a query engine on S3 pays for it: every
+ * object fetched from the S3 server (same concurrency both sides), then one DuckDB query.
+ */
+export async function timeQuery(
+  store: ObjectStore,
+  bucket: string,
+  keys: readonly string[],
+  scratch: string,
+  reader: (files: string) => string,
+  sql: (source: string) => string,
+): Promise<QueryTiming> {
+  await rm(scratch, { recursive: true, force: true });
+  await mkdir(scratch, { recursive: true });
+  const t0 = Date.now();
+  await mapLimit(keys, 32, async (key, i) => {
+    const body = await store.getStream(bucket, key);
+    const chunks: Buffer[] = [];
+    for await (const c of body) chunks.push(c as Buffer);
+    await writeFile(join(scratch, `${String(i).padStart(7, '0')}${key.slice(key.lastIndexOf('.'))}`), Buffer.concat(chunks));
+  });
+  const t1 = Date.now();
+  const db = await DuckDBInstance.create(':memory:', { threads: '2' });
+  const c = await db.connect();
+  try {
+    await c.run(`SET TimeZone = 'UTC'`);
+    const r = await c.runAndReadAll(sql(reader(join(scratch, '*'))));
+    const t2 = Date.now();
+    return { objects: keys.length, fetchMs: t1 - t0, queryMs: t2 - t1, result: r.getRowObjectsJson() as Array<Record<string, unknown>> };
+  } finally {
+    c.closeSync();
+    db.closeSync();
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
