@@ -1,0 +1,62 @@
+import { join } from 'node:path';
+import { LocalCatalog } from '../../lambdas/adapters/local-catalog';
+import { S3ObjectStore } from '../../lambdas/adapters/s3';
+import type { BinItem, PlanOutput } from '../../lambdas/core/contracts';
+import { stateKey } from '../../lambdas/core/keys';
+import type { Clock } from '../../lambdas/core/ports';
+import { DEFAULT_ENGINE_SETTINGS, type TableSettings } from '../../lambdas/core/settings';
+import type { PartitionState } from '../../lambdas/core/state';
+import { compactBin } from '../../lambdas/use-cases/compact-bin';
+import { retireCompacted } from '../../lambdas/use-cases/lifecycle';
+import { planRun } from '../../lambdas/use-cases/plan-run';
+import { swapPlan } from '../../lambdas/use-cases/swap';
+
+export const DAY = 86_400_000;
+
+export const testSettings: TableSettings = {
+  table: 'sensors',
+  landingBucket: 'landing',
+  landingPrefix: 'sensors/',
+  goldBucket: 'gold',
+  goldPrefix: 'sensors/',
+  partitionKeys: ['dt', 'hour'],
+  targetFileMb: 64,
+  minInputFiles: 5,
+  maxBinsPerRun: 1000,
+  graceDays: 3,
+};
+
+/** A clock the test moves by hand. */
+export class ManualClock implements Clock {
+  constructor(public t = Date.parse('2024-12-20T12:00:00Z')) {}
+  now() {
+    return new Date(this.t);
+  }
+  advance(ms: number) {
+    this.t += ms;
+  }
+}
+
+/** The use-cases wired to one loopback server and a local catalog, step by step. */
+export function usePipeline(store: S3ObjectStore, scratch: string, clock: Clock, settings = testSettings) {
+  const catalog = new LocalCatalog();
+  const engine = { ...DEFAULT_ENGINE_SETTINGS, scratchDir: join(scratch, 'work'), fetchConcurrency: 16 };
+  const p = {
+    catalog,
+    plan: async (): Promise<{ output: PlanOutput; items: BinItem[] }> => {
+      const { output } = await planRun({ store, settings }, { table: settings.table });
+      return { output, items: (await store.getJson<BinItem[]>(settings.goldBucket, output.itemsKey)) ?? [] };
+    },
+    compact: (item: BinItem) => compactBin({ store, settings, engine }, item),
+    swap: (output: PlanOutput) => swapPlan({ store, catalog, settings, clock }, output),
+    lifecycle: (dryRun = false) => retireCompacted({ store, catalog, settings, clock, graceMs: settings.graceDays * DAY }, dryRun),
+    state: (partition: string) => store.getJson<PartitionState>(settings.goldBucket, stateKey(settings.table, partition)),
+    /** plan -> compact every bin -> swap. */
+    async run() {
+      const { output, items } = await p.plan();
+      for (const item of items) await p.compact(item);
+      return { output, items, swap: await p.swap(output) };
+    },
+  };
+  return p;
+}
