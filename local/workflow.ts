@@ -8,6 +8,7 @@
  * - Task timeouts: the interpreter defaults to 60 s where AWS has none; tasks without
  *   TimeoutSeconds get Lambda's maximum (900 s).
  * - Lambda errors surface as Error = the thrown error's name, Cause = {errorType, errorMessage}.
+ * - The 256 KB limit on a state's input and output (States.DataLimitExceeded).
  */
 import type { ObjectStore } from '../lambdas/core/ports';
 
@@ -34,15 +35,17 @@ const ACCOUNT = '000000000000';
 const REGION = 'us-east-1';
 export const fakeLambdaArn = (logicalId: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${logicalId}`;
 
-/** Turns a template's DefinitionString (usually an Fn::Join of strings and tokens) into ASL. */
-export function resolveDefinition(template: Json, stateMachineLogicalId: string, refs: Record<string, string>): Json {
+/**
+ * Resolves a CloudFormation value (string, Ref, Fn::GetAtt, Fn::Join) to what it would be once
+ * deployed: Lambda ARNs become fake ARNs keyed by logical id, other resources come from `refs`.
+ */
+export function resolveValue(template: Json, token: Json, refs: Record<string, string>): string {
   const resources = template.Resources as Record<string, Json>;
-  const sm = resources[stateMachineLogicalId];
-  if (!sm) throw new Error(`state machine ${stateMachineLogicalId} is not in the template`);
-  const resolve = (token: Json): string => {
-    if (typeof token === 'string') return token;
-    if (token.Ref) {
-      const id = token.Ref as string;
+  const resolve = (t: Json): string => {
+    if (typeof t === 'string') return t;
+    if (typeof t === 'number' || typeof t === 'boolean') return String(t);
+    if (t.Ref) {
+      const id = t.Ref as string;
       if (id === 'AWS::Partition') return 'aws';
       if (id === 'AWS::Region') return REGION;
       if (id === 'AWS::AccountId') return ACCOUNT;
@@ -50,19 +53,32 @@ export function resolveDefinition(template: Json, stateMachineLogicalId: string,
       if (refs[id] !== undefined) return refs[id];
       throw new Error(`no local value for Ref ${id} (${resources[id]?.Type ?? 'unknown resource'})`);
     }
-    if (token['Fn::GetAtt']) {
-      const [id, attr] = token['Fn::GetAtt'] as [string, string];
+    if (t['Fn::GetAtt']) {
+      const [id, attr] = t['Fn::GetAtt'] as [string, string];
       if (resources[id]?.Type === 'AWS::Lambda::Function' && attr === 'Arn') return fakeLambdaArn(id);
       if (refs[`${id}.${attr}`] !== undefined) return refs[`${id}.${attr}`];
       throw new Error(`no local value for Fn::GetAtt ${id}.${attr}`);
     }
-    if (token['Fn::Join']) {
-      const [sep, parts] = token['Fn::Join'] as [string, Json[]];
+    if (t['Fn::Join']) {
+      const [sep, parts] = t['Fn::Join'] as [string, Json[]];
       return parts.map(resolve).join(sep);
     }
-    throw new Error(`unsupported token in the definition: ${JSON.stringify(token).slice(0, 200)}`);
+    throw new Error(`unsupported token: ${JSON.stringify(t).slice(0, 200)}`);
   };
-  return JSON.parse(resolve(sm.Properties.DefinitionString));
+  return resolve(token);
+}
+
+/** The state machine's definition (ASL), as it would be deployed. */
+export function resolveDefinition(template: Json, stateMachineLogicalId: string, refs: Record<string, string>): Json {
+  const sm = template.Resources?.[stateMachineLogicalId];
+  if (!sm) throw new Error(`state machine ${stateMachineLogicalId} is not in the template`);
+  return JSON.parse(resolveValue(template, sm.Properties.DefinitionString, refs));
+}
+
+/** A Lambda function's environment variables, as it would be deployed. */
+export function resolveEnvironment(template: Json, functionLogicalId: string, refs: Record<string, string>): Record<string, string> {
+  const vars = template.Resources?.[functionLogicalId]?.Properties?.Environment?.Variables ?? {};
+  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, resolveValue(template, v, refs)]));
 }
 
 interface MapEmulation {
@@ -159,17 +175,30 @@ class LambdaFailure extends Error {
   }
 }
 
-function lambdaLike(fn: Handler, lambdaInvoke: boolean): Handler {
+/** Step Functions' limit on a state's input or output. */
+export const PAYLOAD_LIMIT_BYTES = 256 * 1024;
+
+function checkedJson(value: unknown, what: string): string {
+  const json = JSON.stringify(value ?? null);
+  if (Buffer.byteLength(json) > PAYLOAD_LIMIT_BYTES) {
+    throw new LambdaFailure('States.DataLimitExceeded', `${what} is ${Buffer.byteLength(json)} bytes, over the ${PAYLOAD_LIMIT_BYTES}-byte limit`);
+  }
+  return json;
+}
+
+function lambdaLike(name: string, fn: Handler, lambdaInvoke: boolean): Handler {
   return async (input) => {
+    // A JSON round trip, as the Lambda service does: handlers get plain data, never shared objects.
+    const event = JSON.parse(checkedJson(input, `input of ${name}`));
+    let out: unknown;
     try {
-      // A JSON round trip, as the Lambda service does: handlers get plain data, never shared objects.
-      const out = await fn(JSON.parse(JSON.stringify(input ?? null)));
-      const payload = out === undefined ? null : JSON.parse(JSON.stringify(out));
-      return lambdaInvoke ? { StatusCode: 200, Payload: payload } : payload;
+      out = await fn(event);
     } catch (e) {
       const err = e as Error;
       throw new LambdaFailure(err.name || 'Error', err.message);
     }
+    const payload = JSON.parse(checkedJson(out, `output of ${name}`));
+    return lambdaInvoke ? { StatusCode: 200, Payload: payload } : payload;
   };
 }
 
@@ -202,8 +231,8 @@ export async function runExecution(o: RunOptions): Promise<ExecutionOutcome> {
       if (st.Type !== 'Task') continue;
       const direct = byArn.get(st.Resource);
       const viaInvoke = st.Resource?.endsWith(':states:::lambda:invoke') ? byArn.get(st.Parameters?.FunctionName) : undefined;
-      if (direct) overrides[name] = lambdaLike(direct, false);
-      else if (viaInvoke) overrides[name] = lambdaLike(viaInvoke, true);
+      if (direct) overrides[name] = lambdaLike(name, direct, false);
+      else if (viaInvoke) overrides[name] = lambdaLike(name, viaInvoke, true);
       else if (!maps.some((m) => m.reader === name || m.writer === name)) throw new Error(`task ${name} calls ${st.Resource}, which has no local handler`);
     }
   };

@@ -28,7 +28,7 @@ const seed = (seedNo: number, hours = ['2024-12-19/14', '2024-12-19/15'], filesP
   sensorFiles({ prefix: 'sensors/', hours, filesPerHour, rowsPerFile: 4, seed: seedNo });
 
 /** Rows the catalog shows for a partition, read from the files of the version it points at. */
-async function visibleRows(p: ReturnType<typeof usePipeline>, partition: string, values: string[]) {
+async function visibleRows(p: ReturnType<typeof usePipeline>, values: string[]) {
   const [entry] = await p.catalog.getPartitions([values]);
   if (!entry) return [];
   const prefix = entry.location.replace('s3://gold/', '');
@@ -51,7 +51,7 @@ describe('commit protocol', () => {
       { values: ['2024-12-19', '15'], location: (await p.state(P15))!.location },
     ]);
     const expected14 = files.filter((f) => f.key.includes('hour=14')).flatMap((f) => rowsFromJsonLines(f.body));
-    expect(compareRows(expected14, await visibleRows(p, P14, ['2024-12-19', '14']))).toMatchObject({ lost: 0, extra: 0 });
+    expect(compareRows(expected14, await visibleRows(p, ['2024-12-19', '14']))).toMatchObject({ lost: 0, extra: 0 });
 
     // Same landing zone again: nothing to plan; swapping the old plan again is a no-op.
     const again = await p.plan();
@@ -77,7 +77,7 @@ describe('commit protocol', () => {
     expect(v2.version).not.toBe(v1.version);
     expect(v2.superseded.map((s) => s.version)).toEqual([v1.version]);
     const all = [...files, ...late].flatMap((f) => rowsFromJsonLines(f.body));
-    expect(compareRows(all, await visibleRows(p, P14, ['2024-12-19', '14']))).toMatchObject({ lost: 0, extra: 0 });
+    expect(compareRows(all, await visibleRows(p, ['2024-12-19', '14']))).toMatchObject({ lost: 0, extra: 0 });
     expect(v2.rows).toBe(all.length);
 
     // Grace over: sources and v1 retired; then more late data still lands on top of v2's rows.
@@ -89,7 +89,7 @@ describe('commit protocol', () => {
     await putFiles(s3.client, 'landing', later);
     await p.run();
     const final = [...all, ...later.flatMap((f) => rowsFromJsonLines(f.body))];
-    expect(compareRows(final, await visibleRows(p, P14, ['2024-12-19', '14']))).toMatchObject({ lost: 0, extra: 0 });
+    expect(compareRows(final, await visibleRows(p, ['2024-12-19', '14']))).toMatchObject({ lost: 0, extra: 0 });
   });
 
   it('retires nothing before the grace period, and dry-run only lists', async () => {

@@ -1,0 +1,114 @@
+/**
+ * The embedded default: the pipeline of bin/app.ts, synthesized in-process, its state machine
+ * definition executed offline (local/workflow.ts), its Lambda handlers called in-process with the
+ * environment the template gives them, S3 served by a loopback server, Glue by a local catalog.
+ */
+import { join } from 'node:path';
+import { App, Stack, type CfnElement } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+import { defineApp } from '../bin/app';
+import type { CompactionPipeline } from '../lib/compaction-pipeline';
+import { LocalCatalog } from '../lambdas/adapters/local-catalog';
+import { S3ObjectStore } from '../lambdas/adapters/s3';
+import type { Clock } from '../lambdas/core/ports';
+import { parseEngineSettings, parseTableSettings, type TableSettings } from '../lambdas/core/settings';
+import { makeHandler as compactHandler } from '../lambdas/handlers/compact';
+import { makeHandler as lifecycleHandler } from '../lambdas/handlers/lifecycle';
+import { makeHandler as planHandler } from '../lambdas/handlers/plan';
+import { makeHandler as swapHandler } from '../lambdas/handlers/swap';
+import type { LocalS3 } from './s3-server';
+import { resolveDefinition, resolveEnvironment, resolveValue, runExecution, type ExecutionOutcome, type Handler } from './workflow';
+
+const DAY_MS = 86_400_000;
+
+const logicalId = (c: IConstruct) => Stack.of(c).getLogicalId((c.node.defaultChild ?? c) as CfnElement);
+
+/** The deployable app, synthesized without bundling (the handlers run in-process here). */
+export function synthesizeApp() {
+  // CDK's CloudFormation validation costs seconds per synth and is run by `cdk synth`/tests anyway.
+  process.env.CDK_VALIDATION ??= 'false';
+  const app = new App({
+    context: { '@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2': true, 'aws:cdk:bundling-stacks': [] },
+  });
+  const stack = defineApp(app);
+  const pipeline = stack.node.findChild('Sensors') as CompactionPipeline;
+  return { stack, pipeline, template: Template.fromStack(stack).toJSON() };
+}
+
+export interface LocalPipelineOptions {
+  readonly s3: LocalS3;
+  readonly scratchDir: string;
+  /** Where the local catalog keeps its partitions (in memory when unset). */
+  readonly catalogFile?: string;
+  readonly clock?: Clock;
+  /** Called as handlers run, for progress output. */
+  readonly onEvent?: (step: 'plan' | 'compact' | 'swap' | 'lifecycle', output: unknown) => void;
+}
+
+export interface LocalPipeline {
+  readonly settings: TableSettings;
+  readonly landingBucket: string;
+  readonly goldBucket: string;
+  readonly catalog: LocalCatalog;
+  readonly store: S3ObjectStore;
+  /** The input the EventBridge schedule sends. */
+  readonly scheduledInput: unknown;
+  readonly definition: unknown;
+  /** Lambda functions by logical id, for tests that replace one. */
+  readonly handlers: Record<string, Handler>;
+  readonly functionIds: { plan: string; compact: string; swap: string; lifecycle: string };
+  execute(input: unknown, executionName: string, handlers?: Record<string, Handler>): Promise<ExecutionOutcome>;
+}
+
+/** Local bucket names for the buckets the stack creates. */
+export const LOCAL_BUCKETS = { landing: 'landing', gold: 'gold' } as const;
+
+export function localPipeline(o: LocalPipelineOptions): LocalPipeline {
+  const { pipeline, template, stack } = synthesizeApp();
+  const refs: Record<string, string> = {
+    [logicalId(pipeline.landingBucket)]: LOCAL_BUCKETS.landing,
+    [logicalId(pipeline.goldBucket)]: LOCAL_BUCKETS.gold,
+  };
+  const ids = {
+    plan: logicalId(pipeline.planFunction),
+    compact: logicalId(pipeline.compactFunction),
+    swap: logicalId(pipeline.swapFunction),
+    lifecycle: logicalId(pipeline.lifecycleFunction),
+  };
+  const envOf = (id: string) => resolveEnvironment(template, id, refs);
+  const settings = parseTableSettings(envOf(ids.plan));
+  const store = new S3ObjectStore(o.s3.client);
+  const catalog = new LocalCatalog(o.catalogFile);
+  const clock = o.clock ?? { now: () => new Date() };
+  const engine = { ...parseEngineSettings(envOf(ids.compact)), scratchDir: join(o.scratchDir, 'compact') };
+  const graceDays = parseTableSettings(envOf(ids.lifecycle)).graceDays;
+  const report = <T>(step: 'plan' | 'compact' | 'swap' | 'lifecycle', fn: (e: unknown) => Promise<T>) => async (e: unknown) => {
+    const out = await fn(e);
+    o.onEvent?.(step, out);
+    return out;
+  };
+  const handlers: Record<string, Handler> = {
+    [ids.plan]: report('plan', planHandler({ store, settings })),
+    [ids.compact]: report('compact', compactHandler({ store, settings: parseTableSettings(envOf(ids.compact)), engine })),
+    [ids.swap]: report('swap', swapHandler({ store, settings: parseTableSettings(envOf(ids.swap)), catalog, clock })),
+    [ids.lifecycle]: report('lifecycle', lifecycleHandler({ store, settings, catalog, clock, graceMs: graceDays * DAY_MS })),
+  };
+  const definition = resolveDefinition(template, logicalId(pipeline.stateMachine), refs);
+  const rule = template.Resources[logicalId(pipeline.schedule)];
+  const scheduledInput = JSON.parse(resolveValue(template, rule.Properties.Targets[0].Input, refs));
+  void stack;
+  return {
+    settings,
+    landingBucket: LOCAL_BUCKETS.landing,
+    goldBucket: LOCAL_BUCKETS.gold,
+    catalog,
+    store,
+    scheduledInput,
+    definition,
+    handlers,
+    functionIds: ids,
+    execute: (input, executionName, override) =>
+      runExecution({ definition, handlers: { ...handlers, ...override }, store, executionName, input }),
+  };
+}
