@@ -1,0 +1,208 @@
+import * as path from 'node:path';
+import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { SYSTEM_PREFIX } from '../lambdas/core/keys';
+import { Env, type Compression } from '../lambdas/core/settings';
+
+const PROJECT_ROOT = path.join(__dirname, '..');
+const handlerEntry = (name: string) => path.join(PROJECT_ROOT, 'lambdas', 'handlers', `${name}.ts`);
+
+/** Native DuckDB packages: left out of the esbuild bundle; `@duckdb/node-api` is npm-installed into the asset. */
+export const DUCKDB_EXTERNAL_MODULES = ['@duckdb/node-api', '@duckdb/node-bindings', '@duckdb/node-bindings-linux-x64'];
+export const DUCKDB_NODE_MODULES = ['@duckdb/node-api'];
+/**
+ * Lock file of the compact asset's `npm ci` (CDK copies it next to a package.json holding only
+ * DUCKDB_NODE_MODULES at the project's version). Its own file because `npm ci` needs an entry for
+ * every platform package of `@duckdb/node-bindings`, and the project lock (written against a
+ * registry mirror without the darwin/win32/arm64 builds) lacks them: those six entries are
+ * platform stubs without integrity, never installed for linux-x64. With the full registry,
+ * regenerate it with `npm install --package-lock-only` in lib/compact-bundle/.
+ */
+export const COMPACT_BUNDLE_LOCK_FILE = path.join(__dirname, 'compact-bundle', 'package-lock.json');
+/** The native module is installed for Lambda's platform whatever the machine that synthesizes. */
+const LAMBDA_PLATFORM_NPM_ENV = { npm_config_os: 'linux', npm_config_cpu: 'x64', npm_config_libc: 'glibc' };
+
+/** Share of the compact function's memory given to DuckDB; the rest is Node, buffers and the SDK. */
+export const ENGINE_MEMORY_SHARE = 0.6;
+export const SCRATCH_DIR = '/tmp/compactor';
+export const POWERTOOLS_SERVICE_NAME = 's3-compactor';
+
+/** Glue reads of one table's partitions (the lifecycle step verifies the catalog before retiring). */
+export const GLUE_PARTITION_READ_ACTIONS = ['glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchGetPartition'];
+/** Glue partition writes of the swap step; the table's schema is never changed. */
+export const GLUE_PARTITION_WRITE_ACTIONS = [...GLUE_PARTITION_READ_ACTIONS, 'glue:BatchCreatePartition', 'glue:BatchUpdatePartition'];
+
+export interface CompactionFunctionsProps {
+  readonly tableName: string;
+  readonly databaseName: string;
+  /** ARNs of the Glue catalog, database and table (see CompactionCatalog.tableArns). */
+  readonly tableArns: readonly string[];
+  readonly landingBucket: s3.IBucket;
+  readonly goldBucket: s3.IBucket;
+  readonly landingPrefix: string;
+  readonly goldPrefix: string;
+  readonly partitionKeys: readonly string[];
+  readonly targetFileMb: number;
+  readonly compression: Compression;
+  readonly sortBy: readonly string[];
+  readonly graceDays: number;
+  readonly compactMemoryMb: number;
+  readonly runtime: lambda.Runtime;
+  readonly logRetention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+interface FunctionSpec {
+  readonly memoryMb: number;
+  readonly timeout: Duration;
+  readonly description: string;
+  readonly environment: Record<string, string>;
+  readonly ephemeralStorage?: Size;
+  readonly duckdb?: boolean;
+}
+
+/**
+ * The four Lambdas of the workflow, each with its own role holding only what its step does:
+ * - plan: list and read landing under the table prefix; read and write the table's system objects.
+ * - compact: read landing under the table prefix and gold table data; write gold table data and
+ *   the table's system objects (manifests).
+ * - swap: read the table's system objects and gold table data, write partition state and carried
+ *   files, repoint this table's Glue partitions.
+ * - lifecycle: list, tag and delete landing objects under the table prefix and superseded gold
+ *   table data; rewrite partition state; read this table's Glue partitions. No other role may
+ *   delete anything.
+ * Every role may `s3:ListBucket` the gold bucket: without it S3 answers 403 instead of 404 for a
+ * missing key, and every step reads keys that may not exist yet (state, manifests, ratios).
+ */
+export class CompactionFunctions extends Construct {
+  public readonly plan: nodejs.NodejsFunction;
+  public readonly compact: nodejs.NodejsFunction;
+  public readonly swap: nodejs.NodejsFunction;
+  public readonly lifecycle: nodejs.NodejsFunction;
+
+  constructor(scope: Construct, id: string, props: CompactionFunctionsProps) {
+    super(scope, id);
+    const { landingBucket: landing, goldBucket: gold } = props;
+    const systemPrefix = `${SYSTEM_PREFIX}${props.tableName}/`;
+
+    const table: Record<string, string> = {
+      [Env.TableName]: props.tableName,
+      [Env.LandingBucket]: landing.bucketName,
+      [Env.LandingPrefix]: props.landingPrefix,
+      [Env.GoldBucket]: gold.bucketName,
+      [Env.GoldPrefix]: props.goldPrefix,
+      [Env.PartitionKeys]: props.partitionKeys.join(','),
+    };
+    const catalog = { [Env.GlueDatabase]: props.databaseName };
+
+    this.plan = this.fn('Plan', props, {
+      memoryMb: 1024,
+      timeout: Duration.minutes(5),
+      description: `Plans the compaction of ${props.tableName}: lists landing, writes bins`,
+      environment: { ...table, [Env.TargetFileMb]: String(props.targetFileMb) },
+    });
+    this.compact = this.fn('Compact', props, {
+      memoryMb: props.compactMemoryMb,
+      timeout: Duration.minutes(15),
+      ephemeralStorage: Size.gibibytes(10),
+      description: `Compacts one bin of ${props.tableName} into one Parquet file (DuckDB)`,
+      duckdb: true,
+      environment: {
+        ...table,
+        [Env.Compression]: props.compression,
+        ...(props.sortBy.length ? { [Env.SortBy]: props.sortBy.join(',') } : {}),
+        [Env.ScratchDir]: SCRATCH_DIR,
+        [Env.EngineMemoryMb]: String(Math.floor(props.compactMemoryMb * ENGINE_MEMORY_SHARE)),
+      },
+    });
+    this.swap = this.fn('Swap', props, {
+      memoryMb: 512,
+      timeout: Duration.minutes(5),
+      description: `Commits verified versions of ${props.tableName} and repoints its Glue partitions`,
+      environment: { ...table, ...catalog },
+    });
+    this.lifecycle = this.fn('Lifecycle', props, {
+      memoryMb: 512,
+      timeout: Duration.minutes(15),
+      description: `Retires compacted sources and superseded versions of ${props.tableName} after the grace period`,
+      environment: { ...table, ...catalog, [Env.GraceDays]: String(props.graceDays) },
+    });
+
+    const objects = (bucket: s3.IBucket, ...prefixes: string[]) => prefixes.map((p) => bucket.arnForObjects(`${p}*`));
+    const allow = (fn: lambda.IFunction, actions: string[], resources: string[], conditions?: Record<string, unknown>) =>
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources, ...(conditions ? { conditions } : {}) }));
+    const listUnder = (prefix: string) => ({ StringLike: { 's3:prefix': [`${prefix}*`] } });
+
+    // plan
+    allow(this.plan, ['s3:ListBucket'], [landing.bucketArn], listUnder(props.landingPrefix));
+    allow(this.plan, ['s3:GetObject'], objects(landing, props.landingPrefix));
+    allow(this.plan, ['s3:ListBucket'], [gold.bucketArn]);
+    allow(this.plan, ['s3:GetObject', 's3:PutObject'], objects(gold, systemPrefix));
+
+    // compact: an unconditional ListBucket on landing turns a vanished source into a 404
+    // (SourceChangedError) instead of a 403.
+    allow(this.compact, ['s3:ListBucket'], [landing.bucketArn, gold.bucketArn]);
+    allow(this.compact, ['s3:GetObject'], [...objects(landing, props.landingPrefix), ...objects(gold, props.goldPrefix, systemPrefix)]);
+    allow(this.compact, ['s3:PutObject', 's3:AbortMultipartUpload'], objects(gold, props.goldPrefix, systemPrefix));
+
+    // swap
+    allow(this.swap, ['s3:ListBucket'], [gold.bucketArn]);
+    allow(this.swap, ['s3:GetObject', 's3:PutObject'], objects(gold, props.goldPrefix, systemPrefix));
+    allow(this.swap, GLUE_PARTITION_WRITE_ACTIONS, [...props.tableArns]);
+
+    // lifecycle: the only role that deletes.
+    allow(this.lifecycle, ['s3:ListBucket'], [landing.bucketArn], listUnder(props.landingPrefix));
+    allow(this.lifecycle, ['s3:ListBucket'], [gold.bucketArn]);
+    allow(this.lifecycle, ['s3:GetObject', 's3:PutObjectTagging', 's3:DeleteObject'], objects(landing, props.landingPrefix));
+    allow(this.lifecycle, ['s3:GetObject', 's3:PutObjectTagging', 's3:DeleteObject'], objects(gold, props.goldPrefix));
+    allow(this.lifecycle, ['s3:GetObject', 's3:PutObject'], objects(gold, systemPrefix));
+    allow(this.lifecycle, GLUE_PARTITION_READ_ACTIONS, [...props.tableArns]);
+  }
+
+  private fn(id: string, props: CompactionFunctionsProps, spec: FunctionSpec): nodejs.NodejsFunction {
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: props.logRetention, removalPolicy: props.removalPolicy });
+    // An own role instead of the AWSLambdaBasicExecutionRole managed policy: logs go to this
+    // function's log group only.
+    const role = new iam.Role(this, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `${id} step of the ${props.tableName} compaction`,
+    });
+    logGroup.grantWrite(role);
+    return new nodejs.NodejsFunction(this, id, {
+      entry: handlerEntry(id.toLowerCase()),
+      handler: 'handler',
+      runtime: props.runtime,
+      architecture: lambda.Architecture.X86_64,
+      memorySize: spec.memoryMb,
+      timeout: spec.timeout,
+      ...(spec.ephemeralStorage ? { ephemeralStorageSize: spec.ephemeralStorage } : {}),
+      description: spec.description,
+      role,
+      logGroup,
+      tracing: lambda.Tracing.ACTIVE,
+      environment: {
+        ...spec.environment,
+        POWERTOOLS_SERVICE_NAME,
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: spec.duckdb ? COMPACT_BUNDLE_LOCK_FILE : path.join(PROJECT_ROOT, 'package-lock.json'),
+      bundling: {
+        forceDockerBundling: false,
+        target: 'node20',
+        format: nodejs.OutputFormat.CJS,
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        // The AWS SDK is bundled at the tested version rather than taken from the runtime.
+        externalModules: spec.duckdb ? DUCKDB_EXTERNAL_MODULES : [],
+        ...(spec.duckdb ? { nodeModules: DUCKDB_NODE_MODULES, environment: LAMBDA_PLATFORM_NPM_ENV } : {}),
+      },
+    });
+  }
+}

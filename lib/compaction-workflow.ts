@@ -1,0 +1,245 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { field, StatePath, type LifecycleInput, type PlanOutput, type SwapInput, type SwapOutput } from '../lambdas/core/contracts';
+import { ErrorNames } from '../lambdas/core/errors';
+import { itemsKey, SYSTEM_PREFIX } from '../lambdas/core/keys';
+
+/** Errors of the Lambda service itself (throttling, a dropped invoke): the function never ran or its result was lost. */
+export const LAMBDA_SERVICE_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.ClientExecutionTimeoutException',
+  'Lambda.TooManyRequestsException',
+];
+
+/** Errors a handler throws on purpose that no retry can fix (see lambdas/core/errors.ts). */
+export const TERMINAL_ERRORS = [
+  ErrorNames.InvalidInput,
+  ErrorNames.Configuration,
+  ErrorNames.Verification,
+  ErrorNames.SourceChanged,
+  ErrorNames.ConcurrentCommit,
+  ErrorNames.Catalog,
+];
+
+/**
+ * Terminal errors are never retried. Listed first so that no later retrier can match them;
+ * they go straight to the Catch.
+ */
+export const NO_RETRY_ON_TERMINAL: sfn.RetryProps = { errors: TERMINAL_ERRORS, maxAttempts: 0 };
+
+/**
+ * Lambda service errors: 6 retries, 2 s doubling, capped at 30 s, FULL jitter.
+ * Total wait before giving up at most 2 + 4 + 8 + 16 + 30 + 30 = 90 s (45 s on average with jitter).
+ */
+export const LAMBDA_SERVICE_RETRY: sfn.RetryProps = {
+  errors: LAMBDA_SERVICE_ERRORS,
+  interval: Duration.seconds(2),
+  backoffRate: 2,
+  maxAttempts: 6,
+  maxDelay: Duration.seconds(30),
+  jitterStrategy: sfn.JitterType.FULL,
+};
+
+/**
+ * RetryableError from a handler (S3 or Glue still throttling after the SDK's own retries):
+ * 3 retries, 5 s tripling, FULL jitter. Total wait at most 5 + 15 + 45 = 65 s (~33 s on average),
+ * on top of the attempts themselves (a compact attempt may take up to 15 min).
+ */
+export const RETRYABLE_ERROR_RETRY: sfn.RetryProps = {
+  errors: [ErrorNames.Retryable],
+  interval: Duration.seconds(5),
+  backoffRate: 3,
+  maxAttempts: 3,
+  jitterStrategy: sfn.JitterType.FULL,
+};
+
+/** Every task's retry policies, in evaluation order. */
+export const TASK_RETRIES: readonly sfn.RetryProps[] = [NO_RETRY_ON_TERMINAL, LAMBDA_SERVICE_RETRY, RETRYABLE_ERROR_RETRY];
+
+/** Where a caught error is kept in the state before the run fails with it. */
+export const ERROR_PATH = '$.error';
+
+/** State names: what a person sees in the console, and what tests look up. */
+export const States = {
+  Plan: 'Plan',
+  AnythingToCompact: 'AnythingToCompact',
+  NothingToCompact: 'NothingToCompact',
+  CompactBins: 'CompactBins',
+  Compact: 'Compact',
+  Swap: 'Swap',
+  Lifecycle: 'Lifecycle',
+  AllPartitionsCommitted: 'AllPartitionsCommitted',
+  DescribeIncomplete: 'DescribeIncomplete',
+  IncompletePartitions: 'IncompletePartitions',
+  Done: 'Done',
+  RunFailed: 'RunFailed',
+} as const;
+
+/** Error name of a run that committed some partitions but left others uncommitted. */
+export const INCOMPLETE_PARTITIONS_ERROR = 'IncompletePartitions';
+
+/** Where the Distributed Map writes its per-item results: `_compactor/<table>/results/`. */
+export const mapResultsPrefix = (table: string) => `${SYSTEM_PREFIX}${table}/results/`;
+
+const planAt = (name: keyof PlanOutput & string) => `${StatePath.plan}.${field<PlanOutput>(name)}`;
+const swapAt = (name: keyof SwapOutput & string) => `${StatePath.swap}.${field<SwapOutput>(name)}`;
+
+export interface CompactionDefinitionProps {
+  readonly plan: lambda.IFunction;
+  readonly compact: lambda.IFunction;
+  readonly swap: lambda.IFunction;
+  readonly lifecycle: lambda.IFunction;
+  /** Bucket the Map's ResultWriter writes to (the gold bucket). */
+  readonly resultBucket: s3.IBucket;
+  readonly tableName: string;
+  readonly maxConcurrency: number;
+  readonly toleratedFailurePercentage: number;
+}
+
+/**
+ * A ResultWriterV2 whose role permissions cover only its prefix (the stock one grants writes on
+ * the whole bucket, table data included).
+ */
+class PrefixResultWriter extends sfn.ResultWriterV2 {
+  constructor(private readonly target: s3.IBucket, private readonly resultsPrefix: string) {
+    super({
+      bucket: target,
+      prefix: resultsPrefix,
+      writerConfig: new sfn.WriterConfig({ outputType: sfn.OutputType.JSON, transformation: sfn.Transformation.COMPACT }),
+    });
+  }
+
+  public override providePolicyStatements(): iam.PolicyStatement[] {
+    return [
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
+        resources: [this.target.arnForObjects(`${this.resultsPrefix}*`)],
+      }),
+    ];
+  }
+}
+
+/**
+ * The run, on JSONPath only:
+ * Plan -> nothing to do (dry run, no bins)? -> CompactBins (Distributed Map over the plan's items,
+ * one Compact per bin) -> Swap -> Lifecycle -> every partition committed? Succeed : Fail.
+ * Each task retries per TASK_RETRIES and sends any other error to RunFailed with its error and
+ * cause. Inside the Map a failed bin just fails its item: ToleratedFailurePercentage decides, and
+ * the Map's own Catch ends the run when too many failed.
+ */
+export function buildCompactionDefinition(scope: Construct, props: CompactionDefinitionProps): sfn.IChainable {
+  const runFailed = new sfn.Fail(scope, States.RunFailed, {
+    comment: 'A step failed: the error and cause are the failing step\'s',
+    errorPath: `${ERROR_PATH}.Error`,
+    causePath: `${ERROR_PATH}.Cause`,
+  });
+  const guarded = <T extends tasks.LambdaInvoke | sfn.DistributedMap>(state: T, retry: boolean): T => {
+    if (retry) for (const r of TASK_RETRIES) state.addRetry(r);
+    state.addCatch(runFailed, { errors: [sfn.Errors.ALL], resultPath: ERROR_PATH });
+    return state;
+  };
+  // Without a payload the task passes its whole input: the execution input to Plan, the item to Compact.
+  const invoke = (id: string, fn: lambda.IFunction, payload?: sfn.TaskInput, resultPath?: string) =>
+    new tasks.LambdaInvoke(scope, id, {
+      lambdaFunction: fn,
+      ...(payload ? { payload } : {}),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      ...(resultPath ? { resultPath } : {}),
+    });
+
+  const plan = guarded(invoke(States.Plan, props.plan, undefined, StatePath.plan), true);
+
+  const compact = invoke(States.Compact, props.compact);
+  for (const r of TASK_RETRIES) compact.addRetry(r);
+
+  const compactBins = guarded(
+    new sfn.DistributedMap(scope, States.CompactBins, {
+      comment: 'One Compact per bin; the items are the plan\'s BinItem list in S3',
+      itemReader: new sfn.S3JsonItemReader({
+        bucketNamePath: sfn.JsonPath.stringAt(planAt('planBucket')),
+        key: sfn.JsonPath.stringAt(planAt('itemsKey')),
+      }),
+      maxConcurrency: props.maxConcurrency,
+      toleratedFailurePercentage: props.toleratedFailurePercentage,
+      resultWriterV2: new PrefixResultWriter(props.resultBucket, mapResultsPrefix(props.tableName)),
+      resultPath: StatePath.compaction,
+      mapExecutionType: sfn.StateMachineType.STANDARD,
+      label: States.CompactBins,
+    }),
+    false,
+  );
+  compactBins.itemProcessor(compact);
+
+  const swapPayload: Record<keyof SwapInput, unknown> = { plan: sfn.JsonPath.objectAt(StatePath.plan) };
+  const swap = guarded(invoke(States.Swap, props.swap, sfn.TaskInput.fromObject(swapPayload), StatePath.swap), true);
+
+  const lifecyclePayload: Pick<Record<keyof LifecycleInput, unknown>, 'table'> = { table: sfn.JsonPath.stringAt(planAt('table')) };
+  const lifecycle = guarded(invoke(States.Lifecycle, props.lifecycle, sfn.TaskInput.fromObject(lifecyclePayload), StatePath.lifecycle), true);
+
+  // A Fail state's CausePath must name a string: build the message first.
+  const describeIncomplete = new sfn.Pass(scope, States.DescribeIncomplete, {
+    parameters: {
+      'cause.$': `States.Format('{} partition(s) were left at their previous version: {}', ${swapAt('incomplete')}, States.JsonToString(${swapAt('incompletePartitions')}))`,
+    },
+    resultPath: '$.incomplete',
+  });
+  const incompleteFailed = new sfn.Fail(scope, States.IncompletePartitions, {
+    error: INCOMPLETE_PARTITIONS_ERROR,
+    causePath: '$.incomplete.cause',
+  });
+
+  return plan.next(
+    new sfn.Choice(scope, States.AnythingToCompact)
+      .when(
+        sfn.Condition.or(sfn.Condition.booleanEquals(planAt('dryRun'), true), sfn.Condition.numberEquals(planAt('bins'), 0)),
+        new sfn.Succeed(scope, States.NothingToCompact, { comment: 'Dry run, or no partition needs compacting' }),
+      )
+      .otherwise(
+        compactBins
+          .next(swap)
+          .next(lifecycle)
+          .next(
+            new sfn.Choice(scope, States.AllPartitionsCommitted)
+              .when(sfn.Condition.numberGreaterThan(swapAt('incomplete'), 0), describeIncomplete.next(incompleteFailed))
+              .otherwise(new sfn.Succeed(scope, States.Done)),
+          ),
+      ),
+  );
+}
+
+export interface CompactionWorkflowProps extends CompactionDefinitionProps {
+  readonly logRetention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/** The STANDARD state machine running {@link buildCompactionDefinition}, with full logging and X-Ray. */
+export class CompactionWorkflow extends Construct {
+  public readonly stateMachine: sfn.StateMachine;
+  public readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: CompactionWorkflowProps) {
+    super(scope, id);
+    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention, removalPolicy: props.removalPolicy });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromChainable(buildCompactionDefinition(this, props)),
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      tracingEnabled: true,
+      comment: `Compacts ${props.tableName}: plan, compact bins, swap, retire`,
+    });
+    // The ItemReader takes its bucket from the plan's output, so CDK cannot scope it: allow the
+    // items lists of this table only.
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.resultBucket.arnForObjects(itemsKey(props.tableName, '*'))] }),
+    );
+  }
+}
