@@ -1,0 +1,185 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { arnOf, logicalId, objectsArn, pipelineStack, ref } from './pipeline-app';
+
+const { stack, pipeline, template } = pipelineStack();
+const functions = template.findResources('AWS::Lambda::Function');
+const fnProps = (fn: lambda.Function) => functions[logicalId(fn)].Properties;
+const landing = pipeline.landingBucket;
+const gold = pipeline.goldBucket;
+
+const tableEnv = {
+  TABLE_NAME: 'sensors',
+  LANDING_BUCKET: ref(landing),
+  LANDING_PREFIX: 'sensors/',
+  GOLD_BUCKET: ref(gold),
+  GOLD_PREFIX: 'sensors/',
+  PARTITION_KEYS: 'dt,hour',
+};
+const common = { POWERTOOLS_SERVICE_NAME: 's3-compactor', NODE_OPTIONS: '--enable-source-maps' };
+
+describe('functions', () => {
+  it('creates exactly the four step functions', () => {
+    expect(Object.keys(functions).sort()).toEqual(
+      [pipeline.planFunction, pipeline.compactFunction, pipeline.swapFunction, pipeline.lifecycleFunction].map(logicalId).sort(),
+    );
+  });
+
+  it.each([
+    ['plan', () => pipeline.planFunction, 1024, 300, undefined, { ...tableEnv, TARGET_FILE_MB: '512' }],
+    [
+      'compact',
+      () => pipeline.compactFunction,
+      4096,
+      900,
+      { Size: 10240 },
+      { ...tableEnv, PARQUET_COMPRESSION: 'snappy', SCRATCH_DIR: '/tmp/compactor', ENGINE_MEMORY_MB: '2457' },
+    ],
+    ['swap', () => pipeline.swapFunction, 512, 300, undefined, { ...tableEnv, GLUE_DATABASE: 'compactor' }],
+    ['lifecycle', () => pipeline.lifecycleFunction, 512, 900, undefined, { ...tableEnv, GLUE_DATABASE: 'compactor', GRACE_DAYS: '3' }],
+  ])('runs %s on Node 20 x86_64 with its memory, timeout, environment, tracing and log group', (_name, fn, memory, timeout, storage, env) => {
+    const p = fnProps(fn());
+    expect(p.Runtime).toBe('nodejs20.x');
+    expect(p.Architectures).toEqual(['x86_64']);
+    expect(p.Handler).toBe('index.handler');
+    expect(p.MemorySize).toBe(memory);
+    expect(p.Timeout).toBe(timeout);
+    expect(p.EphemeralStorage).toEqual(storage);
+    expect(p.TracingConfig).toEqual({ Mode: 'Active' });
+    expect(p.Environment.Variables).toEqual({ ...env, ...common });
+    expect(p.LoggingConfig).toEqual({ LogGroup: ref(fn().logGroup) });
+    expect(p.Role).toEqual(arnOf(fn().role!));
+  });
+
+  it('keeps each function log group for a month', () => {
+    for (const fn of [pipeline.planFunction, pipeline.compactFunction, pipeline.swapFunction, pipeline.lifecycleFunction]) {
+      expect(template.findResources('AWS::Logs::LogGroup')[logicalId(fn.logGroup)].Properties).toEqual({ RetentionInDays: 30 });
+    }
+  });
+
+  it('passes the sort columns, another target size, codec and compact memory through', () => {
+    const other = pipelineStack({ sortBy: ['device_id', 'ts'], targetFileMb: 256, compression: 'zstd', compactMemoryMb: 8192, graceDays: 7 });
+    const env = (fn: lambda.Function) => other.template.findResources('AWS::Lambda::Function')[logicalId(fn)].Properties;
+    expect(env(other.pipeline.compactFunction).MemorySize).toBe(8192);
+    expect(env(other.pipeline.compactFunction).Environment.Variables).toMatchObject({ SORT_BY: 'device_id,ts', PARQUET_COMPRESSION: 'zstd', ENGINE_MEMORY_MB: '4915' });
+    expect(env(other.pipeline.planFunction).Environment.Variables.TARGET_FILE_MB).toBe('256');
+    expect(env(other.pipeline.lifecycleFunction).Environment.Variables.GRACE_DAYS).toBe('7');
+  });
+
+  it('installs the DuckDB version the project depends on (the compact bundle lock matches package.json)', () => {
+    const root = join(__dirname, '..', '..');
+    const projectVersion = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).dependencies['@duckdb/node-api'];
+    const lock = JSON.parse(readFileSync(join(root, 'lib', 'compact-bundle', 'package-lock.json'), 'utf8'));
+    expect(lock.packages[''].dependencies).toEqual({ '@duckdb/node-api': projectVersion });
+    expect(lock.packages['node_modules/@duckdb/node-api'].version).toBe(projectVersion);
+    expect(lock.packages['node_modules/@duckdb/node-bindings-linux-x64']).toMatchObject({ version: projectVersion, os: ['linux'], cpu: ['x64'] });
+  });
+});
+
+describe('IAM', () => {
+  const policies = template.findResources('AWS::IAM::Policy');
+  const statementsOf = (fn: lambda.IFunction) => {
+    const found = Object.values(policies).filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([ref(fn.role!)]));
+    expect(found).toHaveLength(1);
+    return found[0].Properties.PolicyDocument.Statement;
+  };
+  const basics = (fn: lambda.Function) => [
+    { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: arnOf(fn.logGroup) },
+    { Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Effect: 'Allow', Resource: '*' },
+  ];
+  const listUnderTable = { StringLike: { 's3:prefix': ['sensors/*'] } };
+  const landingTable = objectsArn(landing, 'sensors/*');
+  const goldTable = objectsArn(gold, 'sensors/*');
+  const goldSystem = objectsArn(gold, '_compactor/sensors/*');
+  const glue = (resource: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':glue:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:${resource}`]] });
+  const tableArns = [glue('catalog'), glue('database/compactor'), glue('table/compactor/sensors')];
+  const glueRead = ['glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchGetPartition'];
+
+  it('lets plan list and read landing under the table prefix and read and write the table system prefix', () => {
+    expect(statementsOf(pipeline.planFunction)).toEqual([
+      ...basics(pipeline.planFunction),
+      { Action: 's3:ListBucket', Condition: listUnderTable, Effect: 'Allow', Resource: arnOf(landing) },
+      { Action: 's3:GetObject', Effect: 'Allow', Resource: landingTable },
+      { Action: 's3:ListBucket', Effect: 'Allow', Resource: arnOf(gold) },
+      { Action: ['s3:GetObject', 's3:PutObject'], Effect: 'Allow', Resource: goldSystem },
+    ]);
+  });
+
+  it('lets compact read landing and gold table data and write gold table data and manifests', () => {
+    expect(statementsOf(pipeline.compactFunction)).toEqual([
+      ...basics(pipeline.compactFunction),
+      { Action: 's3:ListBucket', Effect: 'Allow', Resource: [arnOf(landing), arnOf(gold)] },
+      { Action: 's3:GetObject', Effect: 'Allow', Resource: [landingTable, goldTable, goldSystem] },
+      { Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Effect: 'Allow', Resource: [goldTable, goldSystem] },
+    ]);
+  });
+
+  it('lets swap read and write gold and change partitions of this Glue table only', () => {
+    expect(statementsOf(pipeline.swapFunction)).toEqual([
+      ...basics(pipeline.swapFunction),
+      { Action: 's3:ListBucket', Effect: 'Allow', Resource: arnOf(gold) },
+      { Action: ['s3:GetObject', 's3:PutObject'], Effect: 'Allow', Resource: [goldTable, goldSystem] },
+      { Action: [...glueRead, 'glue:BatchCreatePartition', 'glue:BatchUpdatePartition'], Effect: 'Allow', Resource: tableArns },
+    ]);
+  });
+
+  it('lets lifecycle tag and delete landing and gold table data, rewrite state and read this table\'s partitions', () => {
+    expect(statementsOf(pipeline.lifecycleFunction)).toEqual([
+      ...basics(pipeline.lifecycleFunction),
+      { Action: 's3:ListBucket', Condition: listUnderTable, Effect: 'Allow', Resource: arnOf(landing) },
+      { Action: 's3:ListBucket', Effect: 'Allow', Resource: arnOf(gold) },
+      { Action: ['s3:GetObject', 's3:PutObjectTagging', 's3:DeleteObject'], Effect: 'Allow', Resource: landingTable },
+      { Action: ['s3:GetObject', 's3:PutObjectTagging', 's3:DeleteObject'], Effect: 'Allow', Resource: goldTable },
+      { Action: ['s3:GetObject', 's3:PutObject'], Effect: 'Allow', Resource: goldSystem },
+      { Action: glueRead, Effect: 'Allow', Resource: tableArns },
+    ]);
+  });
+
+  it('gives no role a managed policy or an inline policy', () => {
+    for (const [id, role] of Object.entries(template.findResources('AWS::IAM::Role'))) {
+      expect([id, role.Properties.ManagedPolicyArns, role.Properties.Policies]).toEqual([id, undefined, undefined]);
+    }
+  });
+
+  it('lets no role but lifecycle\'s delete landing objects', () => {
+    const deletes = (action: string) => action === '*' || action === 's3:*' || /^s3:Delete/.test(action) || action === 's3:Delete*';
+    const landingId = logicalId(landing);
+    const deleters: string[] = [];
+    for (const p of Object.values(policies)) {
+      for (const st of p.Properties.PolicyDocument.Statement) {
+        const actions: string[] = [st.Action].flat();
+        const resources = JSON.stringify(st.Resource);
+        if (st.Effect === 'Allow' && actions.some(deletes) && (resources.includes(landingId) || resources === '"*"')) {
+          deleters.push(...p.Properties.Roles.map((r: { Ref: string }) => r.Ref));
+        }
+      }
+    }
+    expect(deleters).toEqual([logicalId(pipeline.lifecycleFunction.role!)]);
+  });
+
+  it('lets nothing but lifecycle delete anything at all', () => {
+    const all = Object.values(policies).flatMap((p) =>
+      (p.Properties.PolicyDocument.Statement as Array<{ Action: string | string[] }>)
+        .filter((st) => [st.Action].flat().some((a) => a.includes('Delete') && a.startsWith('s3:')))
+        .map(() => p.Properties.Roles[0].Ref),
+    );
+    expect([...new Set(all)]).toEqual([logicalId(pipeline.lifecycleFunction.role!)]);
+  });
+
+  it('scopes grants to another table\'s prefixes and system prefix', () => {
+    const other = pipelineStack({ tableName: 'orders', landingPrefix: 'raw/orders/', goldPrefix: 'curated/orders/' });
+    const roleRef = JSON.stringify([ref(other.pipeline.lifecycleFunction.role!)]);
+    const policy = Object.values(other.template.findResources('AWS::IAM::Policy')).find((p) => JSON.stringify(p.Properties.Roles) === roleRef);
+    const doc = JSON.stringify(policy);
+    expect(doc).toContain('"/raw/orders/*"');
+    expect(doc).toContain('"/curated/orders/*"');
+    expect(doc).toContain('"/_compactor/orders/*"');
+    expect(doc).toContain('":table/compactor/orders"');
+    expect(doc).not.toContain('sensors');
+  });
+});
+
+it('resolves the helpers against this stack', () => {
+  expect(stack.resolve(landing.bucketArn)).toEqual(arnOf(landing));
+});
