@@ -129,9 +129,9 @@ export interface CompactionPipelineProps {
    */
   readonly compactMemoryMb?: number;
   /**
-   * Node.js runtime of the four functions (x86_64). Lambda deprecated nodejs20.x on 2026-04-30 and
-   * blocks creating functions with it from 2027-02-01: move to NODEJS_22_X or later in time.
-   * @default lambda.Runtime.NODEJS_20_X
+   * Node.js runtime of the four functions (x86_64). The handlers use only Node-API modules
+   * (DuckDB), so any current Node.js runtime works; nodejs20.x is deprecated since 2026-04-30.
+   * @default lambda.Runtime.NODEJS_24_X
    */
   readonly runtime?: lambda.Runtime;
   /**
@@ -303,7 +303,7 @@ export class CompactionPipeline extends Construct {
       sortBy: props.sortBy ?? [],
       graceDays: props.graceDays ?? 3,
       compactMemoryMb: props.compactMemoryMb ?? 4096,
-      runtime: props.runtime ?? lambda.Runtime.NODEJS_20_X,
+      runtime: props.runtime ?? lambda.Runtime.NODEJS_24_X,
       logRetention,
       removalPolicy: this.removalPolicy,
     });

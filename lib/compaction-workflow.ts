@@ -182,7 +182,11 @@ export function buildCompactionDefinition(scope: Construct, props: CompactionDef
   const swapPayload: Record<keyof SwapInput, unknown> = { plan: sfn.JsonPath.objectAt(StatePath.plan) };
   const swap = guarded(invoke(States.Swap, props.swap, sfn.TaskInput.fromObject(swapPayload), StatePath.swap), true);
 
-  const lifecyclePayload: Pick<Record<keyof LifecycleInput, unknown>, 'table'> = { table: sfn.JsonPath.stringAt(planAt('table')) };
+  // A dry run lists what would be retired; a run with nothing to compact still retires what is due.
+  const lifecyclePayload: Record<keyof LifecycleInput, unknown> = {
+    table: sfn.JsonPath.stringAt(planAt('table')),
+    dryRun: sfn.JsonPath.stringAt(planAt('dryRun')),
+  };
   const lifecycle = guarded(invoke(States.Lifecycle, props.lifecycle, sfn.TaskInput.fromObject(lifecyclePayload), StatePath.lifecycle), true);
 
   // A Fail state's CausePath must name a string: build the message first.
@@ -197,22 +201,21 @@ export function buildCompactionDefinition(scope: Construct, props: CompactionDef
     causePath: '$.incomplete.cause',
   });
 
+  lifecycle.next(
+    new sfn.Choice(scope, States.AllPartitionsCommitted)
+      .when(
+        sfn.Condition.and(sfn.Condition.isPresent(swapAt('incomplete')), sfn.Condition.numberGreaterThan(swapAt('incomplete'), 0)),
+        describeIncomplete.next(incompleteFailed),
+      )
+      .otherwise(new sfn.Succeed(scope, States.Done)),
+  );
   return plan.next(
     new sfn.Choice(scope, States.AnythingToCompact)
       .when(
         sfn.Condition.or(sfn.Condition.booleanEquals(planAt('dryRun'), true), sfn.Condition.numberEquals(planAt('bins'), 0)),
-        new sfn.Succeed(scope, States.NothingToCompact, { comment: 'Dry run, or no partition needs compacting' }),
+        new sfn.Pass(scope, States.NothingToCompact, { comment: 'Dry run, or no partition needs compacting: only the lifecycle runs' }).next(lifecycle),
       )
-      .otherwise(
-        compactBins
-          .next(swap)
-          .next(lifecycle)
-          .next(
-            new sfn.Choice(scope, States.AllPartitionsCommitted)
-              .when(sfn.Condition.numberGreaterThan(swapAt('incomplete'), 0), describeIncomplete.next(incompleteFailed))
-              .otherwise(new sfn.Succeed(scope, States.Done)),
-          ),
-      ),
+      .otherwise(compactBins.next(swap).next(lifecycle)),
   );
 }
 

@@ -8,7 +8,6 @@ const runDir = (table: string, planId: string) => `${SYSTEM_PREFIX}${table}/plan
 export const planKey = (table: string, planId: string) => `${runDir(table, planId)}plan.json`;
 export const itemsKey = (table: string, planId: string) => `${runDir(table, planId)}items.json`;
 export const binKey = (table: string, planId: string, binId: string) => `${runDir(table, planId)}bins/${binId}.json`;
-export const resultsPrefix = (table: string, planId: string) => `${runDir(table, planId)}results/`;
 /** The committed state of one partition: written only by compare-and-swap. */
 export const stateKey = (table: string, partition: string) => `${SYSTEM_PREFIX}${table}/state/${partition}/state.json`;
 export const statePrefix = (table: string) => `${SYSTEM_PREFIX}${table}/state/`;

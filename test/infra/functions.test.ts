@@ -40,7 +40,7 @@ describe('functions', () => {
     ['lifecycle', () => pipeline.lifecycleFunction, 512, 900, undefined, { ...tableEnv, GLUE_DATABASE: 'compactor', GRACE_DAYS: '3' }],
   ])('runs %s on Node 20 x86_64 with its memory, timeout, environment, tracing and log group', (_name, fn, memory, timeout, storage, env) => {
     const p = fnProps(fn());
-    expect(p.Runtime).toBe('nodejs20.x');
+    expect(p.Runtime).toBe('nodejs24.x');
     expect(p.Architectures).toEqual(['x86_64']);
     expect(p.Handler).toBe('index.handler');
     expect(p.MemorySize).toBe(memory);

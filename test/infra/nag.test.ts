@@ -40,8 +40,6 @@ it('passes the AWS Solutions checks with every exception acknowledged on its own
     [pipeline.lifecycleFunction, [landingTable, goldTable, goldSystem]],
   ];
   for (const [fn, prefixes] of byFunction) {
-    ack(fn, 'AwsSolutions-L1', 'nodejs20.x on purpose: the handlers and the DuckDB native module are built and tested on Node 20; CompactionPipelineProps.runtime moves it');
-    ack(fn, 'CloudFormation-Validate::W2531', 'nodejs20.x deprecation is known and tracked; CompactionPipelineProps.runtime moves it before creation is blocked (2027-02-01)');
     ack(policyOf(fn), 'AwsSolutions-IAM5[Resource::*]', 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions');
     for (const p of prefixes) {
       ack(policyOf(fn), p, 'Object keys are derived per partition, version and bin at run time; the wildcard is bounded by this table\'s prefix');
@@ -79,7 +77,7 @@ it('passes the AWS Solutions checks with every exception acknowledged on its own
     r.violations.flatMap((v: Json) => v.violatingConstructs.map((c: Json) => `${r.pluginName} ${v.ruleName} ${c.constructPath}`)),
   );
   expect(findings).toEqual([]);
-  // cdk-nag filters its acknowledged findings itself; CDK's own validation reports them as suppressed.
-  expect(report.pluginReports.map((r: Json) => [r.pluginName, r.conclusion, r.suppressedViolations.length])).toEqual([['CloudFormation Validate', 'success', 4]]);
+  // cdk-nag filters its acknowledged findings itself; CDK's own validation must not fail either.
+  expect(report.pluginReports.filter((r: Json) => r.conclusion !== 'success')).toEqual([]);
   expect(Stack.of(pipeline).stackName).toBe('S3Compactor');
 });

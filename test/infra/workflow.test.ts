@@ -69,7 +69,7 @@ describe('state machine definition', () => {
       ],
       Default: 'CompactBins',
     });
-    expect(asl.States.NothingToCompact).toEqual({ Type: 'Succeed', Comment: 'Dry run, or no partition needs compacting' });
+    expect(asl.States.NothingToCompact).toEqual({ Type: 'Pass', Comment: 'Dry run, or no partition needs compacting: only the lifecycle runs', Next: 'Lifecycle' });
   });
 
   it('compacts every bin of the plan\'s items list in a Distributed Map with results written to gold', () => {
@@ -115,7 +115,7 @@ describe('state machine definition', () => {
     expect(asl.States.Lifecycle).toEqual({
       Type: 'Task',
       Resource: fnArn(pipeline.lifecycleFunction),
-      Parameters: { 'table.$': '$.plan.table' },
+      Parameters: { 'table.$': '$.plan.table', 'dryRun.$': '$.plan.dryRun' },
       ResultPath: '$.lifecycle',
       Retry: retries,
       Catch: toRunFailed,
@@ -123,10 +123,18 @@ describe('state machine definition', () => {
     });
   });
 
-  it('fails with IncompletePartitions naming them when swap left partitions uncommitted, else succeeds', () => {
+  it('fails with IncompletePartitions naming them when swap left partitions uncommitted, else succeeds (also when no swap ran)', () => {
     expect(asl.States.AllPartitionsCommitted).toEqual({
       Type: 'Choice',
-      Choices: [{ Variable: '$.swap.incomplete', NumericGreaterThan: 0, Next: 'DescribeIncomplete' }],
+      Choices: [
+        {
+          And: [
+            { Variable: '$.swap.incomplete', IsPresent: true },
+            { Variable: '$.swap.incomplete', NumericGreaterThan: 0 },
+          ],
+          Next: 'DescribeIncomplete',
+        },
+      ],
       Default: 'Done',
     });
     expect(asl.States.DescribeIncomplete).toEqual({
