@@ -1,4 +1,5 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -312,7 +313,11 @@ export class CompactionPipeline extends Construct {
     this.swapFunction = functions.swap;
     this.lifecycleFunction = functions.lifecycle;
 
+    // A fixed name lets the plan role read its own executions' status (the run lease) without a
+    // dependency cycle through the state machine's ARN.
+    const stateMachineName = `${Stack.of(this).stackName}-${props.tableName}-compaction`.slice(0, 80);
     const workflow = new CompactionWorkflow(this, 'Workflow', {
+      stateMachineName,
       plan: functions.plan,
       compact: functions.compact,
       swap: functions.swap,
@@ -325,6 +330,12 @@ export class CompactionPipeline extends Construct {
       removalPolicy: this.removalPolicy,
     });
     this.stateMachine = workflow.stateMachine;
+    functions.plan.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['states:DescribeExecution'],
+        resources: [Stack.of(this).formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+      }),
+    );
 
     const run: RunRequest = { table: props.tableName };
     this.schedule = new events.Rule(this, 'Schedule', {

@@ -6,7 +6,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { field, StatePath, type LifecycleInput, type PlanOutput, type SwapInput, type SwapOutput } from '../lambdas/core/contracts';
+import { field, StatePath, type LifecycleInput, type PlanInput, type PlanOutput, type SwapInput, type SwapOutput } from '../lambdas/core/contracts';
 import { ErrorNames } from '../lambdas/core/errors';
 import { itemsKey, SYSTEM_PREFIX } from '../lambdas/core/keys';
 
@@ -27,6 +27,7 @@ export const TERMINAL_ERRORS = [
   ErrorNames.SourceChanged,
   ErrorNames.ConcurrentCommit,
   ErrorNames.Catalog,
+  ErrorNames.AlreadyRunning,
 ];
 
 /**
@@ -156,7 +157,9 @@ export function buildCompactionDefinition(scope: Construct, props: CompactionDef
       ...(resultPath ? { resultPath } : {}),
     });
 
-  const plan = guarded(invoke(States.Plan, props.plan, undefined, StatePath.plan), true);
+  // The plan step takes the table's lease in the execution's name, so it gets the execution id too.
+  const planPayload: Record<keyof PlanInput, unknown> = { request: sfn.JsonPath.entirePayload, executionId: sfn.JsonPath.executionId };
+  const plan = guarded(invoke(States.Plan, props.plan, sfn.TaskInput.fromObject(planPayload), StatePath.plan), true);
 
   const compact = invoke(States.Compact, props.compact);
   for (const r of TASK_RETRIES) compact.addRetry(r);
@@ -222,6 +225,8 @@ export function buildCompactionDefinition(scope: Construct, props: CompactionDef
 export interface CompactionWorkflowProps extends CompactionDefinitionProps {
   readonly logRetention: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
+  /** Fixed, so that roles can name its executions without depending on it. */
+  readonly stateMachineName: string;
 }
 
 /** The STANDARD state machine running {@link buildCompactionDefinition}, with full logging and X-Ray. */
@@ -233,6 +238,7 @@ export class CompactionWorkflow extends Construct {
     super(scope, id);
     this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention, removalPolicy: props.removalPolicy });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineName: props.stateMachineName,
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(buildCompactionDefinition(this, props)),
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },

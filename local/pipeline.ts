@@ -18,7 +18,7 @@ import { makeHandler as lifecycleHandler } from '../lambdas/handlers/lifecycle';
 import { makeHandler as planHandler } from '../lambdas/handlers/plan';
 import { makeHandler as swapHandler } from '../lambdas/handlers/swap';
 import type { LocalS3 } from './s3-server';
-import { resolveDefinition, resolveEnvironment, resolveValue, runExecution, type ExecutionOutcome, type Handler } from './workflow';
+import { LocalExecutions, resolveDefinition, resolveEnvironment, resolveValue, runExecution, type ExecutionOutcome, type Handler } from './workflow';
 
 const DAY_MS = 86_400_000;
 
@@ -58,7 +58,8 @@ export interface LocalPipeline {
   /** Lambda functions by logical id, for tests that replace one. */
   readonly handlers: Record<string, Handler>;
   readonly functionIds: { plan: string; compact: string; swap: string; lifecycle: string };
-  execute(input: unknown, executionName: string, handlers?: Record<string, Handler>): Promise<ExecutionOutcome>;
+  readonly executions: LocalExecutions;
+  execute(input: unknown, executionName: string, handlers?: Record<string, Handler>, onStart?: (abort: () => void) => void): Promise<ExecutionOutcome>;
 }
 
 /** Local bucket names for the buckets the stack creates. */
@@ -81,6 +82,7 @@ export function localPipeline(o: LocalPipelineOptions): LocalPipeline {
   const store = new S3ObjectStore(o.s3.client);
   const catalog = new LocalCatalog(o.catalogFile);
   const clock = o.clock ?? { now: () => new Date() };
+  const executions = new LocalExecutions();
   const engine = { ...parseEngineSettings(envOf(ids.compact)), scratchDir: join(o.scratchDir, 'compact') };
   const graceDays = parseTableSettings(envOf(ids.lifecycle)).graceDays;
   const report = <T>(step: 'plan' | 'compact' | 'swap' | 'lifecycle', fn: (e: unknown) => Promise<T>) => async (e: unknown) => {
@@ -89,12 +91,13 @@ export function localPipeline(o: LocalPipelineOptions): LocalPipeline {
     return out;
   };
   const handlers: Record<string, Handler> = {
-    [ids.plan]: report('plan', planHandler({ store, settings })),
+    [ids.plan]: report('plan', planHandler({ store, settings, executions, clock })),
     [ids.compact]: report('compact', compactHandler({ store, settings: parseTableSettings(envOf(ids.compact)), engine })),
     [ids.swap]: report('swap', swapHandler({ store, settings: parseTableSettings(envOf(ids.swap)), catalog, clock })),
     [ids.lifecycle]: report('lifecycle', lifecycleHandler({ store, settings, catalog, clock, graceMs: graceDays * DAY_MS })),
   };
   const definition = resolveDefinition(template, logicalId(pipeline.stateMachine), refs);
+  const stateMachineName = resolveValue(template, template.Resources[logicalId(pipeline.stateMachine)].Properties.StateMachineName, refs);
   const rule = template.Resources[logicalId(pipeline.schedule)];
   const scheduledInput = JSON.parse(resolveValue(template, rule.Properties.Targets[0].Input, refs));
   void stack;
@@ -108,7 +111,17 @@ export function localPipeline(o: LocalPipelineOptions): LocalPipeline {
     definition,
     handlers,
     functionIds: ids,
-    execute: (input, executionName, override) =>
-      runExecution({ definition, handlers: { ...handlers, ...override }, store, executionName, input }),
+    executions,
+    execute: (input, executionName, override, onStart) =>
+      runExecution({
+        definition,
+        handlers: { ...handlers, ...override },
+        store,
+        executionName,
+        input,
+        stateMachineName,
+        executions,
+        onStart,
+      }),
   };
 }

@@ -202,6 +202,22 @@ function lambdaLike(name: string, fn: Handler, lambdaInvoke: boolean): Handler {
   };
 }
 
+/** Executions running in this process, as DescribeExecution would report them. */
+export class LocalExecutions {
+  private readonly running = new Set<string>();
+  start(id: string) {
+    this.running.add(id);
+  }
+  finish(id: string) {
+    this.running.delete(id);
+  }
+  async isRunning(id: string): Promise<boolean | undefined> {
+    return this.running.has(id);
+  }
+}
+
+export const executionArn = (stateMachine: string, name: string) => `arn:aws:states:${REGION}:${ACCOUNT}:execution:${stateMachine}:${name}`;
+
 export interface RunOptions {
   readonly definition: Json;
   /** In-process handler per Lambda function logical id. */
@@ -210,10 +226,15 @@ export interface RunOptions {
   readonly store: ObjectStore;
   readonly executionName: string;
   readonly input: unknown;
+  /** Name of the state machine (for `$$.Execution.Id`). */
+  readonly stateMachineName?: string;
+  readonly executions?: LocalExecutions;
+  /** Called with the execution's abort function once it starts (crash tests). */
+  readonly onStart?: (abort: () => void) => void;
 }
 
 export interface ExecutionOutcome {
-  readonly status: 'SUCCEEDED' | 'FAILED';
+  readonly status: 'SUCCEEDED' | 'FAILED' | 'ABORTED';
   readonly output?: Json;
   readonly error?: string;
   readonly cause?: string;
@@ -274,13 +295,20 @@ export async function runExecution(o: RunOptions): Promise<ExecutionOutcome> {
   }
 
   const machine = new StateMachine(definition, { validationOptions: { checkArn: false } });
-  const execution = machine.run(o.input as Json, { overrides: { taskResourceLocalHandlers: overrides as Json } });
+  const id = executionArn(o.stateMachineName ?? 'local', o.executionName);
+  const context = { Execution: { Id: id, Name: o.executionName, Input: o.input as Json, StartTime: new Date().toISOString() } };
+  o.executions?.start(id);
+  const execution = machine.run(o.input as Json, { overrides: { taskResourceLocalHandlers: overrides as Json }, context });
+  o.onStart?.(() => execution.abort());
   try {
     return { status: 'SUCCEEDED', output: await execution.result };
   } catch (e) {
+    if ((e as Error).name === 'ExecutionAbortedError') return { status: 'ABORTED', error: 'ExecutionAborted' };
     const err = e as Error & { cause?: unknown };
     // The interpreter's ExecutionError wraps the Fail state's or the task's error.
     const inner = (err as Json).getCause?.() ?? err.cause ?? err;
     return { status: 'FAILED', error: inner.name ?? err.name, cause: typeof inner.message === 'string' ? inner.message : String(inner) };
+  } finally {
+    o.executions?.finish(id);
   }
 }

@@ -1,9 +1,11 @@
 import { GlueClient } from '@aws-sdk/client-glue';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { ConfigurationError } from '../core/errors';
-import type { Catalog, Clock } from '../core/ports';
+import type { Catalog, Clock, ExecutionStatus } from '../core/ports';
 import { Env, parseEngineSettings, parseTableSettings, type EngineSettings, type TableSettings } from '../core/settings';
 import { GlueCatalog } from './glue-catalog';
 import { makeS3Client, S3ObjectStore } from './s3';
+import { StepFunctionsExecutions } from './sfn-executions';
 
 type Vars = Readonly<Record<string, string | undefined>>;
 
@@ -30,6 +32,8 @@ export function glueCatalogFromEnv(settings: TableSettings, vars: Vars = process
   if (!database) throw new ConfigurationError(`environment variable ${Env.GlueDatabase} is required`);
   return new GlueCatalog(new GlueClient({}), database, settings.table);
 }
+
+export const sfnExecutions = (): ExecutionStatus => new StepFunctionsExecutions(new SFNClient({}));
 
 /** Builds the real handler on first use, so importing a handler module never reads the environment. */
 export function lazy<I, O>(build: () => (input: I) => Promise<O>): (input: I) => Promise<O> {

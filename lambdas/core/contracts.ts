@@ -18,6 +18,14 @@ export interface RunRequest {
   readonly targetFileMb?: number;
 }
 
+/** Input of the plan step: the execution input as given, and who is running. */
+export interface PlanInput {
+  /** The execution input, validated by the plan step (see {@link RunRequest}). */
+  readonly request: unknown;
+  /** `$$.Execution.Id`: the lease holder. */
+  readonly executionId: string;
+}
+
 /** What the plan step returns: where the plan is, and its size. */
 export interface PlanOutput {
   readonly table: string;

@@ -10,6 +10,7 @@ export const ErrorNames = {
   Configuration: 'ConfigurationError',
   ConcurrentCommit: 'ConcurrentCommitError',
   Catalog: 'CatalogError',
+  AlreadyRunning: 'AlreadyRunningError',
 } as const;
 
 export type ErrorName = (typeof ErrorNames)[keyof typeof ErrorNames];
@@ -76,5 +77,13 @@ export class CatalogError extends CompactorError {
   readonly retryable = false;
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorNames.Catalog, message, options);
+  }
+}
+
+/** Another run of the same table holds the lease: this run stops before changing anything. */
+export class AlreadyRunningError extends CompactorError {
+  readonly retryable = false;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorNames.AlreadyRunning, message, options);
   }
 }

@@ -12,6 +12,9 @@ export const binKey = (table: string, planId: string, binId: string) => `${runDi
 export const stateKey = (table: string, partition: string) => `${SYSTEM_PREFIX}${table}/state/${partition}/state.json`;
 export const statePrefix = (table: string) => `${SYSTEM_PREFIX}${table}/state/`;
 
+/** One run per table: who holds it. */
+export const leaseKey = (table: string) => `${SYSTEM_PREFIX}${table}/lease.json`;
+
 export const outputRatiosKey = (table: string) => `${SYSTEM_PREFIX}${table}/output-ratios.json`;
 
 export const manifestKey = (table: string, partition: string, version: string, binId: string) =>

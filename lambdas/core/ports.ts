@@ -43,3 +43,9 @@ export interface Catalog {
 export interface Clock {
   now(): Date;
 }
+
+/** Whether a workflow execution is still running (Step Functions DescribeExecution in production). */
+export interface ExecutionStatus {
+  /** undefined when the status cannot be told (no such execution is `false`). */
+  isRunning(executionId: string): Promise<boolean | undefined>;
+}

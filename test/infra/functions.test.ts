@@ -103,6 +103,11 @@ describe('IAM', () => {
       { Action: 's3:GetObject', Effect: 'Allow', Resource: landingTable },
       { Action: 's3:ListBucket', Effect: 'Allow', Resource: arnOf(gold) },
       { Action: ['s3:GetObject', 's3:PutObject'], Effect: 'Allow', Resource: goldSystem },
+      {
+        Action: 'states:DescribeExecution',
+        Effect: 'Allow',
+        Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':states:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':execution:Test-sensors-compaction:*']] },
+      },
     ]);
   });
 

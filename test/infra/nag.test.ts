@@ -46,6 +46,12 @@ it('passes the AWS Solutions checks with every exception acknowledged on its own
     }
   }
 
+  ack(
+    policyOf(pipeline.planFunction),
+    'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:S3Compactor-sensors-compaction:*]',
+    'The run lease asks whether the holding execution of this state machine still runs; execution names are per run',
+  );
+
   const sm = pipeline.stateMachine;
   const smPolicy = sm.role.node.findChild('DefaultPolicy');
   ack(smPolicy, 'AwsSolutions-IAM5[Resource::*]', 'CloudWatch Logs vended-log delivery and X-Ray APIs support no resource-level permissions');

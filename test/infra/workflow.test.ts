@@ -15,7 +15,7 @@ const fnArn = (fn: { node: unknown }) => getAttPlaceholder(logicalId(fn as never
 
 const retries = [
   {
-    ErrorEquals: ['InvalidInputError', 'ConfigurationError', 'VerificationError', 'SourceChangedError', 'ConcurrentCommitError', 'CatalogError'],
+    ErrorEquals: ['InvalidInputError', 'ConfigurationError', 'VerificationError', 'SourceChangedError', 'ConcurrentCommitError', 'CatalogError', 'AlreadyRunningError'],
     MaxAttempts: 0,
   },
   {
@@ -44,10 +44,11 @@ describe('state machine definition', () => {
     );
   });
 
-  it('plans with the execution input and keeps the plan at $.plan', () => {
+  it('plans with the execution input and the execution id (the lease holder) and keeps the plan at $.plan', () => {
     expect(asl.States.Plan).toEqual({
       Type: 'Task',
       Resource: fnArn(pipeline.planFunction),
+      Parameters: { 'request.$': '$', 'executionId.$': '$$.Execution.Id' },
       ResultPath: '$.plan',
       Retry: retries,
       Catch: toRunFailed,

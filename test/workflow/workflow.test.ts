@@ -112,4 +112,30 @@ describe('the deployed state machine, executed offline', () => {
     expect(await pipeline.catalog.all()).toEqual([]);
     expect(await state('dt=2024-12-19/hour=14')).toBeUndefined();
   });
+
+  it('refuses a console rerun while a run is active, naming the holder, and lets the next run in afterwards', async () => {
+    const compact = pipeline.handlers[pipeline.functionIds.compact];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const inCompact = new Promise<void>((r) => (entered = r));
+    const first = pipeline.execute({ table: 'sensors' }, 'scheduled-slow', {
+      [pipeline.functionIds.compact]: async (e) => {
+        entered();
+        await gate;
+        return compact(e);
+      },
+    });
+    await inCompact;
+    const second = await pipeline.execute({ table: 'sensors' }, 'console-rerun');
+    expect(second).toMatchObject({ status: 'FAILED', error: 'AlreadyRunningError' });
+    expect(JSON.parse(second.cause!).errorMessage).toMatch(
+      /^table sensors is being compacted by arn:aws:states:us-east-1:000000000000:execution:S3Compactor-sensors-compaction:scheduled-slow \(since .*\); this run changed nothing\. Wait for it to finish, or stop it, then rerun\.$/,
+    );
+    release();
+    expect((await first).status).toBe('SUCCEEDED');
+    expect(compareRows(expected, await rowsFromParquetObjects(s3.client, 'gold', await parquetKeys(), scratch))).toMatchObject({ lost: 0, extra: 0 });
+    const third = await pipeline.execute({ table: 'sensors' }, 'next-hour');
+    expect(third.status).toBe('SUCCEEDED');
+  });
 });
