@@ -117,9 +117,10 @@ async function main() {
     if (!same) throw new Error('landing and gold disagree');
 
     say('run 2: a console rerun with the same input ...');
-    const goldBefore = (await zoneStats(store, 'gold', '')).sizes.length;
+    const goldFiles = async () => (await zoneStats(store, 'gold', settings.goldPrefix)).sizes.length;
+    const goldBefore = await goldFiles();
     const run2 = await pipeline.execute({ table: settings.table }, 'console-rerun');
-    say(`run 2: ${run2.status}, ${run2.output?.plan?.bins ?? '?'} bin(s); gold objects ${goldBefore} -> ${(await zoneStats(store, 'gold', '')).sizes.length}`);
+    say(`run 2: ${run2.status}, ${run2.output?.plan?.bins ?? '?'} bin(s); gold data files ${goldBefore} -> ${await goldFiles()}`);
 
     const late = sensorFiles({ prefix: settings.landingPrefix, hours: [HOURS[3]], filesPerHour: 25, rowsPerFile: 2, seed: 7 }).map((f) => ({ ...f, key: f.key.replace('reading-', 'late-') }));
     await putFiles(s3.client, 'landing', late);

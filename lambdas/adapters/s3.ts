@@ -16,6 +16,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { ConcurrentCommitError, RetryableError, SourceChangedError } from '../core/errors';
 import type { ListedObject } from '../core/partitions';
 import type { ObjectStore } from '../core/ports';
+import { mapLimit } from '../use-cases/concurrency';
 
 export interface S3Options {
   /** S3-compatible endpoint (MinIO, Ceph, a local server); unset for AWS. */
@@ -46,6 +47,7 @@ export function makeS3Client(o: S3Options = {}): S3Client {
 
 const MULTIPART_PART_BYTES = 16 * 1024 * 1024;
 const MULTIPART_QUEUE = 4;
+const DELETE_BATCHES_IN_FLIGHT = 4;
 
 function isStatus(e: unknown, ...codes: number[]): boolean {
   return e instanceof S3ServiceException && codes.includes(e.$metadata?.httpStatusCode ?? 0);
@@ -182,8 +184,8 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async deleteKeys(bucket: string, keys: readonly string[]): Promise<void> {
-    for (let i = 0; i < keys.length; i += 1000) {
-      const batch = keys.slice(i, i + 1000);
+    const batches = Array.from({ length: Math.ceil(keys.length / 1000) }, (_, i) => keys.slice(i * 1000, i * 1000 + 1000));
+    await mapLimit(batches, DELETE_BATCHES_IN_FLIGHT, async (batch) => {
       const out = await this.s3
         .send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }))
         .catch((e) => translate(e, `delete from s3://${bucket}`));
@@ -191,6 +193,6 @@ export class S3ObjectStore implements ObjectStore {
         const named = out.Errors.slice(0, 5).map((er) => `${er.Key} (${er.Code}: ${er.Message})`).join('; ');
         throw new RetryableError(`S3 refused to delete ${out.Errors.length} object(s) in s3://${bucket}: ${named}`);
       }
-    }
+    });
   }
 }
