@@ -1,5 +1,5 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { mapLimit } from '../lambdas/use-cases/concurrency';
+import { mapLimit } from '../lambdas/core/concurrency';
 
 /** A small deterministic PRNG (mulberry32), so a seed always gives the same landing zone. */
 export function rng(seed: number): () => number {

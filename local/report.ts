@@ -2,7 +2,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { ObjectStore } from '../lambdas/core/ports';
-import { mapLimit } from '../lambdas/use-cases/concurrency';
+import { mapLimit } from '../lambdas/core/concurrency';
 
 export interface ZoneStats {
   readonly partitions: Map<string, { objects: number; bytes: number }>;

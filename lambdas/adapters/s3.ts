@@ -16,7 +16,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { ConcurrentCommitError, RetryableError, SourceChangedError } from '../core/errors';
 import type { ListedObject } from '../core/partitions';
 import type { ObjectStore } from '../core/ports';
-import { mapLimit } from '../use-cases/concurrency';
+import { mapLimit } from '../core/concurrency';
 
 export interface S3Options {
   /** S3-compatible endpoint (MinIO, Ceph, a local server); unset for AWS. */

@@ -6,7 +6,7 @@ import { discover, type ListedObject } from '../core/partitions';
 import { DEFAULT_PLANNER_OPTIONS, MB, planCompaction, type Plan } from '../core/planner';
 import type { ObjectStore } from '../core/ports';
 import type { TableSettings } from '../core/settings';
-import { mapLimit } from './concurrency';
+import { mapLimit } from '../core/concurrency';
 
 export interface PlanDeps {
   readonly store: ObjectStore;

@@ -4,7 +4,7 @@ import { carriedKey, manifestKey, stateKey, versionPrefix } from '../core/keys';
 import type { Catalog, CatalogPartition, Clock, ObjectStore } from '../core/ports';
 import type { TableSettings } from '../core/settings';
 import type { CoveredSource, GoldFile, PartitionState } from '../core/state';
-import { mapLimit } from './concurrency';
+import { mapLimit } from '../core/concurrency';
 import type { StoredPlan } from './plan-run';
 
 export interface SwapDeps {

@@ -1,6 +1,6 @@
 import { S3ObjectStore } from '../../lambdas/adapters/s3';
 import { ConcurrentCommitError, SourceChangedError } from '../../lambdas/core/errors';
-import { mapLimit } from '../../lambdas/use-cases/concurrency';
+import { mapLimit } from '../../lambdas/core/concurrency';
 import { startLocalS3, type LocalS3 } from '../../local/s3-server';
 
 let s3: LocalS3;
