@@ -216,9 +216,11 @@ export function buildCompactionDefinition(scope: Construct, props: CompactionDef
     new sfn.Choice(scope, States.AnythingToCompact)
       .when(
         sfn.Condition.or(sfn.Condition.booleanEquals(planAt('dryRun'), true), sfn.Condition.numberEquals(planAt('bins'), 0)),
-        new sfn.Pass(scope, States.NothingToCompact, { comment: 'Dry run, or no partition needs compacting: only the lifecycle runs' }).next(lifecycle),
+        new sfn.Choice(scope, States.NothingToCompact, { comment: 'A dry run only lists; otherwise the swap still repairs the catalog' })
+          .when(sfn.Condition.booleanEquals(planAt('dryRun'), true), lifecycle)
+          .otherwise(swap),
       )
-      .otherwise(compactBins.next(swap).next(lifecycle)),
+      .otherwise(compactBins.next(swap.next(lifecycle))),
   );
 }
 

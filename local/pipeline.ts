@@ -11,7 +11,7 @@ import { defineApp } from '../bin/app';
 import type { CompactionPipeline } from '../lib/compaction-pipeline';
 import { LocalCatalog } from '../lambdas/adapters/local-catalog';
 import { S3ObjectStore } from '../lambdas/adapters/s3';
-import type { Clock } from '../lambdas/core/ports';
+import type { Clock, ObjectStore } from '../lambdas/core/ports';
 import { parseEngineSettings, parseTableSettings, type TableSettings } from '../lambdas/core/settings';
 import { makeHandler as compactHandler } from '../lambdas/handlers/compact';
 import { makeHandler as lifecycleHandler } from '../lambdas/handlers/lifecycle';
@@ -42,6 +42,8 @@ export interface LocalPipelineOptions {
   /** Where the local catalog keeps its partitions (in memory when unset). */
   readonly catalogFile?: string;
   readonly clock?: Clock;
+  /** The store the handlers use (tests wrap the S3 store to inject faults). */
+  readonly store?: ObjectStore;
   /** Called as handlers run, for progress output. */
   readonly onEvent?: (step: 'plan' | 'compact' | 'swap' | 'lifecycle', output: unknown) => void;
 }
@@ -51,7 +53,7 @@ export interface LocalPipeline {
   readonly landingBucket: string;
   readonly goldBucket: string;
   readonly catalog: LocalCatalog;
-  readonly store: S3ObjectStore;
+  readonly store: ObjectStore;
   /** The input the EventBridge schedule sends. */
   readonly scheduledInput: unknown;
   readonly definition: unknown;
@@ -79,7 +81,7 @@ export function localPipeline(o: LocalPipelineOptions): LocalPipeline {
   };
   const envOf = (id: string) => resolveEnvironment(template, id, refs);
   const settings = parseTableSettings(envOf(ids.plan));
-  const store = new S3ObjectStore(o.s3.client);
+  const store = o.store ?? new S3ObjectStore(o.s3.client);
   const catalog = new LocalCatalog(o.catalogFile);
   const clock = o.clock ?? { now: () => new Date() };
   const executions = new LocalExecutions();

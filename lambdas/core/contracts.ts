@@ -131,6 +131,8 @@ export interface SwapOutput {
   /** Partitions with a bin that has no verified manifest: left as they were. */
   readonly incomplete: number;
   readonly incompletePartitions: readonly string[];
+  /** Catalog entries that had to be repointed (new commits, and repairs after a crash). */
+  readonly catalogUpdated: number;
 }
 
 /** Input of the lifecycle step. */

@@ -1,6 +1,6 @@
 import type { BinManifest, PlanOutput, SwapOutput } from '../core/contracts';
 import { ConcurrentCommitError, CatalogError, InvalidInputError } from '../core/errors';
-import { carriedKey, manifestKey, stateKey, versionPrefix } from '../core/keys';
+import { carriedKey, manifestKey, statePrefix, stateKey, versionPrefix } from '../core/keys';
 import type { Catalog, CatalogPartition, Clock, ObjectStore } from '../core/ports';
 import type { TableSettings } from '../core/settings';
 import type { CoveredSource, GoldFile, PartitionState } from '../core/state';
@@ -101,9 +101,12 @@ async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedParti
   return { kind: 'committed', state };
 }
 
-/** Points each catalog partition at its state's version, then reads the catalog back to prove it. */
-export async function pointCatalog(catalog: Catalog, keys: readonly string[], states: readonly PartitionState[]): Promise<void> {
-  if (!states.length) return;
+/**
+ * Points each catalog partition at its state's version, then reads the catalog back to prove it.
+ * Returns how many entries had to change.
+ */
+export async function pointCatalog(catalog: Catalog, keys: readonly string[], states: readonly PartitionState[]): Promise<number> {
+  if (!states.length) return 0;
   const wanted: CatalogPartition[] = states.map((st) => ({ values: keys.map((k) => st.values[k]), location: st.location }));
   const current = await catalog.getPartitions(wanted.map((w) => w.values));
   const stale = wanted.filter((w, i) => current[i]?.location !== w.location);
@@ -115,9 +118,21 @@ export async function pointCatalog(catalog: Catalog, keys: readonly string[], st
       `catalog read-back differs for ${wrong.length} partition(s): ${wrong.slice(0, 5).map((w) => `${w.values.join('/')} -> ${w.location}`).join(', ')}`,
     );
   }
+  return stale.length;
 }
 
-/** The swap step: commit every complete partition of the plan and point the catalog at it. */
+/** Every committed partition state of the table. */
+async function allStates(store: ObjectStore, bucket: string, table: string): Promise<PartitionState[]> {
+  const keys: string[] = [];
+  for await (const o of store.list(bucket, statePrefix(table))) if (o.key.endsWith('/state.json')) keys.push(o.key);
+  const states = await mapLimit(keys, 16, (k) => store.getJson<PartitionState>(bucket, k));
+  return states.filter((s): s is PartitionState => s !== undefined);
+}
+
+/**
+ * The swap step: commit every complete partition of the plan, then bring the catalog in line with
+ * every committed state, so a run that died between the two is repaired by the next one.
+ */
 export async function swapPlan(deps: SwapDeps, planOutput: PlanOutput): Promise<SwapOutput> {
   const { store, settings: s } = deps;
   const plan = await store.getJson<StoredPlan>(planOutput.planBucket, planOutput.planKey);
@@ -125,8 +140,7 @@ export async function swapPlan(deps: SwapDeps, planOutput: PlanOutput): Promise<
   if (plan.table !== s.table) throw new InvalidInputError(`plan ${plan.planId} is for table ${plan.table}, not ${s.table}`);
 
   const outcomes = await mapLimit(plan.partitions, 8, (p) => commitPartition(deps, plan, p));
-  const ready = outcomes.flatMap((o) => (o.kind === 'committed' || o.kind === 'unchanged' ? [o.state] : []));
-  await pointCatalog(deps.catalog, s.partitionKeys, ready);
+  const catalogUpdated = await pointCatalog(deps.catalog, s.partitionKeys, await allStates(store, s.goldBucket, s.table));
 
   const conflicts = outcomes.flatMap((o) => (o.kind === 'conflict' ? [o.reason] : []));
   if (conflicts.length) {
@@ -141,5 +155,6 @@ export async function swapPlan(deps: SwapDeps, planOutput: PlanOutput): Promise<
     unchanged: outcomes.filter((o) => o.kind === 'unchanged').length,
     incomplete: incomplete.length,
     incompletePartitions: incomplete.slice(0, 20),
+    catalogUpdated,
   };
 }

@@ -70,7 +70,12 @@ describe('state machine definition', () => {
       ],
       Default: 'CompactBins',
     });
-    expect(asl.States.NothingToCompact).toEqual({ Type: 'Pass', Comment: 'Dry run, or no partition needs compacting: only the lifecycle runs', Next: 'Lifecycle' });
+    expect(asl.States.NothingToCompact).toEqual({
+      Type: 'Choice',
+      Comment: 'A dry run only lists; otherwise the swap still repairs the catalog',
+      Choices: [{ Variable: '$.plan.dryRun', BooleanEquals: true, Next: 'Lifecycle' }],
+      Default: 'Swap',
+    });
   });
 
   it('compacts every bin of the plan\'s items list in a Distributed Map with results written to gold', () => {

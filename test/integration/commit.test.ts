@@ -43,7 +43,7 @@ describe('commit protocol', () => {
     const files = seed(1);
     await putFiles(s3.client, 'landing', files);
     const first = await p.run();
-    expect(first.swap).toEqual({ committed: 2, unchanged: 0, incomplete: 0, incompletePartitions: [] });
+    expect(first.swap).toEqual({ committed: 2, unchanged: 0, incomplete: 0, incompletePartitions: [], catalogUpdated: 2 });
     const st = (await p.state(P14))!;
     expect(st.location).toBe(`s3://gold/sensors/${P14}/v=${st.version}/`);
     expect(await p.catalog.all()).toEqual([
@@ -56,7 +56,7 @@ describe('commit protocol', () => {
     // Same landing zone again: nothing to plan; swapping the old plan again is a no-op.
     const again = await p.plan();
     expect(again.items).toEqual([]);
-    expect(await p.swap(first.output)).toEqual({ committed: 0, unchanged: 2, incomplete: 0, incompletePartitions: [] });
+    expect(await p.swap(first.output)).toEqual({ committed: 0, unchanged: 2, incomplete: 0, incompletePartitions: [], catalogUpdated: 0 });
     expect((await p.state(P14))!.version).toBe(st.version);
   });
 
