@@ -216,6 +216,7 @@ const SETTINGS: TableSettings = {
   minInputFiles: 5,
   maxBinsPerRun: 1000,
   graceDays: 3,
+  quietPeriodMinutes: 60,
 };
 const MAIN_HOUR = '2024-12-19/14';
 const FLAT_N_HOUR = '2024-12-19/15';
@@ -541,7 +542,7 @@ async function main(): Promise<void> {
     );
     await putFiles(s3.client, SETTINGS.landingBucket, all, 32, (n) => n % 10_000 === 0 && log(`  put ${fmtInt(n)}`));
     const seedMs = performance.now() - t0;
-    const plan = await planRun({ store, settings: SETTINGS }, { table: SETTINGS.table });
+    const plan = await planRun({ store, settings: SETTINGS, clock: { now: () => new Date() } }, { table: SETTINGS.table });
     const items = (await store.getJson<BinItem[]>(SETTINGS.goldBucket, plan.output.itemsKey))!;
     const binOf = async (hour: string) => {
       const bins = items.filter((i) => i.partition === partitionOf(hour));

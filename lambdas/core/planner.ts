@@ -19,6 +19,10 @@ export interface PlannerOptions {
   readonly maxInputBytesPerRun: number;
   /** Output bytes per input byte, per format (measured by earlier runs, else defaults). */
   readonly outputRatios: Readonly<Record<InputFormat, number>>;
+  /** A partition is held until its time window ended this long ago (0: never held). */
+  readonly quietPeriodMs: number;
+  /** The planning time (ISO-8601), for the quiet period; unset: no partition is held for it. */
+  readonly now?: string;
 }
 
 export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
@@ -28,6 +32,7 @@ export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
   maxBinsPerRun: 1000,
   maxInputBytesPerRun: 1024 * 1024 * MB,
   outputRatios: DEFAULT_OUTPUT_RATIOS,
+  quietPeriodMs: 3_600_000,
 };
 
 /** A remainder is spread over the other bins when they stay within this overshoot of the target. */
@@ -55,7 +60,7 @@ export interface PartitionPlan {
   readonly newFiles: number;
 }
 
-export type HoldReason = 'below-min-input-files' | 'run-cap' | 'up-to-date';
+export type HoldReason = 'below-min-input-files' | 'run-cap' | 'up-to-date' | 'quiet-period';
 
 export interface HeldPartition {
   readonly path: string;
@@ -81,11 +86,29 @@ export function validatePlannerOptions(o: PlannerOptions): PlannerOptions {
   if (!(o.smallFileFraction > 0 && o.smallFileFraction <= 1)) fail(`smallFileFraction must be in (0, 1], got ${o.smallFileFraction}`);
   if (!(Number.isInteger(o.minInputFiles) && o.minInputFiles >= 2)) fail(`minInputFiles must be an integer >= 2, got ${o.minInputFiles}`);
   if (!(Number.isInteger(o.maxBinsPerRun) && o.maxBinsPerRun >= 1)) fail(`maxBinsPerRun must be an integer >= 1, got ${o.maxBinsPerRun}`);
+  if (!(o.quietPeriodMs >= 0)) fail(`quietPeriodMs must be >= 0, got ${o.quietPeriodMs}`);
   if (!(o.maxInputBytesPerRun > 0)) fail(`maxInputBytesPerRun must be > 0, got ${o.maxInputBytesPerRun}`);
   for (const [format, ratio] of Object.entries(o.outputRatios)) {
     if (!(ratio > 0 && ratio <= 10)) fail(`outputRatios.${format} must be in (0, 10], got ${ratio}`);
   }
   return o;
+}
+
+const pad2 = (s: string) => s.padStart(2, '0');
+
+/**
+ * End of a partition's time window, from `dt` (YYYY-MM-DD) or `year`/`month`/`day`, narrowed by
+ * `hour`; undefined when the partition has no time keys.
+ */
+export function partitionWindowEnd(values: PartitionValues): Date | undefined {
+  let day: string | undefined;
+  if (values.dt && /^\d{4}-\d{2}-\d{2}$/.test(values.dt)) day = values.dt;
+  else if (values.year && values.month && values.day) day = `${values.year}-${pad2(values.month)}-${pad2(values.day)}`;
+  if (!day) return undefined;
+  const hour = values.hour !== undefined && /^\d{1,2}$/.test(values.hour) ? Number(values.hour) : undefined;
+  const start = Date.parse(`${day}T${hour === undefined ? '00' : pad2(String(hour))}:00:00Z`);
+  if (Number.isNaN(start)) return undefined;
+  return new Date(start + (hour === undefined ? 86_400_000 : 3_600_000));
 }
 
 export function estimateOutputBytes(file: SourceFile, ratios: PlannerOptions['outputRatios']): number {
@@ -160,6 +183,11 @@ export function planCompaction(
   let bytesSoFar = 0;
 
   for (const partition of discovery.partitions) {
+    const windowEnd = options.now && options.quietPeriodMs > 0 ? partitionWindowEnd(partition.values) : undefined;
+    if (windowEnd && Date.parse(options.now!) < windowEnd.getTime() + options.quietPeriodMs) {
+      held.push({ path: partition.path, reason: 'quiet-period', smallFiles: partition.files.length });
+      continue;
+    }
     const base = committed.get(partition.path);
     const fresh = base ? partition.files.filter((f) => !base.sourceIds.has(sourceId(f.key, f.etag))) : partition.files;
     if (base && fresh.length === 0) {

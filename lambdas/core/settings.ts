@@ -22,6 +22,7 @@ export const Env = {
   S3Endpoint: 'S3_ENDPOINT',
   GlueDatabase: 'GLUE_DATABASE',
   GraceDays: 'GRACE_DAYS',
+  QuietPeriodMinutes: 'QUIET_PERIOD_MINUTES',
 } as const;
 
 export type Compression = 'snappy' | 'zstd';
@@ -40,6 +41,8 @@ export interface TableSettings {
   readonly maxBinsPerRun: number;
   /** Days a retired object stays readable after the catalog stopped needing it. */
   readonly graceDays: number;
+  /** A partition is compacted once its time window ended this many minutes ago. */
+  readonly quietPeriodMinutes: number;
 }
 
 export interface EngineSettings {
@@ -107,6 +110,7 @@ export function parseTableSettings(vars: Vars): TableSettings {
     minInputFiles: integer(vars, Env.MinInputFiles, 5, 2, 1_000_000),
     maxBinsPerRun: integer(vars, Env.MaxBinsPerRun, 1000, 1, 100_000),
     graceDays: integer(vars, Env.GraceDays, 3, 0, 3650),
+    quietPeriodMinutes: integer(vars, Env.QuietPeriodMinutes, 60, 0, 100_000),
   };
 }
 

@@ -4,13 +4,14 @@ import { binKey, itemsKey, manifestKey, outputKey, outputRatiosKey, planKey, sta
 import { baseOf, type CommittedBase, type PartitionState } from '../core/state';
 import { discover, type ListedObject } from '../core/partitions';
 import { DEFAULT_PLANNER_OPTIONS, MB, planCompaction, type Plan } from '../core/planner';
-import type { ObjectStore } from '../core/ports';
+import type { Clock, ObjectStore } from '../core/ports';
 import type { TableSettings } from '../core/settings';
 import { mapLimit } from '../core/concurrency';
 
 export interface PlanDeps {
   readonly store: ObjectStore;
   readonly settings: TableSettings;
+  readonly clock: Clock;
 }
 
 /** The stored plan: the planner's result without per-bin inputs (those are in the bin specs). */
@@ -64,6 +65,8 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
     minInputFiles: s.minInputFiles,
     maxBinsPerRun: s.maxBinsPerRun,
     outputRatios: { ...DEFAULT_OUTPUT_RATIOS, ...ratios },
+    quietPeriodMs: s.quietPeriodMinutes * 60_000,
+    now: deps.clock.now().toISOString(),
   }, committed);
   const report: PlanReport = { skipped: discovery.skipped, skippedExamples: discovery.skippedExamples, held: plan.held };
 

@@ -24,6 +24,7 @@ export const testSettings: TableSettings = {
   minInputFiles: 5,
   maxBinsPerRun: 1000,
   graceDays: 3,
+  quietPeriodMinutes: 60,
 };
 
 /** A clock the test moves by hand. */
@@ -44,7 +45,7 @@ export function usePipeline(store: S3ObjectStore, scratch: string, clock: Clock,
   const p = {
     catalog,
     plan: async (): Promise<{ output: PlanOutput; items: BinItem[] }> => {
-      const { output } = await planRun({ store, settings }, { table: settings.table });
+      const { output } = await planRun({ store, settings, clock }, { table: settings.table });
       return { output, items: (await store.getJson<BinItem[]>(settings.goldBucket, output.itemsKey)) ?? [] };
     },
     compact: (item: BinItem) => compactBin({ store, settings, engine }, item),

@@ -22,6 +22,7 @@ const settings: TableSettings = {
   minInputFiles: 5,
   maxBinsPerRun: 1000,
   graceDays: 3,
+  quietPeriodMinutes: 60,
 };
 
 let s3: LocalS3;
@@ -63,7 +64,7 @@ describe('plan and compact against a loopback S3 server', () => {
 
   beforeAll(async () => {
     await putFiles(s3.client, 'landing', [...files, ...noise]);
-    const { output, report } = await planRun({ store, settings }, { table: 'sensors' });
+    const { output, report } = await planRun({ store, settings, clock: { now: () => new Date() } }, { table: 'sensors' });
     expect(output.inputFiles).toBe(files.length);
     expect(report.skipped['marker-file']).toBe(1);
     expect(report.skipped['checksum-file']).toBe(1);
@@ -123,7 +124,7 @@ describe('plan and compact against a loopback S3 server', () => {
   });
 
   it('plans the same listing into the same plan id and bin ids', async () => {
-    const again = await planRun({ store, settings }, { table: 'sensors' });
+    const again = await planRun({ store, settings, clock: { now: () => new Date() } }, { table: 'sensors' });
     const items2 = (await store.getJson<BinItem[]>('gold', again.output.itemsKey))!;
     expect(items2.map((i) => i.binId)).toEqual(items.map((i) => i.binId));
     expect(again.output.planId).toBe(items[0].planId);

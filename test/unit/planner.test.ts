@@ -2,7 +2,7 @@ import { ConfigurationError } from '../../lambdas/core/errors';
 import { DEFAULT_OUTPUT_RATIOS } from '../../lambdas/core/formats';
 import type { Discovery, SourceFile } from '../../lambdas/core/partitions';
 import { sourceId } from '../../lambdas/core/state';
-import { binCount, DEFAULT_PLANNER_OPTIONS, MB, mergeOutputRatios, planCompaction, type PlannerOptions } from '../../lambdas/core/planner';
+import { binCount, DEFAULT_PLANNER_OPTIONS, MB, mergeOutputRatios, partitionWindowEnd, planCompaction, type PlannerOptions } from '../../lambdas/core/planner';
 
 const ratio1 = { ...DEFAULT_OUTPUT_RATIOS, jsonl: 1 };
 const opts = (o: Partial<PlannerOptions> = {}): PlannerOptions => ({ ...DEFAULT_PLANNER_OPTIONS, targetBytes: 100 * MB, outputRatios: ratio1, ...o });
@@ -146,5 +146,30 @@ describe('mergeOutputRatios', () => {
     ]);
     expect(next.jsonl).toBeCloseTo(0.5 * 0.15 + 0.5 * 0.12, 10);
     expect(next.csv).toBe(DEFAULT_OUTPUT_RATIOS.csv);
+  });
+});
+
+describe('quiet period', () => {
+  const values = (v: Record<string, string>) => v;
+  it.each([
+    [{ dt: '2024-12-19', hour: '14' }, '2024-12-19T15:00:00.000Z'],
+    [{ dt: '2024-12-19', hour: '7' }, '2024-12-19T08:00:00.000Z'],
+    [{ dt: '2024-12-19' }, '2024-12-20T00:00:00.000Z'],
+    [{ year: '2024', month: '12', day: '19', hour: '23' }, '2024-12-20T00:00:00.000Z'],
+    [{ partition: '3' }, undefined],
+    [{ dt: 'yesterday' }, undefined],
+  ])('window of %j ends at %s', (v, end) => {
+    expect(partitionWindowEnd(values(v))?.toISOString()).toBe(end);
+  });
+
+  it.each([
+    ['2024-12-19T15:59:59Z', ['quiet-period'], []],
+    ['2024-12-19T16:00:00Z', [], ['p']],
+  ])('at %s a dt=2024-12-19/hour=14 partition is held %j', (now, heldReasons, planned) => {
+    const d = discovery({ p: [1, 1, 1, 1, 1] });
+    d.partitions[0] = { ...d.partitions[0], values: { dt: '2024-12-19', hour: '14' } };
+    const plan = planCompaction(d, opts({ now, quietPeriodMs: 3_600_000 }));
+    expect(plan.held.map((h) => h.reason)).toEqual(heldReasons);
+    expect(plan.partitions.map((p) => p.path)).toEqual(planned);
   });
 });

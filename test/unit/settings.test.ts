@@ -42,6 +42,7 @@ describe('parseTableSettings / parseEngineSettings', () => {
       minInputFiles: 5,
       maxBinsPerRun: 1000,
       graceDays: 3,
+      quietPeriodMinutes: 60,
     });
   });
 
