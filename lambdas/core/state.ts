@@ -17,9 +17,17 @@ export interface GoldFile {
 
 export interface SupersededVersion {
   readonly version: string;
-  readonly files: readonly string[];
+  readonly location: string;
+  readonly files: readonly GoldFile[];
+  readonly rows: number;
+  readonly committedAt: string;
   /** When the catalog stopped pointing at it: queries started before may still read it. */
   readonly supersededAt: string;
+}
+
+/** The entry a version leaves in `superseded` when another one replaces it. */
+export function supersede(state: PartitionState, at: string): SupersededVersion {
+  return { version: state.version, location: state.location, files: state.files, rows: state.rows, committedAt: state.committedAt, supersededAt: at };
 }
 
 /**

@@ -56,7 +56,7 @@ export async function retireCompacted(deps: LifecycleDeps, dryRun = false): Prom
     waiting += st.sources.length - dueSources.length + st.superseded.filter((v) => !due(v.supersededAt)).reduce((n, v) => n + v.files.length, 0);
     if (!dueSources.length && !dueVersions.length) continue;
     if (dryRun) {
-      wouldRetire.push(...dueSources.map((x) => `s3://${s.landingBucket}/${x.key}`), ...dueVersions.flatMap((v) => v.files.map((f) => `s3://${s.goldBucket}/${f}`)));
+      wouldRetire.push(...dueSources.map((x) => `s3://${s.landingBucket}/${x.key}`), ...dueVersions.flatMap((v) => v.files.map((f) => `s3://${s.goldBucket}/${f.key}`)));
       continue;
     }
 
@@ -74,7 +74,8 @@ export async function retireCompacted(deps: LifecycleDeps, dryRun = false): Prom
       else changedAfterCommit.push(x.key);
     }
     await store.deleteKeys(s.landingBucket, deletable);
-    const goldFiles = dueVersions.flatMap((v) => v.files);
+    // A version that is current again (rolled back to) is never deleted.
+    const goldFiles = dueVersions.flatMap((v) => v.files.map((f) => f.key)).filter((k) => !st.files.some((f) => f.key === k));
     await store.deleteKeys(s.goldBucket, goldFiles);
     retired += deletable.length + goldFiles.length;
 

@@ -3,7 +3,7 @@ import { ConcurrentCommitError, CatalogError, InvalidInputError } from '../core/
 import { carriedKey, manifestKey, statePrefix, stateKey, versionPrefix } from '../core/keys';
 import type { Catalog, CatalogPartition, Clock, ObjectStore } from '../core/ports';
 import type { TableSettings } from '../core/settings';
-import type { CoveredSource, GoldFile, PartitionState } from '../core/state';
+import { supersede, type CoveredSource, type GoldFile, type PartitionState } from '../core/state';
 import { mapLimit } from '../core/concurrency';
 import type { StoredPlan } from './plan-run';
 
@@ -89,7 +89,7 @@ async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedParti
     files,
     sources: [...(base?.sources ?? []), ...added],
     superseded: base
-      ? [...base.superseded, { version: base.version, files: base.files.map((f) => f.key), supersededAt: now }]
+      ? [...base.superseded, supersede(base, now)]
       : [],
   };
   try {

@@ -5,7 +5,8 @@ import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { S3ObjectStore } from '../../lambdas/adapters/s3';
 import { putFiles, sensorFiles } from '../../local/generate';
 import { startLocalS3, type LocalS3 } from '../../local/s3-server';
-import { DAY, ManualClock, usePipeline } from '../helpers/pipeline';
+import { rollbackPartition } from '../../lambdas/use-cases/rollback';
+import { DAY, ManualClock, testSettings, usePipeline } from '../helpers/pipeline';
 import { allKeys, compareRows, rowsFromJsonLines, rowsFromParquetObjects } from '../helpers/rows';
 
 let s3: LocalS3;
@@ -180,5 +181,39 @@ describe('commit protocol', () => {
     await s3.client.send(new DeleteObjectCommand({ Bucket: 'gold', Key: out.outputKey }));
     expect(await p.swap(output)).toMatchObject({ committed: 0, incomplete: 1, incompletePartitions: [`${P14}: output ${out.outputKey} is missing or has the wrong size`] });
     expect(await p.catalog.all()).toEqual([]);
+  });
+
+  it('rolls a partition back to an earlier version; the newer sources are planned again, never retired', async () => {
+    const clock = new ManualClock();
+    const p = usePipeline(store, scratch, clock);
+    const files = seed(12, ['2024-12-19/14'], 6);
+    await putFiles(s3.client, 'landing', files);
+    await p.run();
+    const v1 = (await p.state(P14))!;
+    clock.advance(3_600_000);
+    const late = sensorFiles({ prefix: 'sensors/', hours: ['2024-12-19/14'], filesPerHour: 2, rowsPerFile: 3, seed: 5 }).map((f) => ({ ...f, key: f.key.replace('reading-', 'late-') }));
+    await putFiles(s3.client, 'landing', late);
+    await p.run();
+    const v2 = (await p.state(P14))!;
+    clock.advance(3_600_000);
+
+    await expect(rollbackPartition({ store, catalog: p.catalog, settings: testSettings, clock }, P14, 'nope')).rejects.toMatchObject({
+      name: 'InvalidInputError',
+      message: `partition ${P14} has no earlier version nope; current ${v2.version}, still available: ${v1.version} (committed ${v1.committedAt})`,
+    });
+    const rolled = await rollbackPartition({ store, catalog: p.catalog, settings: testSettings, clock }, P14, v1.version);
+    expect(rolled.location).toBe(v1.location);
+    expect((await p.catalog.all())[0].location).toBe(v1.location);
+    const old = files.flatMap((f) => rowsFromJsonLines(f.body));
+    expect(compareRows(old, await visibleRows(p, ['2024-12-19', '14']))).toMatchObject({ lost: 0, extra: 0 });
+
+    // Grace over: v1's own sources may go, the late ones (not in v1) must stay.
+    clock.advance(4 * DAY);
+    await p.lifecycle();
+    expect((await allKeys(s3.client, 'landing', 'sensors/')).map((o) => o.key).sort()).toEqual(late.map((f) => f.key).sort());
+    // The next run adds them back on top of v1, once.
+    await p.run();
+    const all = [...old, ...late.flatMap((f) => rowsFromJsonLines(f.body))];
+    expect(compareRows(all, await visibleRows(p, ['2024-12-19', '14']))).toMatchObject({ lost: 0, extra: 0 });
   });
 });
