@@ -89,6 +89,7 @@ export class CompactionFunctions extends Construct {
     super(scope, id);
     const { landingBucket: landing, goldBucket: gold } = props;
     const systemPrefix = `${SYSTEM_PREFIX}${props.tableName}/`;
+    const quarantine = `quarantine/${props.tableName}/`;
 
     const table: Record<string, string> = {
       [Env.TableName]: props.tableName,
@@ -148,7 +149,7 @@ export class CompactionFunctions extends Construct {
     // (SourceChangedError) instead of a 403.
     allow(this.compact, ['s3:ListBucket'], [landing.bucketArn, gold.bucketArn]);
     allow(this.compact, ['s3:GetObject'], [...objects(landing, props.landingPrefix), ...objects(gold, props.goldPrefix, systemPrefix)]);
-    allow(this.compact, ['s3:PutObject', 's3:AbortMultipartUpload'], objects(gold, props.goldPrefix, systemPrefix));
+    allow(this.compact, ['s3:PutObject', 's3:AbortMultipartUpload'], objects(gold, props.goldPrefix, systemPrefix, quarantine));
 
     // swap
     allow(this.swap, ['s3:ListBucket'], [gold.bucketArn]);

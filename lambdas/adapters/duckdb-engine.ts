@@ -4,6 +4,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { ColumnSchema } from '../core/contracts';
 import { ConfigurationError, InvalidInputError } from '../core/errors';
 import type { Compression } from '../core/settings';
+import { MAX_RECORD_BYTES, removeBadRecords, type RejectedRecord } from './bad-records';
 import type { StagedInputs } from './fetch-inputs';
 
 export interface EngineOptions {
@@ -25,6 +26,8 @@ export interface EngineResult {
   readonly outputChecksum: string;
   readonly outputBytes: number;
   readonly schema: ColumnSchema[];
+  /** JSON records left out because they cannot be read (the caller decides whether that is too many). */
+  readonly rejected: RejectedRecord[];
 }
 
 const SRC = '__compactor_src';
@@ -40,7 +43,7 @@ function sourceQuery(staged: StagedInputs): string {
     // sample_size=-1: the schema comes from every record, so no column seen late is dropped.
     parts.push(
       `SELECT * FROM read_json(${list(staged.jsonChunks)}, format='newline_delimited', union_by_name=true, ` +
-        `sample_size=-1, hive_partitioning=false, maximum_object_size=16777216)`,
+        `sample_size=-1, hive_partitioning=false, maximum_object_size=${MAX_RECORD_BYTES})`,
     );
   }
   const csv = staged.files.filter((f) => f.source.format.startsWith('csv')).map((f) => f.path);
@@ -102,10 +105,19 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
     await c.run(`SET TimeZone = 'UTC'`);
     const source = sourceQuery(staged);
     if (!source) throw new InvalidInputError('bin has no readable inputs');
+    let rejected: RejectedRecord[] = [];
     try {
       await c.run(`CREATE TABLE staged AS ${source}`);
     } catch (e) {
-      throw new InvalidInputError(`inputs could not be read: ${(e as Error).message}`, { cause: e });
+      // Bad JSON records: find them, set them aside, and read the rest again.
+      rejected = staged.jsonChunks.length ? await removeBadRecords(staged) : [];
+      if (!rejected.length) throw new InvalidInputError(`inputs could not be read: ${(e as Error).message}`, { cause: e });
+      await c.run('DROP TABLE IF EXISTS staged');
+      try {
+        await c.run(`CREATE TABLE staged AS ${sourceQuery(staged)}`);
+      } catch (e2) {
+        throw new InvalidInputError(`inputs could not be read, even without ${rejected.length} bad record(s): ${(e2 as Error).message}`, { cause: e2 });
+      }
     }
 
     const described = (await c.runAndReadAll('DESCRIBE staged')).getRowObjects() as Array<{ column_name: string; column_type: string }>;
@@ -116,6 +128,7 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
       for (const r of counts.getRowObjects()) fileRows.set(String(r.p), Number(r.n));
     }
     const columns = described.filter((d) => d.column_name !== SRC);
+    if (!columns.length) throw new InvalidInputError('bin has no readable records');
     const names = new Set(columns.map((d) => d.column_name));
     for (const s of o.sortBy) {
       if (!names.has(s)) throw new ConfigurationError(`sort column "${s}" is not in the data (columns: ${[...names].join(', ')})`);
@@ -145,6 +158,7 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
       outputChecksum: after.sum,
       outputBytes: (await stat(outPath)).size,
       schema,
+      rejected,
     };
   } finally {
     c.closeSync();

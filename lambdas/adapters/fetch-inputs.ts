@@ -26,7 +26,18 @@ export interface StagedInputs {
   readonly files: Array<{ path: string; source: SourceFile }>;
   /** Records per JSON Lines object, counted while streaming (lines with a non-blank byte). */
   readonly jsonRows: Map<string, number>;
+  /** Where each JSON Lines object sits in its chunk, to name a bad line by object and line. */
+  readonly jsonSegments: JsonSegment[];
   readonly bytes: number;
+}
+
+export interface JsonSegment {
+  readonly chunk: string;
+  readonly key: string;
+  /** 0-based index of the object's first line in the chunk. */
+  readonly firstLine: number;
+  /** Lines the object occupies in the chunk (blank ones included). */
+  readonly lines: number;
 }
 
 const DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024;
@@ -43,6 +54,8 @@ function isBlank(b: number): boolean {
  */
 export class JsonLinesCounter extends Transform {
   records = 0;
+  /** Newlines written, the final one included. */
+  lines = 0;
   bytes = 0;
   private lineHasData = false;
   private lastByte = 0x0a;
@@ -59,7 +72,7 @@ export class JsonLinesCounter extends Transform {
     }
     this.bytes += chunk.length;
     if (this.bytes > this.maxBytes) {
-      done(new InvalidInputError(`${this.label} is larger than ${this.maxBytes} bytes once decompressed; raise the cap or split the object`));
+      done(new InvalidInputError(`${this.label} is larger than ${this.maxBytes} bytes once decompressed (a gzip bomb?); split the object or raise MAX_DECOMPRESSED_MB`));
       return;
     }
     let i = 0;
@@ -75,6 +88,7 @@ export class JsonLinesCounter extends Transform {
         }
       }
       if (nl === -1) break;
+      this.lines++;
       if (this.lineHasData) this.records++;
       this.lineHasData = false;
       i = nl + 1;
@@ -85,6 +99,7 @@ export class JsonLinesCounter extends Transform {
 
   _flush(done: TransformCallback): void {
     if (this.lineHasData) this.records++;
+    if (this.lastByte !== 0x0a) this.lines++;
     done(null, this.lastByte === 0x0a ? undefined : Buffer.from('\n'));
   }
 }
@@ -127,6 +142,7 @@ export async function fetchInputs(
   const jsonChunks: string[] = [];
   const files: StagedInputs['files'] = [];
   const jsonRows = new Map<string, number>();
+  const jsonSegments: JsonSegment[] = [];
   let bytes = 0;
   let next = 0;
 
@@ -134,6 +150,7 @@ export async function fetchInputs(
     let chunkPath = '';
     let chunkSize = chunkLimit;
     let chunkNo = 0;
+    let chunkLines = 0;
     for (let i = next++; i < sources.length; i = next++) {
       const src = sources[i];
       const bucket = src.fromGold ? buckets.gold : buckets.landing;
@@ -143,6 +160,7 @@ export async function fetchInputs(
           chunkPath = join(dir, `chunk-${w}-${chunkNo++}.jsonl`);
           jsonChunks.push(chunkPath);
           chunkSize = 0;
+          chunkLines = 0;
         }
         const offset = chunkSize;
         const path = chunkPath;
@@ -156,6 +174,8 @@ export async function fetchInputs(
           return c;
         });
         jsonRows.set(src.key, counter.records);
+        jsonSegments.push({ chunk: path, key: src.key, firstLine: chunkLines, lines: counter.lines });
+        chunkLines += counter.lines;
         chunkSize = (await stat(path)).size;
         bytes += src.size;
       } else {
@@ -172,5 +192,5 @@ export async function fetchInputs(
 
   await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency, sources.length)) }, (_, w) => worker(w)));
   files.sort((a, b) => (a.path < b.path ? -1 : 1));
-  return { jsonChunks: jsonChunks.sort(), files, jsonRows, bytes };
+  return { jsonChunks: jsonChunks.sort(), files, jsonRows, jsonSegments, bytes };
 }

@@ -84,7 +84,9 @@ export interface BinManifest {
   readonly partition: string;
   readonly version: string;
   /** `fromGold` inputs are files of the base version (recompacted), the others landing objects. */
-  readonly inputs: ReadonlyArray<{ key: string; etag: string; size: number; rows: number; format: InputFormat; fromGold?: boolean }>;
+  readonly inputs: ReadonlyArray<{ key: string; etag: string; size: number; rows: number; format: InputFormat; fromGold?: boolean; rejected?: number }>;
+  /** Records that could not be read, set aside with a report (file, line, reason). */
+  readonly quarantine?: { readonly records: number; readonly recordsKey: string; readonly reportKey: string };
   readonly output: {
     readonly bucket: string;
     readonly key: string;
@@ -109,6 +111,8 @@ export interface CompactOutput {
   readonly inputRows: number;
   readonly outputRows: number;
   readonly outputBytes: number;
+  /** Records set aside in quarantine. */
+  readonly rejectedRecords: number;
 }
 
 /** Run report of the plan step, stored with the plan. */

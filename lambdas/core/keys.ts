@@ -20,6 +20,9 @@ export const outputRatiosKey = (table: string) => `${SYSTEM_PREFIX}${table}/outp
 export const manifestKey = (table: string, partition: string, version: string, binId: string) =>
   `${SYSTEM_PREFIX}${table}/manifests/${partition}/v=${version}/${binId}.json`;
 
+/** Records of a bin that could not be read, with a report: outside any table location. */
+export const quarantinePrefix = (table: string, partition: string, binId: string) => `quarantine/${table}/${partition}/${binId}/`;
+
 /** Gold location of one partition version: what the catalog points at once committed. */
 export const versionPrefix = (goldPrefix: string, partition: string, version: string) =>
   `${goldPrefix}${partition}/v=${version}/`;

@@ -60,7 +60,7 @@ export interface PartitionPlan {
   readonly newFiles: number;
 }
 
-export type HoldReason = 'below-min-input-files' | 'run-cap' | 'up-to-date' | 'quiet-period';
+export type HoldReason = 'below-min-input-files' | 'run-cap' | 'up-to-date' | 'quiet-period' | 'key-too-long';
 
 export interface HeldPartition {
   readonly path: string;
@@ -248,17 +248,21 @@ export function planCompaction(
     });
   }
 
-  const allBins = partitions.flatMap((p) => p.bins);
   return {
     planId: contentId(partitions.map((p) => `${p.path} ${p.version}`)),
     partitions,
     held,
-    totals: {
-      bins: allBins.length,
-      inputFiles: allBins.reduce((s, b) => s + b.files.length, 0),
-      inputBytes: allBins.reduce((s, b) => s + b.inputBytes, 0),
-      estimatedOutputBytes: allBins.reduce((s, b) => s + b.estimatedOutputBytes, 0),
-    },
+    totals: totalsOf(partitions),
+  };
+}
+
+export function totalsOf(partitions: readonly PartitionPlan[]): Plan['totals'] {
+  const allBins = partitions.flatMap((p) => p.bins);
+  return {
+    bins: allBins.length,
+    inputFiles: allBins.reduce((s, b) => s + b.files.length, 0),
+    inputBytes: allBins.reduce((s, b) => s + b.inputBytes, 0),
+    estimatedOutputBytes: allBins.reduce((s, b) => s + b.estimatedOutputBytes, 0),
   };
 }
 

@@ -23,6 +23,8 @@ export const Env = {
   GlueDatabase: 'GLUE_DATABASE',
   GraceDays: 'GRACE_DAYS',
   QuietPeriodMinutes: 'QUIET_PERIOD_MINUTES',
+  MaxRejectedPercent: 'MAX_REJECTED_PERCENT',
+  MaxDecompressedMb: 'MAX_DECOMPRESSED_MB',
 } as const;
 
 export type Compression = 'snappy' | 'zstd';
@@ -54,6 +56,10 @@ export interface EngineSettings {
   /** Target bytes of one Parquet row group (uncompressed, as DuckDB counts it). */
   readonly rowGroupBytes: number;
   readonly scratchDir: string;
+  /** A bin fails when more than this percentage of its records cannot be read. */
+  readonly maxRejectedPercent: number;
+  /** Cap on one object's decompressed size (gzip bombs). */
+  readonly maxDecompressedMb: number;
 }
 
 export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
@@ -64,6 +70,8 @@ export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
   threads: 2,
   rowGroupBytes: 128 * MB,
   scratchDir: '/tmp/compactor',
+  maxRejectedPercent: 1,
+  maxDecompressedMb: 4096,
 };
 
 type Vars = Readonly<Record<string, string | undefined>>;
@@ -127,6 +135,8 @@ export function parseEngineSettings(vars: Vars): EngineSettings {
     memoryLimitMb: integer(vars, Env.EngineMemoryMb, DEFAULT_ENGINE_SETTINGS.memoryLimitMb, 128, 65536),
     threads: integer(vars, Env.EngineThreads, DEFAULT_ENGINE_SETTINGS.threads, 1, 64),
     scratchDir: vars[Env.ScratchDir] || DEFAULT_ENGINE_SETTINGS.scratchDir,
+    maxRejectedPercent: integer(vars, Env.MaxRejectedPercent, DEFAULT_ENGINE_SETTINGS.maxRejectedPercent, 0, 100),
+    maxDecompressedMb: integer(vars, Env.MaxDecompressedMb, DEFAULT_ENGINE_SETTINGS.maxDecompressedMb, 1, 1_000_000),
   };
 }
 

@@ -1,9 +1,10 @@
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compactToParquet, type EngineOptions } from '../adapters/duckdb-engine';
 import { fetchInputs } from '../adapters/fetch-inputs';
 import type { BinItem, BinManifest, BinSpec, CompactOutput } from '../core/contracts';
 import { InvalidInputError, VerificationError } from '../core/errors';
+import { quarantinePrefix } from '../core/keys';
 import type { ObjectStore } from '../core/ports';
 import type { EngineSettings, TableSettings } from '../core/settings';
 
@@ -26,6 +27,7 @@ const outputOf = (m: BinManifest, item: Pick<BinItem, 'binId' | 'partition' | 'v
   inputRows: m.inputs.reduce((s, i) => s + i.rows, 0),
   outputRows: m.output.rows,
   outputBytes: m.output.bytes,
+  rejectedRecords: m.quarantine?.records ?? 0,
 });
 
 /**
@@ -50,7 +52,10 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
   await rm(workDir, { recursive: true, force: true });
   try {
     const t0 = Date.now();
-    const staged = await fetchInputs(store, { landing: s.landingBucket, gold: s.goldBucket }, spec.files, join(workDir, 'in'), { concurrency: e.fetchConcurrency });
+    const staged = await fetchInputs(store, { landing: s.landingBucket, gold: s.goldBucket }, spec.files, join(workDir, 'in'), {
+      concurrency: e.fetchConcurrency,
+      maxDecompressedBytes: e.maxDecompressedMb * 1024 * 1024,
+    });
     deps.onStage?.('fetched', spec.binId);
     const t1 = Date.now();
     const outPath = join(workDir, 'out.parquet');
@@ -69,6 +74,13 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
     for (const [key, rows] of staged.jsonRows) rowsOf.set(key, rows);
     const inputRows = [...rowsOf.values()].reduce((a, b) => a + b, 0);
     const where = `bin ${spec.binId} of ${spec.partition}`;
+    const rejected = result.rejected;
+    if (rejected.length && (rejected.length * 100) / (inputRows + rejected.length) > e.maxRejectedPercent) {
+      const first = rejected.slice(0, 3).map((r) => `${r.key} line ${r.line}: ${r.reason}`).join('; ');
+      throw new InvalidInputError(
+        `${where}: ${rejected.length} of ${inputRows + rejected.length} records cannot be read, over the ${e.maxRejectedPercent}% limit; nothing was written. First: ${first}`,
+      );
+    }
     if (result.stagedRows !== inputRows) {
       throw new VerificationError(`${where}: the engine read ${result.stagedRows} rows but the inputs hold ${inputRows}`);
     }
@@ -86,6 +98,23 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
     deps.onStage?.('uploaded', spec.binId);
     const t3 = Date.now();
 
+    let quarantine: BinManifest['quarantine'];
+    const rejectedOf = new Map<string, number>();
+    if (rejected.length) {
+      const prefix = quarantinePrefix(s.table, spec.partition, spec.binId);
+      const recordsPath = join(workDir, 'rejected.jsonl');
+      await writeFile(recordsPath, Buffer.concat(rejected.flatMap((r) => [r.bytes, Buffer.from('\n')])));
+      await store.uploadFile(s.goldBucket, `${prefix}records.jsonl`, recordsPath, 'application/x-ndjson');
+      await store.putJson(s.goldBucket, `${prefix}report.json`, {
+        table: s.table,
+        partition: spec.partition,
+        binId: spec.binId,
+        rejected: rejected.map((r) => ({ file: `s3://${s.landingBucket}/${r.key}`, line: r.line, reason: r.reason })),
+      });
+      quarantine = { records: rejected.length, recordsKey: `${prefix}records.jsonl`, reportKey: `${prefix}report.json` };
+      for (const r of rejected) rejectedOf.set(r.key, (rejectedOf.get(r.key) ?? 0) + 1);
+    }
+
     const manifest: BinManifest = {
       table: s.table,
       planId: spec.planId,
@@ -99,7 +128,9 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
         rows: rowsOf.get(f.key) ?? 0,
         format: f.format,
         ...(f.fromGold ? { fromGold: true } : {}),
+        ...(rejectedOf.has(f.key) ? { rejected: rejectedOf.get(f.key) } : {}),
       })),
+      ...(quarantine ? { quarantine } : {}),
       output: {
         bucket: s.goldBucket,
         key: spec.outputKey,

@@ -3,7 +3,7 @@ import { DEFAULT_OUTPUT_RATIOS, type InputFormat } from '../core/formats';
 import { binKey, itemsKey, manifestKey, outputKey, outputRatiosKey, planKey, stateKey } from '../core/keys';
 import { baseOf, type CommittedBase, type PartitionState } from '../core/state';
 import { discover, type ListedObject } from '../core/partitions';
-import { DEFAULT_PLANNER_OPTIONS, MB, planCompaction, type Plan } from '../core/planner';
+import { DEFAULT_PLANNER_OPTIONS, MB, planCompaction, totalsOf, type Plan } from '../core/planner';
 import type { Clock, ObjectStore } from '../core/ports';
 import type { TableSettings } from '../core/settings';
 import { mapLimit } from '../core/concurrency';
@@ -59,7 +59,7 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
     if (base) committed.set(p.path, base);
   });
   const ratios = (await store.getJson<Record<InputFormat, number>>(s.goldBucket, outputRatiosKey(s.table))) ?? DEFAULT_OUTPUT_RATIOS;
-  const plan = planCompaction(filtered, {
+  let plan = planCompaction(filtered, {
     ...DEFAULT_PLANNER_OPTIONS,
     targetBytes: (request.targetFileMb ?? s.targetFileMb) * MB,
     minInputFiles: s.minInputFiles,
@@ -68,6 +68,12 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
     quietPeriodMs: s.quietPeriodMinutes * 60_000,
     now: deps.clock.now().toISOString(),
   }, committed);
+  // S3 keys hold at most 1,024 bytes: a partition whose output keys would not fit is reported, not written.
+  const tooLong = plan.partitions.filter((p) => Buffer.byteLength(outputKey(s.goldPrefix, p.path, p.version, '0'.repeat(16))) > 1024);
+  if (tooLong.length) {
+    plan = { ...plan, partitions: plan.partitions.filter((p) => !tooLong.includes(p)), held: [...plan.held, ...tooLong.map((p) => ({ path: p.path, reason: 'key-too-long' as const, smallFiles: p.bins.reduce((n, b) => n + b.files.length, 0) }))] };
+    plan = { ...plan, totals: totalsOf(plan.partitions) };
+  }
   const report: PlanReport = { skipped: discovery.skipped, skippedExamples: discovery.skippedExamples, held: plan.held };
 
   const items: BinItem[] = [];

@@ -48,7 +48,7 @@ export function usePipeline(store: S3ObjectStore, scratch: string, clock: Clock,
       const { output } = await planRun({ store, settings, clock }, { table: settings.table });
       return { output, items: (await store.getJson<BinItem[]>(settings.goldBucket, output.itemsKey)) ?? [] };
     },
-    compact: (item: BinItem) => compactBin({ store, settings, engine }, item),
+    compact: (item: BinItem, engineOverrides: Partial<typeof engine> = {}) => compactBin({ store, settings, engine: { ...engine, ...engineOverrides } }, item),
     swap: (output: PlanOutput) => swapPlan({ store, catalog, settings, clock }, output),
     lifecycle: (dryRun = false) => retireCompacted({ store, catalog, settings, clock, graceMs: settings.graceDays * DAY }, dryRun),
     state: (partition: string) => store.getJson<PartitionState>(settings.goldBucket, stateKey(settings.table, partition)),

@@ -116,7 +116,7 @@ describe('IAM', () => {
       ...basics(pipeline.compactFunction),
       { Action: 's3:ListBucket', Effect: 'Allow', Resource: [arnOf(landing), arnOf(gold)] },
       { Action: 's3:GetObject', Effect: 'Allow', Resource: [landingTable, goldTable, goldSystem] },
-      { Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Effect: 'Allow', Resource: [goldTable, goldSystem] },
+      { Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Effect: 'Allow', Resource: [goldTable, goldSystem, objectsArn(gold, 'quarantine/sensors/*')] },
     ]);
   });
 

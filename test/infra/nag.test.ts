@@ -35,7 +35,7 @@ it('passes the AWS Solutions checks with every exception acknowledged on its own
 
   const byFunction: Array<[lambda.IFunction, string[]]> = [
     [pipeline.planFunction, [landingTable, goldSystem]],
-    [pipeline.compactFunction, [landingTable, goldTable, goldSystem]],
+    [pipeline.compactFunction, [landingTable, goldTable, goldSystem, objects(pipeline.goldBucket, 'quarantine/sensors/*')]],
     [pipeline.swapFunction, [goldTable, goldSystem]],
     [pipeline.lifecycleFunction, [landingTable, goldTable, goldSystem]],
   ];

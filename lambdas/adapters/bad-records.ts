@@ -1,0 +1,73 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import type { StagedInputs } from './fetch-inputs';
+
+/** A JSON Lines record the engine cannot read, with where it came from. */
+export interface RejectedRecord {
+  readonly key: string;
+  /** 1-based line number within the source object. */
+  readonly line: number;
+  readonly reason: string;
+  readonly bytes: Buffer;
+}
+
+/** Larger records are rejected (DuckDB is told the same limit). */
+export const MAX_RECORD_BYTES = 10 * 1024 * 1024;
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+const isBlank = (line: Buffer) => line.every((b) => b === 0x20 || b === 0x09 || b === 0x0d);
+
+export function badRecordReason(line: Buffer): string | undefined {
+  if (isBlank(line)) return undefined;
+  if (line.length > MAX_RECORD_BYTES) return `record of ${line.length} bytes is over the ${MAX_RECORD_BYTES}-byte limit`;
+  let text: string;
+  try {
+    text = strictUtf8.decode(line);
+  } catch {
+    return 'not valid UTF-8';
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return `malformed JSON (${(e as Error).message})`;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return `not a JSON object (${Array.isArray(value) ? 'an array' : value === null ? 'null' : `a ${typeof value}`})`;
+  }
+  return undefined;
+}
+
+/**
+ * Rewrites the JSON chunks without the records that cannot be read, and takes them out of the
+ * per-object row counts. Runs only after the engine refused the inputs, so the usual path never
+ * parses JSON in Node.
+ */
+export async function removeBadRecords(staged: StagedInputs): Promise<RejectedRecord[]> {
+  const rejected: RejectedRecord[] = [];
+  for (const chunk of staged.jsonChunks) {
+    const data = await readFile(chunk);
+    const segments = staged.jsonSegments.filter((s) => s.chunk === chunk).sort((a, b) => a.firstLine - b.firstLine);
+    const keep: Buffer[] = [];
+    let found = false;
+    let seg = 0;
+    for (let start = 0, lineNo = 0; start < data.length; lineNo++) {
+      const nl = data.indexOf(0x0a, start);
+      const end = nl === -1 ? data.length : nl;
+      const line = data.subarray(start, end);
+      while (seg < segments.length - 1 && lineNo >= segments[seg].firstLine + segments[seg].lines) seg++;
+      const reason = badRecordReason(line);
+      if (reason) {
+        const s = segments[seg];
+        rejected.push({ key: s.key, line: lineNo - s.firstLine + 1, reason, bytes: Buffer.from(line) });
+        staged.jsonRows.set(s.key, (staged.jsonRows.get(s.key) ?? 1) - 1);
+        found = true;
+      } else {
+        keep.push(data.subarray(start, nl === -1 ? end : nl + 1));
+      }
+      start = end + 1;
+    }
+    if (found) await writeFile(chunk, Buffer.concat(keep));
+  }
+  return rejected;
+}
