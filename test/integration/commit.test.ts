@@ -216,4 +216,24 @@ describe('commit protocol', () => {
     const all = [...old, ...late.flatMap((f) => rowsFromJsonLines(f.body))];
     expect(compareRows(all, await visibleRows(p, ['2024-12-19', '14']))).toMatchObject({ lost: 0, extra: 0 });
   });
+
+  it('leaves a file that lands during compaction for the next run, uncovered and never retired meanwhile', async () => {
+    const clock = new ManualClock();
+    const p = usePipeline(store, scratch, clock);
+    const files = seed(13, ['2024-12-19/14'], 6);
+    await putFiles(s3.client, 'landing', files);
+    const { output, items } = await p.plan();
+    const during = sensorFiles({ prefix: 'sensors/', hours: ['2024-12-19/14'], filesPerHour: 1, rowsPerFile: 3, seed: 77 }).map((f) => ({ ...f, key: f.key.replace('reading-', 'during-') }));
+    await putFiles(s3.client, 'landing', during);
+    for (const i of items) await p.compact(i);
+    await p.swap(output);
+    const st = (await p.state(P14))!;
+    expect(st.sources.map((x) => x.key)).not.toContain(during[0].key);
+    clock.advance(4 * DAY);
+    await p.lifecycle();
+    expect((await allKeys(s3.client, 'landing', 'sensors/')).map((o) => o.key)).toEqual([during[0].key]);
+    await p.run();
+    const all = [...files, ...during].flatMap((f) => rowsFromJsonLines(f.body));
+    expect(compareRows(all, await visibleRows(p, ['2024-12-19', '14']))).toMatchObject({ lost: 0, extra: 0 });
+  });
 });

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { logger } from '../../lambdas/adapters/logger';
-import { RetryableError, VerificationError } from '../../lambdas/core/errors';
+import { CatalogError, RetryableError, VerificationError } from '../../lambdas/core/errors';
 import { stateKey } from '../../lambdas/core/keys';
 import type { PartitionState } from '../../lambdas/core/state';
 import { putFiles, sensorFiles } from '../../local/generate';
@@ -139,5 +139,38 @@ describe('the deployed state machine, executed offline', () => {
     expect(compareRows(expected, await rowsFromParquetObjects(s3.client, 'gold', await parquetKeys(), scratch))).toMatchObject({ lost: 0, extra: 0 });
     const third = await pipeline.execute({ table: 'sensors' }, 'next-hour');
     expect(third.status).toBe('SUCCEEDED');
+  });
+
+  it('retries the swap through Glue throttling within the run', async () => {
+    const put = pipeline.catalog.putPartitions.bind(pipeline.catalog);
+    let calls = 0;
+    pipeline.catalog.putPartitions = async (parts) => {
+      if (calls++ === 0) throw new RetryableError('Glue kept throttling create of 3 partition(s) of compactor.sensors after 6 attempts');
+      return put(parts);
+    };
+    const out = await pipeline.execute({ table: 'sensors' }, 'throttled');
+    expect(out.status).toBe('SUCCEEDED');
+    expect(calls).toBe(2);
+    expect((await pipeline.catalog.all()).length).toBe(3);
+  });
+
+  it('fails with the catalog error when Glue refuses a partition, and the next run repairs the catalog', async () => {
+    const put = pipeline.catalog.putPartitions.bind(pipeline.catalog);
+    pipeline.catalog.putPartitions = async () => {
+      throw new CatalogError('Glue refused to create 1 partition(s) of compactor.sensors: 2024-12-19/15: InvalidInputException bad location');
+    };
+    const failed = await pipeline.execute({ table: 'sensors' }, 'glue-refused');
+    expect(failed).toMatchObject({ status: 'FAILED', error: 'CatalogError' });
+    expect(JSON.parse(failed.cause!).errorMessage).toBe('Glue refused to create 1 partition(s) of compactor.sensors: 2024-12-19/15: InvalidInputException bad location');
+    expect(await pipeline.catalog.all()).toEqual([]);
+    // Nothing retired while the catalog does not show the versions, whatever the clock says.
+    expect((await allKeys(s3.client, 'landing', 'sensors/')).length).toBe(files.length);
+
+    pipeline.catalog.putPartitions = put;
+    const next = await pipeline.execute({ table: 'sensors' }, 'next');
+    expect(next.status).toBe('SUCCEEDED');
+    expect(next.output.swap).toMatchObject({ committed: 0, catalogUpdated: 3 });
+    const keys = await parquetKeys();
+    expect(compareRows(expected, await rowsFromParquetObjects(s3.client, 'gold', keys, scratch))).toMatchObject({ lost: 0, extra: 0 });
   });
 });
