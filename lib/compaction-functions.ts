@@ -51,6 +51,7 @@ export interface CompactionFunctionsProps {
   readonly compression: Compression;
   readonly sortBy: readonly string[];
   readonly graceDays: number;
+  readonly quietPeriodMinutes: number;
   readonly compactMemoryMb: number;
   readonly runtime: lambda.Runtime;
   readonly logRetention: logs.RetentionDays;
@@ -105,7 +106,7 @@ export class CompactionFunctions extends Construct {
       memoryMb: 1024,
       timeout: Duration.minutes(5),
       description: `Plans the compaction of ${props.tableName}: lists landing, writes bins`,
-      environment: { ...table, [Env.TargetFileMb]: String(props.targetFileMb) },
+      environment: { ...table, [Env.TargetFileMb]: String(props.targetFileMb), [Env.QuietPeriodMinutes]: String(props.quietPeriodMinutes) },
     });
     this.compact = this.fn('Compact', props, {
       memoryMb: props.compactMemoryMb,

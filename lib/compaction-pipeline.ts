@@ -120,6 +120,12 @@ export interface CompactionPipelineProps {
    */
   readonly graceDays?: number;
   /**
+   * Minutes after the end of a partition's time window (from `dt`/`hour` or `year`/`month`/`day`/`hour`)
+   * before it is compacted, so partitions still receiving data are left alone (0: no wait).
+   * @default 60
+   */
+  readonly quietPeriodMinutes?: number;
+  /**
    * Storage-class transitions of the gold table data (only on a gold bucket created here).
    * @default 30 days STANDARD_IA, 90 days GLACIER_IR, 365 days DEEP_ARCHIVE
    */
@@ -204,6 +210,7 @@ function validate(props: CompactionPipelineProps, destroyAllowed: boolean): void
   int('maxConcurrency', props.maxConcurrency, 1, 1000);
   int('toleratedFailurePercentage', props.toleratedFailurePercentage, 0, 100);
   int('graceDays', props.graceDays, 0, 3650);
+  int('quietPeriodMinutes', props.quietPeriodMinutes, 0, 100_000);
   int('compactMemoryMb', props.compactMemoryMb, 1024, 10240);
   if (props.runtime && props.runtime.family !== lambda.RuntimeFamily.NODEJS) {
     problems.push(`runtime must be a Node.js runtime (the handlers are TypeScript bundled by esbuild), got ${props.runtime.name}`);
@@ -303,6 +310,7 @@ export class CompactionPipeline extends Construct {
       compression,
       sortBy: props.sortBy ?? [],
       graceDays: props.graceDays ?? 3,
+      quietPeriodMinutes: props.quietPeriodMinutes ?? 60,
       compactMemoryMb: props.compactMemoryMb ?? 4096,
       runtime: props.runtime ?? lambda.Runtime.NODEJS_24_X,
       logRetention,

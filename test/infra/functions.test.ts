@@ -27,7 +27,7 @@ describe('functions', () => {
   });
 
   it.each([
-    ['plan', () => pipeline.planFunction, 1024, 300, undefined, { ...tableEnv, TARGET_FILE_MB: '512' }],
+    ['plan', () => pipeline.planFunction, 1024, 300, undefined, { ...tableEnv, TARGET_FILE_MB: '512', QUIET_PERIOD_MINUTES: '60' }],
     [
       'compact',
       () => pipeline.compactFunction,
@@ -59,12 +59,13 @@ describe('functions', () => {
   });
 
   it('passes the sort columns, another target size, codec and compact memory through', () => {
-    const other = pipelineStack({ sortBy: ['device_id', 'ts'], targetFileMb: 256, compression: 'zstd', compactMemoryMb: 8192, graceDays: 7 });
+    const other = pipelineStack({ sortBy: ['device_id', 'ts'], targetFileMb: 256, compression: 'zstd', compactMemoryMb: 8192, graceDays: 7, quietPeriodMinutes: 0 });
     const env = (fn: lambda.Function) => other.template.findResources('AWS::Lambda::Function')[logicalId(fn)].Properties;
     expect(env(other.pipeline.compactFunction).MemorySize).toBe(8192);
     expect(env(other.pipeline.compactFunction).Environment.Variables).toMatchObject({ SORT_BY: 'device_id,ts', PARQUET_COMPRESSION: 'zstd', ENGINE_MEMORY_MB: '4915' });
     expect(env(other.pipeline.planFunction).Environment.Variables.TARGET_FILE_MB).toBe('256');
     expect(env(other.pipeline.lifecycleFunction).Environment.Variables.GRACE_DAYS).toBe('7');
+    expect(env(other.pipeline.planFunction).Environment.Variables.QUIET_PERIOD_MINUTES).toBe('0');
   });
 
   it('installs the DuckDB version the project depends on (the compact bundle lock matches package.json)', () => {
