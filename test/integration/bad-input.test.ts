@@ -2,43 +2,30 @@
  * Messy landing zones: every bad input gets a clear, reported outcome, and no good row is lost
  * because of a bad neighbour.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { S3ObjectStore } from '../../lambdas/adapters/s3';
 import type { BinManifest } from '../../lambdas/core/contracts';
 import { putFiles, sensorFiles } from '../../local/generate';
-import { startLocalS3, type LocalS3 } from '../../local/s3-server';
 import { ManualClock, usePipeline } from '../helpers/pipeline';
+import { useLoopback } from '../helpers/loopback';
 import { allKeys, compareRows, getBytes, rowsFromJsonLines, rowsFromParquetObjects } from '../helpers/rows';
 
-let s3: LocalS3;
-let scratch: string;
-let store: S3ObjectStore;
 const tally = { tried: 0, handled: 0 };
 
-beforeEach(async () => {
-  s3 = await startLocalS3(['landing', 'gold']);
-  store = new S3ObjectStore(s3.client);
-  scratch = await mkdtemp(join(tmpdir(), 'bad-input-'));
-});
-afterEach(async () => {
-  await s3?.close();
-  await rm(scratch, { recursive: true, force: true });
-});
+const env = useLoopback('each', 'bad-input');
 afterAll(() => console.log(`bad inputs tried: ${tally.tried}; handled: ${tally.handled}`));
 
-const put = (key: string, body: string | Buffer) => s3.client.send(new PutObjectCommand({ Bucket: 'landing', Key: key, Body: typeof body === 'string' ? Buffer.from(body) : body }));
+const put = (key: string, body: string | Buffer) => env.s3.client.send(new PutObjectCommand({ Bucket: 'landing', Key: key, Body: typeof body === 'string' ? Buffer.from(body) : body }));
 const P = 'sensors/dt=2024-12-19/hour=14/';
 
 async function readOutput(keys: string[], sql: string) {
   const paths: string[] = [];
   for (const [i, k] of keys.entries()) {
-    const p = join(scratch, `out-${i}.parquet`);
-    await writeFile(p, await getBytes(s3.client, 'gold', k));
+    const p = join(env.scratch, `out-${i}.parquet`);
+    await writeFile(p, await getBytes(env.s3.client, 'gold', k));
     paths.push(`'${p}'`);
   }
   const db = await DuckDBInstance.create(':memory:');
@@ -56,9 +43,9 @@ describe('bad records', () => {
   it('quarantines malformed lines with file and line number, and keeps every good row exactly once', async () => {
     tally.tried += 5;
     const clock = new ManualClock();
-    const p = usePipeline(store, scratch, clock);
+    const p = usePipeline(env.store, env.scratch, clock);
     const good = sensorFiles({ prefix: 'sensors/', hours: ['2024-12-19/14'], filesPerHour: 40, rowsPerFile: 25, seed: 31 });
-    await putFiles(s3.client, 'landing', good);
+    await putFiles(env.s3.client, 'landing', good);
     const goodRow = JSON.parse(good[0].body.split('\n')[0]);
     const line = (o: object) => JSON.stringify(o);
     await put(`${P}bad-1.json`, [line({ ...goodRow, seq: 100001 }), '{"device_id":"x","ts":"2024-12-19T14:00:00Z","temperature":1', line({ ...goodRow, seq: 100002 })].join('\n') + '\n');
@@ -72,19 +59,19 @@ describe('bad records', () => {
       ...good.flatMap((f) => rowsFromJsonLines(f.body)),
       ...[100001, 100002, 100003, 100004, 100005, 100006].flatMap((seq) => rowsFromJsonLines(line({ ...goodRow, seq }))),
     ];
-    const outputs = (await allKeys(s3.client, 'gold', 'sensors/')).map((o) => o.key);
-    const actual = await rowsFromParquetObjects(s3.client, 'gold', outputs, scratch);
+    const outputs = (await allKeys(env.s3.client, 'gold', 'sensors/')).map((o) => o.key);
+    const actual = await rowsFromParquetObjects(env.s3.client, 'gold', outputs, env.scratch);
     expect(compareRows(goodRows, actual)).toMatchObject({ lost: 0, extra: 0 });
 
-    const manifest = (await store.getJson<BinManifest>('gold', (await p.compact(run.items[0])).manifestKey))!;
-    const report = await store.getJson<{ rejected: unknown[] }>('gold', manifest.quarantine!.reportKey);
+    const manifest = (await env.store.getJson<BinManifest>('gold', (await p.compact(run.items[0])).manifestKey))!;
+    const report = await env.store.getJson<{ rejected: unknown[] }>('gold', manifest.quarantine!.reportKey);
     expect(report!.rejected).toEqual([
       { file: `s3://landing/${P}bad-1.json`, line: 2, reason: expect.stringMatching(/^malformed JSON \(/) },
       { file: `s3://landing/${P}bad-2.json`, line: 2, reason: 'not valid UTF-8' },
       { file: `s3://landing/${P}bad-2.json`, line: 3, reason: 'not a JSON object (an array)' },
       { file: `s3://landing/${P}huge.json`, line: 2, reason: expect.stringMatching(/^record of 1153\d{4} bytes is over the 10485760-byte limit$/) },
     ]);
-    const records = Buffer.from(await getBytes(s3.client, 'gold', manifest.quarantine!.recordsKey)).toString('latin1').split('\n');
+    const records = Buffer.from(await getBytes(env.s3.client, 'gold', manifest.quarantine!.recordsKey)).toString('latin1').split('\n');
     expect(records[0]).toBe('{"device_id":"x","ts":"2024-12-19T14:00:00Z","temperature":1');
     expect(manifest.inputs.find((i) => i.key === `${P}bad-1.json`)).toMatchObject({ rows: 2, rejected: 1 });
     expect(manifest.inputs.find((i) => i.key === `${P}bom.json`)).toMatchObject({ rows: 2 });
@@ -95,8 +82,8 @@ describe('bad records', () => {
   it('fails the bin with InvalidInputError and writes nothing when too many records are bad', async () => {
     tally.tried++;
     const clock = new ManualClock();
-    const p = usePipeline(store, scratch, clock);
-    await putFiles(s3.client, 'landing', sensorFiles({ prefix: 'sensors/', hours: ['2024-12-19/14'], filesPerHour: 5, rowsPerFile: 4, seed: 32 }));
+    const p = usePipeline(env.store, env.scratch, clock);
+    await putFiles(env.s3.client, 'landing', sensorFiles({ prefix: 'sensors/', hours: ['2024-12-19/14'], filesPerHour: 5, rowsPerFile: 4, seed: 32 }));
     await put(`${P}broken.json`, '{"a":\n{"b":\n');
     const { output, items } = await p.plan();
     await expect(p.compact(items[0])).rejects.toMatchObject({
@@ -105,7 +92,7 @@ describe('bad records', () => {
         new RegExp(`^bin ${items[0].binId} of dt=2024-12-19/hour=14: 2 of 22 records cannot be read, over the 1% limit; nothing was written\\. First: ${P}broken\\.json line 1: malformed JSON`),
       ),
     });
-    expect((await allKeys(s3.client, 'gold', 'sensors/')).length).toBe(0);
+    expect((await allKeys(env.s3.client, 'gold', 'sensors/')).length).toBe(0);
     expect(await p.swap(output)).toMatchObject({ committed: 0, incomplete: 1 });
     expect(await p.catalog.all()).toEqual([]);
     tally.handled++;
@@ -114,8 +101,8 @@ describe('bad records', () => {
   it('rejects a gzip bomb with a clear error before memory blows up', async () => {
     tally.tried++;
     const clock = new ManualClock();
-    const p = usePipeline(store, scratch, clock);
-    await putFiles(s3.client, 'landing', sensorFiles({ prefix: 'sensors/', hours: ['2024-12-19/14'], filesPerHour: 5, rowsPerFile: 4, seed: 33 }));
+    const p = usePipeline(env.store, env.scratch, clock);
+    await putFiles(env.s3.client, 'landing', sensorFiles({ prefix: 'sensors/', hours: ['2024-12-19/14'], filesPerHour: 5, rowsPerFile: 4, seed: 33 }));
     const bomb = gzipSync(Buffer.alloc(3 * 1024 * 1024, 0x20));
     expect(bomb.length).toBeLessThan(10_000);
     await put(`${P}bomb.json.gz`, bomb);
@@ -132,14 +119,14 @@ describe('values', () => {
   it('keeps int64 above 2^53 exact, timestamps to the microsecond as UTC Parquet TIMESTAMP', async () => {
     tally.tried++;
     const clock = new ManualClock();
-    const p = usePipeline(store, scratch, clock);
+    const p = usePipeline(env.store, env.scratch, clock);
     const rows = [
       '{"id": 9007199254740993, "big": 9223372036854775807, "ts": "2024-12-19T14:00:00.123456Z", "n": 1}',
       '{"id": -9007199254740993, "big": -9223372036854775808, "ts": "2024-12-19T14:59:59.000001Z", "n": 2}',
     ];
     for (let i = 0; i < 5; i++) await put(`${P}v-${i}.json`, rows.join('\n') + '\n');
     await p.run();
-    const out = (await allKeys(s3.client, 'gold', 'sensors/')).map((o) => o.key);
+    const out = (await allKeys(env.s3.client, 'gold', 'sensors/')).map((o) => o.key);
     const got = await readOutput(out, `SELECT DISTINCT id::VARCHAR AS id, big::VARCHAR AS big, typeof(big) AS t, ts::VARCHAR AS ts, typeof(ts) AS tt FROM $OUT ORDER BY id`);
     expect(got).toEqual([
       { id: '-9007199254740993', big: '-9223372036854775808', t: 'BIGINT', ts: '2024-12-19 14:59:59.000001+00', tt: 'TIMESTAMP WITH TIME ZONE' },
@@ -152,7 +139,7 @@ describe('values', () => {
 describe('hostile keys', () => {
   it('never writes outside the gold table prefix, and compacts odd but legal keys', async () => {
     const clock = new ManualClock();
-    const p = usePipeline(store, scratch, clock);
+    const p = usePipeline(env.store, env.scratch, clock);
     const body = (seq: number) => `{"device_id":"d","seq":${seq}}\n`;
     const dirs = ['dt=../hour=1', 'dt=%2e%2e/hour=2', 'dt=a%07b/hour=3', 'dt=a b+c/hour=4', 'dt=x%2F..%2Fy/hour=5'];
     let seq = 0;
@@ -161,7 +148,7 @@ describe('hostile keys', () => {
     await put(long, body(999));
     tally.tried += dirs.length + 1;
     const run = await p.run();
-    const gold = (await allKeys(s3.client, 'gold', '')).map((o) => o.key);
+    const gold = (await allKeys(env.s3.client, 'gold', '')).map((o) => o.key);
     for (const k of gold) expect(k).toMatch(/^(sensors\/dt=[^/]+\/hour=\d\/v=[0-9a-f]{16}\/part-[0-9a-f]{16}\.parquet|_compactor\/sensors\/.+)$/);
     const dataKeys = gold.filter((k) => k.startsWith('sensors/'));
     expect(dataKeys.map((k) => k.split('/v=')[0]).sort()).toEqual([
@@ -175,7 +162,7 @@ describe('hostile keys', () => {
     expect(run.items.map((i) => [i.partition, i.inputFiles]).sort()).toEqual([
       ['dt=../hour=1', 5], ['dt=../hour=2', 5], ['dt=a%07b/hour=3', 5], ['dt=a%20b%2Bc/hour=4', 5], ['dt=x%2F..%2Fy/hour=5', 5],
     ].sort());
-    const { report } = await (await import('../../lambdas/use-cases/plan-run')).planRun({ store, settings: (await import('../helpers/pipeline')).testSettings, clock }, { table: 'sensors' });
+    const { report } = await (await import('../../lambdas/use-cases/plan-run')).planRun({ store: env.store, settings: (await import('../helpers/pipeline')).testSettings, clock }, { table: 'sensors' });
     expect(report.skippedExamples).toContainEqual({ key: long, reason: 'outside-layout' });
     expect(await readOutput(dataKeys, 'SELECT count(*)::INT AS n, sum(seq)::INT AS s FROM $OUT')).toEqual([{ n: 25, s: (24 * 25) / 2 }]);
     tally.handled += dirs.length + 1;

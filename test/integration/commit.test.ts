@@ -1,27 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { S3ObjectStore } from '../../lambdas/adapters/s3';
 import { putFiles, sensorFiles } from '../../local/generate';
-import { startLocalS3, type LocalS3 } from '../../local/s3-server';
 import { rollbackPartition } from '../../lambdas/use-cases/rollback';
 import { DAY, ManualClock, testSettings, usePipeline } from '../helpers/pipeline';
+import { useLoopback } from '../helpers/loopback';
 import { allKeys, compareRows, rowsFromJsonLines, rowsFromParquetObjects } from '../helpers/rows';
 
-let s3: LocalS3;
-let scratch: string;
-let store: S3ObjectStore;
-
-beforeEach(async () => {
-  s3 = await startLocalS3(['landing', 'gold']);
-  store = new S3ObjectStore(s3.client);
-  scratch = await mkdtemp(join(tmpdir(), 'commit-test-'));
-});
-afterEach(async () => {
-  await s3?.close();
-  await rm(scratch, { recursive: true, force: true });
-});
+const env = useLoopback('each', 'commit-test');
 
 const P14 = 'dt=2024-12-19/hour=14';
 const P15 = 'dt=2024-12-19/hour=15';
@@ -33,16 +17,16 @@ async function visibleRows(p: ReturnType<typeof usePipeline>, values: string[]) 
   const [entry] = await p.catalog.getPartitions([values]);
   if (!entry) return [];
   const prefix = entry.location.replace('s3://gold/', '');
-  const keys = (await allKeys(s3.client, 'gold', prefix)).map((o) => o.key).filter((k) => k.endsWith('.parquet'));
-  return rowsFromParquetObjects(s3.client, 'gold', keys, scratch);
+  const keys = (await allKeys(env.s3.client, 'gold', prefix)).map((o) => o.key).filter((k) => k.endsWith('.parquet'));
+  return rowsFromParquetObjects(env.s3.client, 'gold', keys, env.scratch);
 }
 
 describe('commit protocol', () => {
   it('points the catalog at verified versions, and a rerun changes nothing', async () => {
     const clock = new ManualClock();
-    const p = usePipeline(store, scratch, clock);
+    const p = usePipeline(env.store, env.scratch, clock);
     const files = seed(1);
-    await putFiles(s3.client, 'landing', files);
+    await putFiles(env.s3.client, 'landing', files);
     const first = await p.run();
     expect(first.swap).toEqual({ committed: 2, unchanged: 0, incomplete: 0, incompletePartitions: [], catalogUpdated: 2 });
     const st = (await p.state(P14))!;
@@ -63,14 +47,14 @@ describe('commit protocol', () => {
 
   it('adds late files as a new version holding old and new rows exactly once, before and after retirement', async () => {
     const clock = new ManualClock();
-    const p = usePipeline(store, scratch, clock);
+    const p = usePipeline(env.store, env.scratch, clock);
     const files = seed(2, ['2024-12-19/14']);
-    await putFiles(s3.client, 'landing', files);
+    await putFiles(env.s3.client, 'landing', files);
     await p.run();
     const v1 = (await p.state(P14))!;
 
     const late = sensorFiles({ prefix: 'sensors/', hours: ['2024-12-19/14'], filesPerHour: 2, rowsPerFile: 3, seed: 99 }).map((f) => ({ ...f, key: f.key.replace('reading-', 'late-') }));
-    await putFiles(s3.client, 'landing', late);
+    await putFiles(env.s3.client, 'landing', late);
     clock.advance(3_600_000);
     const second = await p.run();
     expect(second.items.map((i) => i.inputFiles)).toEqual([3]); // v1's one gold file + two late files
@@ -85,9 +69,9 @@ describe('commit protocol', () => {
     clock.advance(4 * DAY);
     const retired = await p.lifecycle();
     expect(retired.retired).toBe(files.length + late.length + v1.files.length);
-    expect((await allKeys(s3.client, 'landing', 'sensors/')).length).toBe(0);
+    expect((await allKeys(env.s3.client, 'landing', 'sensors/')).length).toBe(0);
     const later = sensorFiles({ prefix: 'sensors/', hours: ['2024-12-19/14'], filesPerHour: 1, rowsPerFile: 2, seed: 7 }).map((f) => ({ ...f, key: f.key.replace('reading-', 'later-') }));
-    await putFiles(s3.client, 'landing', later);
+    await putFiles(env.s3.client, 'landing', later);
     await p.run();
     const final = [...all, ...later.flatMap((f) => rowsFromJsonLines(f.body))];
     expect(compareRows(final, await visibleRows(p, ['2024-12-19', '14']))).toMatchObject({ lost: 0, extra: 0 });
@@ -95,9 +79,9 @@ describe('commit protocol', () => {
 
   it('retires nothing before the grace period, and dry-run only lists', async () => {
     const clock = new ManualClock();
-    const p = usePipeline(store, scratch, clock);
+    const p = usePipeline(env.store, env.scratch, clock);
     const files = seed(3, ['2024-12-19/14']);
-    await putFiles(s3.client, 'landing', files);
+    await putFiles(env.s3.client, 'landing', files);
     await p.run();
     clock.advance(3 * DAY - 60_000);
     expect(await p.lifecycle()).toMatchObject({ retired: 0, waiting: files.length });
@@ -106,44 +90,44 @@ describe('commit protocol', () => {
     expect(dry.retired).toBe(0);
     expect(dry.wouldRetire).toHaveLength(files.length);
     expect(dry.wouldRetire[0]).toMatch(/^s3:\/\/landing\/sensors\/dt=2024-12-19\/hour=14\/reading-/);
-    expect((await allKeys(s3.client, 'landing', 'sensors/')).length).toBe(files.length);
+    expect((await allKeys(env.s3.client, 'landing', 'sensors/')).length).toBe(files.length);
     expect((await p.lifecycle()).retired).toBe(files.length);
   });
 
   it('never retires sources of a partition whose catalog entry is not verified', async () => {
     const clock = new ManualClock();
-    const p = usePipeline(store, scratch, clock);
+    const p = usePipeline(env.store, env.scratch, clock);
     const files = seed(4, ['2024-12-19/14']);
-    await putFiles(s3.client, 'landing', files);
+    await putFiles(env.s3.client, 'landing', files);
     await p.run();
     await p.catalog.putPartitions([{ values: ['2024-12-19', '14'], location: 's3://landing/sensors/dt=2024-12-19/hour=14/' }]);
     clock.advance(10 * DAY);
     expect(await p.lifecycle()).toMatchObject({ retired: 0, unverified: [P14] });
-    expect((await allKeys(s3.client, 'landing', 'sensors/')).length).toBe(files.length);
+    expect((await allKeys(env.s3.client, 'landing', 'sensors/')).length).toBe(files.length);
   });
 
   it('keeps a landing key that was rewritten after its commit', async () => {
     const clock = new ManualClock();
-    const p = usePipeline(store, scratch, clock);
+    const p = usePipeline(env.store, env.scratch, clock);
     const files = seed(5, ['2024-12-19/14'], 6);
-    await putFiles(s3.client, 'landing', files);
+    await putFiles(env.s3.client, 'landing', files);
     await p.run();
-    await s3.client.send(new PutObjectCommand({ Bucket: 'landing', Key: files[0].key, Body: '{"device_id":"x","seq":1}\n' }));
+    await env.s3.client.send(new PutObjectCommand({ Bucket: 'landing', Key: files[0].key, Body: '{"device_id":"x","seq":1}\n' }));
     clock.advance(4 * DAY);
     const out = await p.lifecycle();
     expect(out.changedAfterCommit).toEqual([files[0].key]);
-    expect((await allKeys(s3.client, 'landing', 'sensors/')).map((o) => o.key)).toEqual([files[0].key]);
+    expect((await allKeys(env.s3.client, 'landing', 'sensors/')).map((o) => o.key)).toEqual([files[0].key]);
   });
 
   it('lets a stale run lose the race with a clear error and change nothing', async () => {
     const clock = new ManualClock();
-    const a = usePipeline(store, scratch, clock);
-    const b = usePipeline(store, scratch, clock);
+    const a = usePipeline(env.store, env.scratch, clock);
+    const b = usePipeline(env.store, env.scratch, clock);
     b.catalog.putPartitions = a.catalog.putPartitions.bind(a.catalog);
     b.catalog.getPartitions = a.catalog.getPartitions.bind(a.catalog);
-    await putFiles(s3.client, 'landing', seed(6, ['2024-12-19/14']));
+    await putFiles(env.s3.client, 'landing', seed(6, ['2024-12-19/14']));
     const planA = await a.plan();
-    await putFiles(s3.client, 'landing', sensorFiles({ prefix: 'sensors/', hours: ['2024-12-19/14'], filesPerHour: 5, rowsPerFile: 1, seed: 8 }).map((f) => ({ ...f, key: f.key.replace('reading-', 'b-') })));
+    await putFiles(env.s3.client, 'landing', sensorFiles({ prefix: 'sensors/', hours: ['2024-12-19/14'], filesPerHour: 5, rowsPerFile: 1, seed: 8 }).map((f) => ({ ...f, key: f.key.replace('reading-', 'b-') })));
     const planB = await b.plan();
     expect(planB.output.planId).not.toBe(planA.output.planId);
     for (const i of planB.items) await b.compact(i);
@@ -160,11 +144,11 @@ describe('commit protocol', () => {
 
   it('fails a bin whose source was overwritten after planning, and commits nothing for it', async () => {
     const clock = new ManualClock();
-    const p = usePipeline(store, scratch, clock);
+    const p = usePipeline(env.store, env.scratch, clock);
     const files = seed(9, ['2024-12-19/14']);
-    await putFiles(s3.client, 'landing', files);
+    await putFiles(env.s3.client, 'landing', files);
     const { output, items } = await p.plan();
-    await s3.client.send(new PutObjectCommand({ Bucket: 'landing', Key: files[3].key, Body: '{"device_id":"changed"}\n' }));
+    await env.s3.client.send(new PutObjectCommand({ Bucket: 'landing', Key: files[3].key, Body: '{"device_id":"changed"}\n' }));
     await expect(p.compact(items[0])).rejects.toMatchObject({ name: 'SourceChangedError' });
     await expect(p.compact(items[0])).rejects.toThrow(`s3://landing/${files[3].key} changed after planning`);
     expect(await p.swap(output)).toMatchObject({ committed: 0, incomplete: 1, incompletePartitions: [`${P14}: bin ${items[0].binId} has no verified output`] });
@@ -174,34 +158,34 @@ describe('commit protocol', () => {
 
   it('never commits a version whose bins were removed between compaction and swap', async () => {
     const clock = new ManualClock();
-    const p = usePipeline(store, scratch, clock);
-    await putFiles(s3.client, 'landing', seed(10, ['2024-12-19/14']));
+    const p = usePipeline(env.store, env.scratch, clock);
+    await putFiles(env.s3.client, 'landing', seed(10, ['2024-12-19/14']));
     const { output, items } = await p.plan();
     const out = await p.compact(items[0]);
-    await s3.client.send(new DeleteObjectCommand({ Bucket: 'gold', Key: out.outputKey }));
+    await env.s3.client.send(new DeleteObjectCommand({ Bucket: 'gold', Key: out.outputKey }));
     expect(await p.swap(output)).toMatchObject({ committed: 0, incomplete: 1, incompletePartitions: [`${P14}: output ${out.outputKey} is missing or has the wrong size`] });
     expect(await p.catalog.all()).toEqual([]);
   });
 
   it('rolls a partition back to an earlier version; the newer sources are planned again, never retired', async () => {
     const clock = new ManualClock();
-    const p = usePipeline(store, scratch, clock);
+    const p = usePipeline(env.store, env.scratch, clock);
     const files = seed(12, ['2024-12-19/14'], 6);
-    await putFiles(s3.client, 'landing', files);
+    await putFiles(env.s3.client, 'landing', files);
     await p.run();
     const v1 = (await p.state(P14))!;
     clock.advance(3_600_000);
     const late = sensorFiles({ prefix: 'sensors/', hours: ['2024-12-19/14'], filesPerHour: 2, rowsPerFile: 3, seed: 5 }).map((f) => ({ ...f, key: f.key.replace('reading-', 'late-') }));
-    await putFiles(s3.client, 'landing', late);
+    await putFiles(env.s3.client, 'landing', late);
     await p.run();
     const v2 = (await p.state(P14))!;
     clock.advance(3_600_000);
 
-    await expect(rollbackPartition({ store, catalog: p.catalog, settings: testSettings, clock }, P14, 'nope')).rejects.toMatchObject({
+    await expect(rollbackPartition({ store: env.store, catalog: p.catalog, settings: testSettings, clock }, P14, 'nope')).rejects.toMatchObject({
       name: 'InvalidInputError',
       message: `partition ${P14} has no earlier version nope; current ${v2.version}, still available: ${v1.version} (committed ${v1.committedAt})`,
     });
-    const rolled = await rollbackPartition({ store, catalog: p.catalog, settings: testSettings, clock }, P14, v1.version);
+    const rolled = await rollbackPartition({ store: env.store, catalog: p.catalog, settings: testSettings, clock }, P14, v1.version);
     expect(rolled.location).toBe(v1.location);
     expect((await p.catalog.all())[0].location).toBe(v1.location);
     const old = files.flatMap((f) => rowsFromJsonLines(f.body));
@@ -210,7 +194,7 @@ describe('commit protocol', () => {
     // Grace over: v1's own sources may go, the late ones (not in v1) must stay.
     clock.advance(4 * DAY);
     await p.lifecycle();
-    expect((await allKeys(s3.client, 'landing', 'sensors/')).map((o) => o.key).sort()).toEqual(late.map((f) => f.key).sort());
+    expect((await allKeys(env.s3.client, 'landing', 'sensors/')).map((o) => o.key).sort()).toEqual(late.map((f) => f.key).sort());
     // The next run adds them back on top of v1, once.
     await p.run();
     const all = [...old, ...late.flatMap((f) => rowsFromJsonLines(f.body))];
@@ -219,19 +203,19 @@ describe('commit protocol', () => {
 
   it('leaves a file that lands during compaction for the next run, uncovered and never retired meanwhile', async () => {
     const clock = new ManualClock();
-    const p = usePipeline(store, scratch, clock);
+    const p = usePipeline(env.store, env.scratch, clock);
     const files = seed(13, ['2024-12-19/14'], 6);
-    await putFiles(s3.client, 'landing', files);
+    await putFiles(env.s3.client, 'landing', files);
     const { output, items } = await p.plan();
     const during = sensorFiles({ prefix: 'sensors/', hours: ['2024-12-19/14'], filesPerHour: 1, rowsPerFile: 3, seed: 77 }).map((f) => ({ ...f, key: f.key.replace('reading-', 'during-') }));
-    await putFiles(s3.client, 'landing', during);
+    await putFiles(env.s3.client, 'landing', during);
     for (const i of items) await p.compact(i);
     await p.swap(output);
     const st = (await p.state(P14))!;
     expect(st.sources.map((x) => x.key)).not.toContain(during[0].key);
     clock.advance(4 * DAY);
     await p.lifecycle();
-    expect((await allKeys(s3.client, 'landing', 'sensors/')).map((o) => o.key)).toEqual([during[0].key]);
+    expect((await allKeys(env.s3.client, 'landing', 'sensors/')).map((o) => o.key)).toEqual([during[0].key]);
     await p.run();
     const all = [...files, ...during].flatMap((f) => rowsFromJsonLines(f.body));
     expect(compareRows(all, await visibleRows(p, ['2024-12-19', '14']))).toMatchObject({ lost: 0, extra: 0 });

@@ -1,45 +1,19 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { S3ObjectStore } from '../../lambdas/adapters/s3';
 import type { BinItem, BinManifest } from '../../lambdas/core/contracts';
 import { SYSTEM_PREFIX } from '../../lambdas/core/keys';
-import { DEFAULT_ENGINE_SETTINGS, type TableSettings } from '../../lambdas/core/settings';
+import { DEFAULT_ENGINE_SETTINGS } from '../../lambdas/core/settings';
 import { compactBin } from '../../lambdas/use-cases/compact-bin';
 import { planRun } from '../../lambdas/use-cases/plan-run';
 import { putFiles, sensorFiles } from '../../local/generate';
-import { startLocalS3, type LocalS3 } from '../../local/s3-server';
+import { useLoopback } from '../helpers/loopback';
+import { testSettings } from '../helpers/pipeline';
 import { allKeys, compareRows, rowsFromJsonLines, rowsFromParquetObjects } from '../helpers/rows';
 
-const settings: TableSettings = {
-  table: 'sensors',
-  landingBucket: 'landing',
-  landingPrefix: 'sensors/',
-  goldBucket: 'gold',
-  goldPrefix: 'sensors/',
-  partitionKeys: ['dt', 'hour'],
-  targetFileMb: 64,
-  minInputFiles: 5,
-  maxBinsPerRun: 1000,
-  graceDays: 3,
-  quietPeriodMinutes: 60,
-};
+const settings = testSettings;
 
-let s3: LocalS3;
-let scratch: string;
-let store: S3ObjectStore;
+const env = useLoopback('all', 'compact-test');
 
-beforeAll(async () => {
-  s3 = await startLocalS3(['landing', 'gold']);
-  store = new S3ObjectStore(s3.client);
-  scratch = await mkdtemp(join(tmpdir(), 'compact-test-'));
-});
-afterAll(async () => {
-  await s3?.close();
-  await rm(scratch, { recursive: true, force: true });
-});
-
-const deps = () => ({ store, settings, engine: { ...DEFAULT_ENGINE_SETTINGS, scratchDir: join(scratch, 'work'), fetchConcurrency: 16 } });
+const deps = () => ({ store: env.store, settings, engine: { ...DEFAULT_ENGINE_SETTINGS, scratchDir: join(env.scratch, 'work'), fetchConcurrency: 16 } });
 
 async function compactAll(items: BinItem[]) {
   const out = [];
@@ -63,14 +37,14 @@ describe('plan and compact against a loopback S3 server', () => {
   let items: BinItem[];
 
   beforeAll(async () => {
-    await putFiles(s3.client, 'landing', [...files, ...noise]);
-    const { output, report } = await planRun({ store, settings, clock: { now: () => new Date() } }, { table: 'sensors' });
+    await putFiles(env.s3.client, 'landing', [...files, ...noise]);
+    const { output, report } = await planRun({ store: env.store, settings, clock: { now: () => new Date() } }, { table: 'sensors' });
     expect(output.inputFiles).toBe(files.length);
     expect(report.skipped['marker-file']).toBe(1);
     expect(report.skipped['checksum-file']).toBe(1);
     expect(report.skipped['temporary-file']).toBe(1);
     expect(report.skipped['empty-object']).toBe(1);
-    items = (await store.getJson<BinItem[]>('gold', output.itemsKey))!;
+    items = (await env.store.getJson<BinItem[]>('gold', output.itemsKey))!;
   });
 
   it('writes every input row exactly once, one Parquet file per partition', async () => {
@@ -82,18 +56,18 @@ describe('plan and compact against a loopback S3 server', () => {
     const results = await compactAll(items);
     expect(results.map((r) => r.outputRows)).toEqual([3600, 200, 200]);
 
-    const outputs = (await allKeys(s3.client, 'gold', 'sensors/')).map((o) => o.key);
+    const outputs = (await allKeys(env.s3.client, 'gold', 'sensors/')).map((o) => o.key);
     expect(outputs).toHaveLength(3);
     for (const r of results) expect(outputs).toContain(r.outputKey);
     expect(results[0].outputKey).toMatch(/^sensors\/dt=2024-12-19\/hour=14\/v=[0-9a-f]{16}\/part-[0-9a-f]{16}\.parquet$/);
 
-    const actual = await rowsFromParquetObjects(s3.client, 'gold', outputs, scratch);
+    const actual = await rowsFromParquetObjects(env.s3.client, 'gold', outputs, env.scratch);
     expect(compareRows(expected, actual)).toMatchObject({ lost: 0, extra: 0 });
     expect(actual).toHaveLength(expected.length);
   });
 
   it('records a manifest with per-input rows, output schema and a matching checksum', async () => {
-    const m = (await store.getJson<BinManifest>('gold', (await compactBin(deps(), items[1])).manifestKey))!;
+    const m = (await env.store.getJson<BinManifest>('gold', (await compactBin(deps(), items[1])).manifestKey))!;
     expect(m.inputs).toHaveLength(40);
     expect(m.inputs.every((i) => i.rows === 5 && i.etag.length > 0)).toBe(true);
     expect(m.output.rows).toBe(200);
@@ -109,25 +83,25 @@ describe('plan and compact against a loopback S3 server', () => {
   });
 
   it('overwrites the same key when a bin is compacted again, never duplicating rows', async () => {
-    const before = await allKeys(s3.client, 'gold', 'sensors/');
+    const before = await allKeys(env.s3.client, 'gold', 'sensors/');
     // Drop the manifest so the rerun really recompacts rather than reusing the verified output.
     const { DeleteObjectCommand } = await import('@aws-sdk/client-s3');
     const first = await compactBin(deps(), items[2]);
-    await s3.client.send(new DeleteObjectCommand({ Bucket: 'gold', Key: first.manifestKey }));
+    await env.s3.client.send(new DeleteObjectCommand({ Bucket: 'gold', Key: first.manifestKey }));
     const again = await compactBin(deps(), items[2]);
     expect(again.outputKey).toBe(first.outputKey);
-    expect(await store.getJson('gold', first.manifestKey)).toBeDefined();
-    const after = await allKeys(s3.client, 'gold', 'sensors/');
+    expect(await env.store.getJson('gold', first.manifestKey)).toBeDefined();
+    const after = await allKeys(env.s3.client, 'gold', 'sensors/');
     expect(after.map((o) => o.key)).toEqual(before.map((o) => o.key));
-    const actual = await rowsFromParquetObjects(s3.client, 'gold', after.map((o) => o.key), scratch);
+    const actual = await rowsFromParquetObjects(env.s3.client, 'gold', after.map((o) => o.key), env.scratch);
     expect(compareRows(expected, actual)).toMatchObject({ lost: 0, extra: 0 });
   });
 
   it('plans the same listing into the same plan id and bin ids', async () => {
-    const again = await planRun({ store, settings, clock: { now: () => new Date() } }, { table: 'sensors' });
-    const items2 = (await store.getJson<BinItem[]>('gold', again.output.itemsKey))!;
+    const again = await planRun({ store: env.store, settings, clock: { now: () => new Date() } }, { table: 'sensors' });
+    const items2 = (await env.store.getJson<BinItem[]>('gold', again.output.itemsKey))!;
     expect(items2.map((i) => i.binId)).toEqual(items.map((i) => i.binId));
     expect(again.output.planId).toBe(items[0].planId);
-    expect((await allKeys(s3.client, 'gold', SYSTEM_PREFIX)).length).toBeGreaterThan(0);
+    expect((await allKeys(env.s3.client, 'gold', SYSTEM_PREFIX)).length).toBeGreaterThan(0);
   });
 });
