@@ -212,6 +212,7 @@ const SETTINGS: TableSettings = {
   goldBucket: 'gold',
   goldPrefix: 'sensors/',
   partitionKeys: ['dt', 'hour'],
+  layout: 'hive',
   targetFileMb: 512,
   minInputFiles: 5,
   maxBinsPerRun: 1000,

@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { SYSTEM_PREFIX } from '../lambdas/core/keys';
+import type { LayoutKind } from '../lambdas/core/partitions';
 import { Env, type Compression } from '../lambdas/core/settings';
 
 const PROJECT_ROOT = path.join(__dirname, '..');
@@ -52,6 +53,7 @@ export interface CompactionFunctionsProps {
   readonly sortBy: readonly string[];
   readonly graceDays: number;
   readonly quietPeriodMinutes: number;
+  readonly layout: LayoutKind;
   readonly compactMemoryMb: number;
   readonly runtime: lambda.Runtime;
   readonly logRetention: logs.RetentionDays;
@@ -106,7 +108,7 @@ export class CompactionFunctions extends Construct {
       memoryMb: 1024,
       timeout: Duration.minutes(5),
       description: `Plans the compaction of ${props.tableName}: lists landing, writes bins`,
-      environment: { ...table, [Env.TargetFileMb]: String(props.targetFileMb), [Env.QuietPeriodMinutes]: String(props.quietPeriodMinutes) },
+      environment: { ...table, [Env.TargetFileMb]: String(props.targetFileMb), [Env.QuietPeriodMinutes]: String(props.quietPeriodMinutes), [Env.Layout]: props.layout },
     });
     this.compact = this.fn('Compact', props, {
       memoryMb: props.compactMemoryMb,

@@ -9,6 +9,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { RunRequest } from '../lambdas/core/contracts';
 import { SYSTEM_PREFIX } from '../lambdas/core/keys';
+import type { LayoutKind } from '../lambdas/core/partitions';
 import type { Compression } from '../lambdas/core/settings';
 import { CompactionCatalog, type GlueColumn } from './compaction-catalog';
 import { CompactionFunctions } from './compaction-functions';
@@ -125,6 +126,12 @@ export interface CompactionPipelineProps {
    * @default 60
    */
   readonly quietPeriodMinutes?: number;
+  /**
+   * How producers lay out landing keys: `hive` (`k=v/` segments, as Kafka Connect's partitioners
+   * write them) or `firehose` (`YYYY/MM/DD/HH/`, mapped to partition keys dt,hour or year,month,day,hour).
+   * @default 'hive'
+   */
+  readonly layout?: LayoutKind;
   /**
    * Storage-class transitions of the gold table data (only on a gold bucket created here).
    * @default 30 days STANDARD_IA, 90 days GLACIER_IR, 365 days DEEP_ARCHIVE
@@ -311,6 +318,7 @@ export class CompactionPipeline extends Construct {
       sortBy: props.sortBy ?? [],
       graceDays: props.graceDays ?? 3,
       quietPeriodMinutes: props.quietPeriodMinutes ?? 60,
+      layout: props.layout ?? 'hive',
       compactMemoryMb: props.compactMemoryMb ?? 4096,
       runtime: props.runtime ?? lambda.Runtime.NODEJS_24_X,
       logRetention,

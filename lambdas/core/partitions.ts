@@ -50,11 +50,20 @@ export interface Discovery {
   readonly skippedExamples: SkippedKey[];
 }
 
+/**
+ * How producers lay out keys: `hive` (`k=v/` segments, Kafka Connect's partitioners included) or
+ * `firehose` (Kinesis Data Firehose's default `YYYY/MM/DD/HH/`, objects often without extension).
+ */
+export type LayoutKind = 'hive' | 'firehose';
+export const LAYOUT_KINDS: readonly LayoutKind[] = ['hive', 'firehose'];
+
 export interface TableLayout {
   /** Key prefix of the table in the landing bucket, ending in `/`. */
   readonly prefix: string;
   /** Partition columns in path order, e.g. `['dt', 'hour']`. */
   readonly partitionKeys: readonly string[];
+  /** @default 'hive' */
+  readonly kind?: LayoutKind;
 }
 
 const EXAMPLES_PER_REASON = 5;
@@ -112,6 +121,27 @@ export function parseHivePartition(
   return values;
 }
 
+/**
+ * Partition values of a key under Firehose's `YYYY/MM/DD/HH/` layout, for partition keys
+ * `dt, hour` (dt = YYYY-MM-DD) or `year, month, day, hour`.
+ */
+export function parseFirehosePartition(relativeKey: string, partitionKeys: readonly string[]): PartitionValues | undefined {
+  const dirs = relativeKey.split('/').slice(0, -1);
+  if (dirs.length !== 4 || !/^\d{4}$/.test(dirs[0]) || !dirs.slice(1).every((d) => /^\d{2}$/.test(d))) return undefined;
+  const [year, month, day, hour] = dirs;
+  if (partitionKeys.join() === 'dt,hour') return { dt: `${year}-${month}-${day}`, hour };
+  if (partitionKeys.join() === 'year,month,day,hour') return { year, month, day, hour };
+  return undefined;
+}
+
+/** Firehose writes JSON records without a file extension, or with `.gz` when it compresses them. */
+function firehoseFormat(key: string): InputFormat | undefined {
+  const name = key.slice(key.lastIndexOf('/') + 1);
+  const hasExtension = (n: string) => /\.[A-Za-z0-9]{1,8}$/.test(n);
+  if (name.endsWith('.gz')) return hasExtension(name.slice(0, -3)) ? undefined : 'jsonl.gz';
+  return hasExtension(name) ? undefined : 'jsonl';
+}
+
 /** Groups a listing into partitions of data files; everything else is counted by reason. */
 export function discover(objects: Iterable<ListedObject>, layout: TableLayout): Discovery {
   const skipped = Object.fromEntries(SKIP_REASONS.map((r) => [r, 0])) as Record<SkipReason, number>;
@@ -126,12 +156,15 @@ export function discover(objects: Iterable<ListedObject>, layout: TableLayout): 
   for (const obj of objects) {
     if (!obj.key.startsWith(layout.prefix)) continue;
     const relative = obj.key.slice(layout.prefix.length);
-    const reason = skipReason(obj.key, obj.size);
+    const firehose = layout.kind === 'firehose';
+    let reason = skipReason(obj.key, obj.size);
+    const fhFormat = firehose && reason === 'unknown-format' ? firehoseFormat(obj.key) : undefined;
+    if (fhFormat) reason = undefined;
     if (reason) {
       skip(obj.key, reason);
       continue;
     }
-    const values = parseHivePartition(relative, layout.partitionKeys);
+    const values = firehose ? parseFirehosePartition(relative, layout.partitionKeys) : parseHivePartition(relative, layout.partitionKeys);
     if (!values) {
       skip(obj.key, 'outside-layout');
       continue;
@@ -139,7 +172,7 @@ export function discover(objects: Iterable<ListedObject>, layout: TableLayout): 
     const path = partitionPath(layout.partitionKeys, values);
     let entry = byPath.get(path);
     if (!entry) byPath.set(path, (entry = { values, files: [] }));
-    entry.files.push({ ...obj, format: formatOf(obj.key)! });
+    entry.files.push({ ...obj, format: formatOf(obj.key) ?? fhFormat! });
   }
 
   const partitions = [...byPath.entries()]

@@ -1,6 +1,7 @@
 import { ConfigurationError, InvalidInputError } from './errors';
 import type { RunRequest } from './contracts';
 import { MB } from './planner';
+import { LAYOUT_KINDS, type LayoutKind } from './partitions';
 
 /** Environment variable names, shared with the CDK construct that sets them. */
 export const Env = {
@@ -25,6 +26,7 @@ export const Env = {
   QuietPeriodMinutes: 'QUIET_PERIOD_MINUTES',
   MaxRejectedPercent: 'MAX_REJECTED_PERCENT',
   MaxDecompressedMb: 'MAX_DECOMPRESSED_MB',
+  Layout: 'LANDING_LAYOUT',
 } as const;
 
 export type Compression = 'snappy' | 'zstd';
@@ -38,6 +40,8 @@ export interface TableSettings {
   readonly goldBucket: string;
   readonly goldPrefix: string;
   readonly partitionKeys: readonly string[];
+  /** How producers lay out landing keys. */
+  readonly layout: LayoutKind;
   readonly targetFileMb: number;
   readonly minInputFiles: number;
   readonly maxBinsPerRun: number;
@@ -107,6 +111,11 @@ export function parseColumns(raw: string | undefined, what: string): string[] {
 export function parseTableSettings(vars: Vars): TableSettings {
   const table = required(vars, Env.TableName);
   const partitionKeys = parseColumns(vars[Env.PartitionKeys] ?? 'dt,hour', Env.PartitionKeys);
+  const layout = (vars[Env.Layout] || 'hive') as LayoutKind;
+  if (!LAYOUT_KINDS.includes(layout)) throw new ConfigurationError(`environment variable ${Env.Layout} must be one of ${LAYOUT_KINDS.join(', ')}, got "${layout}"`);
+  if (layout === 'firehose' && !['dt,hour', 'year,month,day,hour'].includes(partitionKeys.join())) {
+    throw new ConfigurationError(`the firehose layout (YYYY/MM/DD/HH/) needs ${Env.PartitionKeys} dt,hour or year,month,day,hour, got ${partitionKeys.join(',')}`);
+  }
   return {
     table,
     landingBucket: required(vars, Env.LandingBucket),
@@ -114,6 +123,7 @@ export function parseTableSettings(vars: Vars): TableSettings {
     goldBucket: required(vars, Env.GoldBucket),
     goldPrefix: asPrefix(vars[Env.GoldPrefix] ?? `${table}/`),
     partitionKeys,
+    layout,
     targetFileMb: integer(vars, Env.TargetFileMb, 512, 64, 1024),
     minInputFiles: integer(vars, Env.MinInputFiles, 5, 2, 1_000_000),
     maxBinsPerRun: integer(vars, Env.MaxBinsPerRun, 1000, 1, 100_000),

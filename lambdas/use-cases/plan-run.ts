@@ -51,7 +51,7 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
   const prefixes = request.partitions?.length ? request.partitions.map((p) => `${s.landingPrefix}${p}`) : [s.landingPrefix];
   for (const prefix of prefixes) for await (const o of store.list(s.landingBucket, prefix)) listing.push(o);
 
-  const discovery = discover(listing, { prefix: s.landingPrefix, partitionKeys: s.partitionKeys });
+  const discovery = discover(listing, { prefix: s.landingPrefix, partitionKeys: s.partitionKeys, kind: s.layout });
   const filtered = { ...discovery, partitions: discovery.partitions.filter((p) => matchesFilter(p.path, request.partitions)) };
   const committed = new Map<string, CommittedBase>();
   await mapLimit(filtered.partitions, 16, async (p) => {

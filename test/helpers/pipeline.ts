@@ -20,6 +20,7 @@ export const testSettings: TableSettings = {
   goldBucket: 'gold',
   goldPrefix: 'sensors/',
   partitionKeys: ['dt', 'hour'],
+  layout: 'hive',
   targetFileMb: 64,
   minInputFiles: 5,
   maxBinsPerRun: 1000,
@@ -39,7 +40,7 @@ export class ManualClock implements Clock {
 }
 
 /** The use-cases wired to one loopback server and a local catalog, step by step. */
-export function usePipeline(store: S3ObjectStore, scratch: string, clock: Clock, settings = testSettings) {
+export function usePipeline(store: S3ObjectStore, scratch: string, clock: Clock, settings: TableSettings = testSettings) {
   const catalog = new LocalCatalog();
   const engine = { ...DEFAULT_ENGINE_SETTINGS, scratchDir: join(scratch, 'work'), fetchConcurrency: 16 };
   const p = {

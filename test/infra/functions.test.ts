@@ -27,7 +27,7 @@ describe('functions', () => {
   });
 
   it.each([
-    ['plan', () => pipeline.planFunction, 1024, 300, undefined, { ...tableEnv, TARGET_FILE_MB: '512', QUIET_PERIOD_MINUTES: '60' }],
+    ['plan', () => pipeline.planFunction, 1024, 300, undefined, { ...tableEnv, TARGET_FILE_MB: '512', QUIET_PERIOD_MINUTES: '60', LANDING_LAYOUT: 'hive' }],
     [
       'compact',
       () => pipeline.compactFunction,

@@ -8,8 +8,9 @@ import { gzipSync } from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { BinManifest } from '../../lambdas/core/contracts';
+import { planRun } from '../../lambdas/use-cases/plan-run';
 import { putFiles, sensorFiles } from '../../local/generate';
-import { ManualClock, usePipeline } from '../helpers/pipeline';
+import { ManualClock, testSettings, usePipeline } from '../helpers/pipeline';
 import { useLoopback } from '../helpers/loopback';
 import { allKeys, compareRows, getBytes, rowsFromJsonLines, rowsFromParquetObjects } from '../helpers/rows';
 
@@ -162,9 +163,27 @@ describe('hostile keys', () => {
     expect(run.items.map((i) => [i.partition, i.inputFiles]).sort()).toEqual([
       ['dt=../hour=1', 5], ['dt=../hour=2', 5], ['dt=a%07b/hour=3', 5], ['dt=a%20b%2Bc/hour=4', 5], ['dt=x%2F..%2Fy/hour=5', 5],
     ].sort());
-    const { report } = await (await import('../../lambdas/use-cases/plan-run')).planRun({ store: env.store, settings: (await import('../helpers/pipeline')).testSettings, clock }, { table: 'sensors' });
+    const { report } = await planRun({ store: env.store, settings: testSettings, clock }, { table: 'sensors' });
     expect(report.skippedExamples).toContainEqual({ key: long, reason: 'outside-layout' });
     expect(await readOutput(dataKeys, 'SELECT count(*)::INT AS n, sum(seq)::INT AS s FROM $OUT')).toEqual([{ n: 25, s: (24 * 25) / 2 }]);
     tally.handled += dirs.length + 1;
+  });
+});
+
+describe('producer layouts', () => {
+  it('compacts a Firehose YYYY/MM/DD/HH/ landing zone into dt=/hour= partitions', async () => {
+    const clock = new ManualClock();
+    const settings = { ...testSettings, landingPrefix: 'fh/', layout: 'firehose' as const };
+    const p = usePipeline(env.store, env.scratch, clock, settings);
+    const files = sensorFiles({ prefix: 'fh/', hours: ['2024-12-19/14'], filesPerHour: 6, rowsPerFile: 4, seed: 41 }).map((f, i) => ({
+      key: `fh/2024/12/19/14/sensors-stream-1-2024-12-19-14-0${i}-00-${i}aaa${i === 0 ? '.gz' : ''}`,
+      body: f.body,
+    }));
+    for (const f of files) await put(f.key, f.key.endsWith('.gz') ? gzipSync(f.body) : f.body);
+    const run = await p.run();
+    expect(run.items.map((i) => [i.partition, i.inputFiles])).toEqual([['dt=2024-12-19/hour=14', 6]]);
+    const keys = (await allKeys(env.s3.client, 'gold', 'sensors/')).map((o) => o.key);
+    expect(keys).toEqual([expect.stringMatching(/^sensors\/dt=2024-12-19\/hour=14\/v=[0-9a-f]{16}\/part-[0-9a-f]{16}\.parquet$/)]);
+    expect(compareRows(files.flatMap((f) => rowsFromJsonLines(f.body)), await rowsFromParquetObjects(env.s3.client, 'gold', keys, env.scratch))).toMatchObject({ lost: 0, extra: 0 });
   });
 });

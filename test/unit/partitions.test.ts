@@ -1,4 +1,4 @@
-import { discover, encodePartitionValue, parseHivePartition, skipReason, type ListedObject } from '../../lambdas/core/partitions';
+import { discover, encodePartitionValue, parseFirehosePartition, parseHivePartition, skipReason, type ListedObject } from '../../lambdas/core/partitions';
 
 const obj = (key: string, size = 100): ListedObject => ({ key, size, etag: `"${key.length}"`, lastModified: '2024-12-19T15:00:00.000Z' });
 const layout = { prefix: 'sensors/', partitionKeys: ['dt', 'hour'] };
@@ -76,5 +76,25 @@ describe('discover', () => {
   it('puts differently encoded spellings of one value into one partition', () => {
     const d = discover([obj('sensors/dt=a%20b/hour=1/x.json'), obj('sensors/dt=a b/hour=1/y.json')], layout);
     expect(d.partitions.map((p) => [p.path, p.files.length])).toEqual([['dt=a%20b/hour=1', 2]]);
+  });
+});
+
+describe('Firehose layout', () => {
+  it.each([
+    ['2024/12/19/14/stream-1-2024-12-19-14-03-11-abc', ['dt', 'hour'], { dt: '2024-12-19', hour: '14' }],
+    ['2024/12/19/14/x.gz', ['year', 'month', 'day', 'hour'], { year: '2024', month: '12', day: '19', hour: '14' }],
+    ['2024/12/19/x', ['dt', 'hour'], undefined],
+    ['dt=2024-12-19/hour=14/x', ['dt', 'hour'], undefined],
+  ])('%s with %j', (rel, keys, values) => {
+    expect(parseFirehosePartition(rel, keys)).toEqual(values);
+  });
+
+  it('maps YYYY/MM/DD/HH/ into dt/hour partitions and reads extension-less objects as JSON Lines', () => {
+    const d = discover(
+      [obj('fh/2024/12/19/14/s-1-2024-12-19-14-00-01-aaa'), obj('fh/2024/12/19/14/s-1-2024-12-19-14-00-02-bbb.gz'), obj('fh/2024/12/19/15/part.txt'), obj('fh/stray')],
+      { prefix: 'fh/', partitionKeys: ['dt', 'hour'], kind: 'firehose' },
+    );
+    expect(d.partitions.map((p) => [p.path, p.files.map((f) => f.format)])).toEqual([['dt=2024-12-19/hour=14', ['jsonl', 'jsonl.gz']]]);
+    expect(d.skipped).toMatchObject({ 'unknown-format': 1, 'outside-layout': 1 });
   });
 });

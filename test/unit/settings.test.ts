@@ -38,6 +38,7 @@ describe('parseTableSettings / parseEngineSettings', () => {
       goldBucket: 'g',
       goldPrefix: 'sensors/',
       partitionKeys: ['dt', 'hour'],
+      layout: 'hive',
       targetFileMb: 512,
       minInputFiles: 5,
       maxBinsPerRun: 1000,
@@ -50,6 +51,8 @@ describe('parseTableSettings / parseEngineSettings', () => {
     [{ TABLE_NAME: 'sensors', GOLD_BUCKET: 'g' }, 'environment variable LANDING_BUCKET is required'],
     [{ ...base, TARGET_FILE_MB: '32' }, 'environment variable TARGET_FILE_MB must be an integer from 64 to 1024, got "32"'],
     [{ ...base, PARTITION_KEYS: 'dt,ho ur' }, 'PARTITION_KEYS: "ho ur" is not a plain column name'],
+    [{ ...base, LANDING_LAYOUT: 'kafka' }, 'environment variable LANDING_LAYOUT must be one of hive, firehose, got "kafka"'],
+    [{ ...base, LANDING_LAYOUT: 'firehose', PARTITION_KEYS: 'day' }, 'the firehose layout (YYYY/MM/DD/HH/) needs PARTITION_KEYS dt,hour or year,month,day,hour, got day'],
   ])('rejects table settings %j', (vars, message) => {
     expect(() => parseTableSettings(vars)).toThrow(new ConfigurationError(message));
   });
