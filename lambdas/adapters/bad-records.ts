@@ -71,3 +71,32 @@ export async function removeBadRecords(staged: StagedInputs): Promise<RejectedRe
   }
   return rejected;
 }
+
+/**
+ * Rewrites the JSON chunks without the first `n` records of the given objects (offsets a
+ * redelivered Kafka Connect object repeats), and takes them out of the row counts.
+ */
+export async function dropLeadingRecords(staged: StagedInputs, dropLeading: ReadonlyMap<string, number>): Promise<void> {
+  if (!dropLeading.size) return;
+  for (const chunk of staged.jsonChunks) {
+    const segments = staged.jsonSegments.filter((s) => s.chunk === chunk && dropLeading.has(s.key));
+    if (!segments.length) continue;
+    const data = await readFile(chunk);
+    const keep: Buffer[] = [];
+    const left = new Map(segments.map((s) => [s.key, dropLeading.get(s.key)!]));
+    for (let start = 0, lineNo = 0; start < data.length; lineNo++) {
+      const nl = data.indexOf(0x0a, start);
+      const end = nl === -1 ? data.length : nl;
+      const seg = segments.find((s) => lineNo >= s.firstLine && lineNo < s.firstLine + s.lines);
+      const line = data.subarray(start, end);
+      if (seg && (left.get(seg.key) ?? 0) > 0 && !isBlank(line)) {
+        left.set(seg.key, left.get(seg.key)! - 1);
+        staged.jsonRows.set(seg.key, (staged.jsonRows.get(seg.key) ?? 1) - 1);
+      } else {
+        keep.push(data.subarray(start, nl === -1 ? end : nl + 1));
+      }
+      start = end + 1;
+    }
+    await writeFile(chunk, Buffer.concat(keep));
+  }
+}

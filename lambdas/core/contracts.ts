@@ -3,6 +3,7 @@
  * so a renamed field fails to compile. Payloads carry S3 locations and counts, never file lists.
  */
 import type { InputFormat } from './formats';
+import type { OffsetRange } from './kafka';
 import type { HeldPartition } from './planner';
 import type { PartitionValues, SkipReason, SourceFile } from './partitions';
 
@@ -84,7 +85,9 @@ export interface BinManifest {
   readonly partition: string;
   readonly version: string;
   /** `fromGold` inputs are files of the base version (recompacted), the others landing objects. */
-  readonly inputs: ReadonlyArray<{ key: string; etag: string; size: number; rows: number; format: InputFormat; fromGold?: boolean; rejected?: number }>;
+  readonly inputs: ReadonlyArray<{ key: string; etag: string; size: number; rows: number; format: InputFormat; fromGold?: boolean; rejected?: number; duplicates?: number }>;
+  /** Kafka Connect inputs: the offsets this output holds per topic-partition, duplicates dropped, gaps. */
+  readonly kafka?: readonly OffsetRange[];
   /** Records that could not be read, set aside with a report (file, line, reason). */
   readonly quarantine?: { readonly records: number; readonly recordsKey: string; readonly reportKey: string };
   readonly output: {

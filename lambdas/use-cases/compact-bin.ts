@@ -1,9 +1,11 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compactToParquet, type EngineOptions } from '../adapters/duckdb-engine';
+import { dropLeadingRecords } from '../adapters/bad-records';
 import { fetchInputs } from '../adapters/fetch-inputs';
 import type { BinItem, BinManifest, BinSpec, CompactOutput } from '../core/contracts';
 import { InvalidInputError, VerificationError } from '../core/errors';
+import { kafkaCoverage, parseKafkaName } from '../core/kafka';
 import { quarantinePrefix } from '../core/keys';
 import type { ObjectStore } from '../core/ports';
 import type { EngineSettings, TableSettings } from '../core/settings';
@@ -56,6 +58,13 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
       concurrency: e.fetchConcurrency,
       maxDecompressedBytes: e.maxDecompressedMb * 1024 * 1024,
     });
+    // Kafka Connect redelivery: an object repeating offsets another object of the bin holds.
+    const kafkaObjects = spec.files.flatMap((f) => {
+      const k = !f.fromGold && f.format.startsWith('jsonl') ? parseKafkaName(f.key) : undefined;
+      return k ? [{ key: f.key, ...k, records: staged.jsonRows.get(f.key) ?? 0 }] : [];
+    });
+    const kafka = kafkaObjects.length ? kafkaCoverage(kafkaObjects) : undefined;
+    if (kafka) await dropLeadingRecords(staged, kafka.dropLeading);
     deps.onStage?.('fetched', spec.binId);
     const t1 = Date.now();
     const outPath = join(workDir, 'out.parquet');
@@ -129,7 +138,9 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
         format: f.format,
         ...(f.fromGold ? { fromGold: true } : {}),
         ...(rejectedOf.has(f.key) ? { rejected: rejectedOf.get(f.key) } : {}),
+        ...(kafka?.dropLeading.has(f.key) ? { duplicates: kafka.dropLeading.get(f.key) } : {}),
       })),
+      ...(kafka ? { kafka: kafka.ranges } : {}),
       ...(quarantine ? { quarantine } : {}),
       output: {
         bucket: s.goldBucket,

@@ -186,4 +186,33 @@ describe('producer layouts', () => {
     expect(keys).toEqual([expect.stringMatching(/^sensors\/dt=2024-12-19\/hour=14\/v=[0-9a-f]{16}\/part-[0-9a-f]{16}\.parquet$/)]);
     expect(compareRows(files.flatMap((f) => rowsFromJsonLines(f.body)), await rowsFromParquetObjects(env.s3.client, 'gold', keys, env.scratch))).toMatchObject({ lost: 0, extra: 0 });
   });
+
+  it('compacts a Kafka Connect topic once per offset, dropping redelivered records and recording offset ranges', async () => {
+    const clock = new ManualClock();
+    const settings = { ...testSettings, landingPrefix: 'topics/orders/', goldPrefix: 'orders/', partitionKeys: ['partition'], table: 'orders' };
+    const p = usePipeline(env.store, env.scratch, clock, settings);
+    const records = (from: number, n: number) => Array.from({ length: n }, (_, i) => JSON.stringify({ offset: from + i, amount: (from + i) * 10 })).join('\n') + '\n';
+    const dir = 'topics/orders/partition=0/';
+    await put(`${dir}orders+0+0000000000.json`, records(0, 10));
+    await put(`${dir}orders+0+0000000010.json`, records(10, 10));
+    await put(`${dir}orders+0+0000000015.json`, records(15, 10)); // redelivery: 15..19 again
+    await put(`${dir}orders+0+0000000030.json`, records(30, 5)); // gap 25..29
+    await put(`${dir}orders+0+0000000040.json.gz`, gzipSync(records(40, 5))); // gap 35..39
+    await put(`${dir}orders+0+0000000000.keys.json`, '{"k":1}\n');
+    await put(`topics/orders/+tmp/orders/partition=0/abc.json`, records(0, 3));
+    await put(`${dir}orders+0+0000000100.avro`, Buffer.from('Obj\x01'));
+    tally.tried += 3;
+
+    const { output, items } = await p.plan();
+    const planned = await env.store.getJson<{ report: { skipped: Record<string, number> } }>('gold', output.planKey);
+    expect(planned!.report.skipped).toMatchObject({ 'companion-file': 1, 'temporary-file': 1, 'unsupported-format': 1 });
+    const out = await p.compact(items[0]);
+    expect(out.outputRows).toBe(35); // offsets 0..24, 30..34, 40..44
+    const got = await readOutput([out.outputKey], 'SELECT count(*)::INT AS n, count(DISTINCT "offset")::INT AS d, min("offset")::INT AS lo, max("offset")::INT AS hi FROM $OUT');
+    expect(got).toEqual([{ n: 35, d: 35, lo: 0, hi: 44 }]);
+    const manifest = (await env.store.getJson<BinManifest>('gold', out.manifestKey))!;
+    expect(manifest.kafka).toEqual([{ topic: 'orders', partition: 0, from: 0, to: 45, duplicates: 5, gaps: [[25, 30], [35, 40]] }]);
+    expect(manifest.inputs.find((i) => i.key === `${dir}orders+0+0000000015.json`)).toMatchObject({ rows: 5, duplicates: 5 });
+    tally.handled += 3;
+  });
 });
