@@ -82,7 +82,12 @@ export function localPipeline(o: LocalPipelineOptions): LocalPipeline {
   const envOf = (id: string) => resolveEnvironment(template, id, refs);
   const settings = parseTableSettings(envOf(ids.plan));
   const store = o.store ?? new S3ObjectStore(o.s3.client);
-  const catalog = new LocalCatalog(o.catalogFile);
+  // The table as the stack creates it: its columns come from the template's Glue table.
+  const glueTable = Object.values(template.Resources as Record<string, { Type: string; Properties: { TableInput: { StorageDescriptor: { Columns: Array<{ Name: string; Type: string }> } } } }>).find(
+    (r) => r.Type === 'AWS::Glue::Table',
+  );
+  const columns = (glueTable?.Properties.TableInput.StorageDescriptor.Columns ?? []).map((c) => ({ name: c.Name, type: c.Type }));
+  const catalog = new LocalCatalog(o.catalogFile, columns);
   const clock = o.clock ?? { now: () => new Date() };
   const executions = new LocalExecutions();
   const engine = { ...parseEngineSettings(envOf(ids.compact)), scratchDir: join(o.scratchDir, 'compact') };

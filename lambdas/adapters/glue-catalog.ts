@@ -3,12 +3,13 @@ import {
   BatchGetPartitionCommand,
   BatchUpdatePartitionCommand,
   GetTableCommand,
+  UpdateTableCommand,
   type GlueClient,
   type PartitionError,
   type StorageDescriptor,
 } from '@aws-sdk/client-glue';
 import { CatalogError, RetryableError } from '../core/errors';
-import type { Catalog, CatalogPartition } from '../core/ports';
+import type { Catalog, CatalogColumn, CatalogPartition } from '../core/ports';
 
 /** Glue API limits. */
 export const GLUE_GET_BATCH = 1000;
@@ -129,5 +130,34 @@ export class GlueCatalog implements Catalog {
       }, 'update');
     }
     return { created: toCreate.length - (toUpdate.length - updatedBefore), updated: toUpdate.length };
+  }
+
+  async getColumns(): Promise<CatalogColumn[]> {
+    const out = await this.glue.send(new GetTableCommand({ DatabaseName: this.database, Name: this.table }));
+    return (out.Table?.StorageDescriptor?.Columns ?? []).map((c) => ({ name: c.Name ?? '', type: c.Type ?? '' }));
+  }
+
+  async appendColumns(columns: readonly CatalogColumn[]): Promise<void> {
+    if (!columns.length) return;
+    const { Table: t } = await this.glue.send(new GetTableCommand({ DatabaseName: this.database, Name: this.table }));
+    if (!t) throw new CatalogError(`Glue table ${this.database}.${this.table} not found`);
+    const sd = { ...t.StorageDescriptor, Columns: [...(t.StorageDescriptor?.Columns ?? []), ...columns.map((c) => ({ Name: c.name, Type: c.type }))] };
+    // UpdateTable takes a TableInput: only its writable fields, never the read-only ones GetTable returns.
+    await this.glue.send(
+      new UpdateTableCommand({
+        DatabaseName: this.database,
+        TableInput: {
+          Name: t.Name,
+          Description: t.Description,
+          Owner: t.Owner,
+          Retention: t.Retention,
+          StorageDescriptor: sd,
+          PartitionKeys: t.PartitionKeys,
+          TableType: t.TableType,
+          Parameters: t.Parameters,
+        },
+      }),
+    );
+    this.descriptor = sd;
   }
 }

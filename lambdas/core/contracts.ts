@@ -140,6 +140,10 @@ export interface SwapOutput {
   readonly incompletePartitions: readonly string[];
   /** Catalog entries that had to be repointed (new commits, and repairs after a crash). */
   readonly catalogUpdated: number;
+  /** Columns appended to the table for new fields in the data (`name type`). */
+  readonly columnsAdded: readonly string[];
+  /** Written columns the table cannot describe as they are (reported, data kept). */
+  readonly schemaConflicts: readonly string[];
 }
 
 /** Input of the lifecycle step. */

@@ -37,6 +37,16 @@ export interface Catalog {
   getPartitions(values: ReadonlyArray<readonly string[]>): Promise<Array<CatalogPartition | undefined>>;
   /** Creates missing partitions and repoints existing ones; fails naming every partition refused. */
   putPartitions(partitions: readonly CatalogPartition[]): Promise<{ created: number; updated: number }>;
+  /** The table's data columns, in order. */
+  getColumns(): Promise<CatalogColumn[]>;
+  /** Appends columns at the end (existing ones are never moved or changed). */
+  appendColumns(columns: readonly CatalogColumn[]): Promise<void>;
+}
+
+/** A table column with its Hive type (`string`, `bigint`, `timestamp`, ...). */
+export interface CatalogColumn {
+  readonly name: string;
+  readonly type: string;
 }
 
 /** Wall-clock source, injected so that core and use-cases stay deterministic in tests. */

@@ -2,6 +2,7 @@ import type { BinManifest, PlanOutput, SwapOutput } from '../core/contracts';
 import { ConcurrentCommitError, CatalogError, InvalidInputError } from '../core/errors';
 import { carriedKey, manifestKey, statePrefix, stateKey, versionPrefix } from '../core/keys';
 import type { Catalog, CatalogPartition, Clock, ObjectStore } from '../core/ports';
+import { schemaDrift } from '../core/schema';
 import type { TableSettings } from '../core/settings';
 import { supersede, type CoveredSource, type GoldFile, type PartitionState } from '../core/state';
 import { mapLimit } from '../core/concurrency';
@@ -140,6 +141,12 @@ export async function swapPlan(deps: SwapDeps, planOutput: PlanOutput): Promise<
   if (plan.table !== s.table) throw new InvalidInputError(`plan ${plan.planId} is for table ${plan.table}, not ${s.table}`);
 
   const outcomes = await mapLimit(plan.partitions, 8, (p) => commitPartition(deps, plan, p));
+  // Schema drift: columns the new files have and the table lacks are appended before readers see them.
+  const written = (await mapLimit(plan.partitions.filter((_, i) => outcomes[i].kind === 'committed'), 8, (p) =>
+    mapLimit(p.bins, 8, (b) => store.getJson<BinManifest>(s.goldBucket, manifestKey(s.table, p.path, p.version, b.binId))),
+  )).flat().flatMap((m) => (m ? [m.output.schema] : []));
+  const drift = schemaDrift(await deps.catalog.getColumns(), written, s.partitionKeys);
+  await deps.catalog.appendColumns(drift.append);
   const catalogUpdated = await pointCatalog(deps.catalog, s.partitionKeys, await allStates(store, s.goldBucket, s.table));
 
   const conflicts = outcomes.flatMap((o) => (o.kind === 'conflict' ? [o.reason] : []));
@@ -156,5 +163,7 @@ export async function swapPlan(deps: SwapDeps, planOutput: PlanOutput): Promise<
     incomplete: incomplete.length,
     incompletePartitions: incomplete.slice(0, 20),
     catalogUpdated,
+    columnsAdded: drift.append.map((c) => `${c.name} ${c.type}`),
+    schemaConflicts: drift.conflicts,
   };
 }

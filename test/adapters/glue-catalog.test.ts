@@ -4,6 +4,7 @@ import {
   BatchUpdatePartitionCommand,
   GetTableCommand,
   GlueClient,
+  UpdateTableCommand,
 } from '@aws-sdk/client-glue';
 import { mockClient } from 'aws-sdk-client-mock';
 import { GlueCatalog } from '../../lambdas/adapters/glue-catalog';
@@ -111,5 +112,35 @@ describe('GlueCatalog', () => {
     glue.on(BatchUpdatePartitionCommand).resolves({ Errors: [] });
     expect(await catalog().putPartitions([part(8)])).toEqual({ created: 0, updated: 1 });
     expect(glue.commandCalls(BatchUpdatePartitionCommand)[0].args[0].input.Entries![0].PartitionValueList).toEqual(part(8).values);
+  });
+
+  it('appends columns with UpdateTable, sending only TableInput fields and keeping the order', async () => {
+    glue.on(GetTableCommand).resolves({
+      Table: {
+        Name: 'sensors',
+        DatabaseName: 'lake',
+        CreateTime: new Date(0),
+        UpdateTime: new Date(0),
+        CatalogId: '123',
+        VersionId: '7',
+        TableType: 'EXTERNAL_TABLE',
+        Parameters: { classification: 'parquet' },
+        PartitionKeys: [{ Name: 'dt', Type: 'string' }],
+        StorageDescriptor: sd,
+      },
+    });
+    glue.on(UpdateTableCommand).resolves({});
+    await catalog().appendColumns([{ name: 'firmware', type: 'string' }, { name: 'rssi', type: 'bigint' }]);
+    expect(glue.commandCalls(UpdateTableCommand)[0].args[0].input).toEqual({
+      DatabaseName: 'lake',
+      TableInput: {
+        Name: 'sensors',
+        TableType: 'EXTERNAL_TABLE',
+        Parameters: { classification: 'parquet' },
+        PartitionKeys: [{ Name: 'dt', Type: 'string' }],
+        StorageDescriptor: { ...sd, Columns: [{ Name: 'device_id', Type: 'string' }, { Name: 'firmware', Type: 'string' }, { Name: 'rssi', Type: 'bigint' }] },
+      },
+    });
+    expect(await catalog().getColumns()).toEqual([{ name: 'device_id', type: 'string' }]);
   });
 });

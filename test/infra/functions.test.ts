@@ -126,7 +126,7 @@ describe('IAM', () => {
       ...basics(pipeline.swapFunction),
       { Action: 's3:ListBucket', Effect: 'Allow', Resource: arnOf(gold) },
       { Action: ['s3:GetObject', 's3:PutObject'], Effect: 'Allow', Resource: [goldTable, goldSystem] },
-      { Action: [...glueRead, 'glue:BatchCreatePartition', 'glue:BatchUpdatePartition'], Effect: 'Allow', Resource: tableArns },
+      { Action: [...glueRead, 'glue:BatchCreatePartition', 'glue:BatchUpdatePartition', 'glue:UpdateTable'], Effect: 'Allow', Resource: tableArns },
     ]);
   });
 

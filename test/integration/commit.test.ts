@@ -28,7 +28,16 @@ describe('commit protocol', () => {
     const files = seed(1);
     await putFiles(env.s3.client, 'landing', files);
     const first = await p.run();
-    expect(first.swap).toEqual({ committed: 2, unchanged: 0, incomplete: 0, incompletePartitions: [], catalogUpdated: 2 });
+    expect(first.swap).toEqual({
+      committed: 2,
+      unchanged: 0,
+      incomplete: 0,
+      incompletePartitions: [],
+      catalogUpdated: 2,
+      // The test catalog starts without columns: the data's are appended in order.
+      columnsAdded: ['device_id string', 'ts timestamp', 'temperature double', 'humidity double', 'battery bigint', 'seq bigint'],
+      schemaConflicts: [],
+    });
     const st = (await p.state(P14))!;
     expect(st.location).toBe(`s3://gold/sensors/${P14}/v=${st.version}/`);
     expect(await p.catalog.all()).toEqual([
@@ -41,7 +50,7 @@ describe('commit protocol', () => {
     // Same landing zone again: nothing to plan; swapping the old plan again is a no-op.
     const again = await p.plan();
     expect(again.items).toEqual([]);
-    expect(await p.swap(first.output)).toEqual({ committed: 0, unchanged: 2, incomplete: 0, incompletePartitions: [], catalogUpdated: 0 });
+    expect(await p.swap(first.output)).toEqual({ committed: 0, unchanged: 2, incomplete: 0, incompletePartitions: [], catalogUpdated: 0, columnsAdded: [], schemaConflicts: [] });
     expect((await p.state(P14))!.version).toBe(st.version);
   });
 
@@ -219,5 +228,22 @@ describe('commit protocol', () => {
     await p.run();
     const all = [...files, ...during].flatMap((f) => rowsFromJsonLines(f.body));
     expect(compareRows(all, await visibleRows(p, ['2024-12-19', '14']))).toMatchObject({ lost: 0, extra: 0 });
+  });
+
+  it('appends a new field of late data to the table schema, keeping the old columns in place', async () => {
+    const clock = new ManualClock();
+    const p = usePipeline(env.store, env.scratch, clock);
+    await putFiles(env.s3.client, 'landing', seed(14, ['2024-12-19/14'], 6));
+    await p.run();
+    const before = await p.catalog.getColumns();
+    const late = sensorFiles({ prefix: 'sensors/', hours: ['2024-12-19/14'], filesPerHour: 2, rowsPerFile: 3, seed: 15 }).map((f) => ({
+      key: f.key.replace('reading-', 'fw-'),
+      body: f.body.split('\n').filter(Boolean).map((l) => JSON.stringify({ ...JSON.parse(l), firmware: 'v2.1' })).join('\n') + '\n',
+    }));
+    await putFiles(env.s3.client, 'landing', late);
+    clock.advance(3_600_000);
+    const { swap } = await p.run();
+    expect(swap).toMatchObject({ committed: 1, columnsAdded: ['firmware string'], schemaConflicts: [] });
+    expect(await p.catalog.getColumns()).toEqual([...before, { name: 'firmware', type: 'string' }]);
   });
 });
