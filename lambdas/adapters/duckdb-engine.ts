@@ -4,7 +4,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { ColumnSchema } from '../core/contracts';
 import { ConfigurationError, InvalidInputError } from '../core/errors';
 import type { Compression } from '../core/settings';
-import { MAX_RECORD_BYTES, removeBadRecords, type RejectedRecord } from './bad-records';
+import { MAX_RECORD_BYTES, removeBadRecords, removeIncompatibleObjects, type RejectedRecord } from './bad-records';
 import type { StagedInputs } from './fetch-inputs';
 
 export interface EngineOptions {
@@ -15,6 +15,8 @@ export interface EngineOptions {
   readonly rowGroupBytes: number;
   /** Declared column types (DuckDB names), applied with a checked CAST. */
   readonly declaredTypes?: Readonly<Record<string, string>>;
+  /** Fields whose values may mix kinds and are written as strings (`*`: any field); others are quarantined. */
+  readonly coerceToString?: readonly string[];
 }
 
 export interface EngineResult {
@@ -120,7 +122,20 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
       }
     }
 
-    const described = (await c.runAndReadAll('DESCRIBE staged')).getRowObjects() as Array<{ column_name: string; column_type: string }>;
+    let described = (await c.runAndReadAll('DESCRIBE staged')).getRowObjects() as Array<{ column_name: string; column_type: string }>;
+    // Mixed kinds in one field (an object here, a number there) come out as JSON: unless the field
+    // may become a string, the files that disagree with most records are set aside whole.
+    const coerce = o.coerceToString ?? [];
+    const mixed = described.filter((d) => d.column_type === 'JSON' && !coerce.includes('*') && !coerce.includes(d.column_name)).map((d) => d.column_name);
+    if (mixed.length && staged.jsonChunks.length) {
+      const setAside = await removeIncompatibleObjects(staged, mixed);
+      if (setAside.length) {
+        rejected = [...rejected, ...setAside];
+        await c.run('DROP TABLE staged');
+        await c.run(`CREATE TABLE staged AS ${sourceQuery(staged)}`);
+        described = (await c.runAndReadAll('DESCRIBE staged')).getRowObjects() as Array<{ column_name: string; column_type: string }>;
+      }
+    }
     const hasSrc = described.some((d) => d.column_name === SRC);
     const fileRows = new Map<string, number>();
     if (hasSrc) {

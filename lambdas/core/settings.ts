@@ -27,6 +27,7 @@ export const Env = {
   MaxRejectedPercent: 'MAX_REJECTED_PERCENT',
   MaxDecompressedMb: 'MAX_DECOMPRESSED_MB',
   Layout: 'LANDING_LAYOUT',
+  CoerceToString: 'COERCE_TO_STRING',
 } as const;
 
 export type Compression = 'snappy' | 'zstd';
@@ -64,6 +65,8 @@ export interface EngineSettings {
   readonly maxRejectedPercent: number;
   /** Cap on one object's decompressed size (gzip bombs). */
   readonly maxDecompressedMb: number;
+  /** Fields whose mixed kinds are written as strings (`*`: any); files that disagree otherwise go to quarantine. */
+  readonly coerceToString: readonly string[];
 }
 
 export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
@@ -76,6 +79,7 @@ export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
   scratchDir: '/tmp/compactor',
   maxRejectedPercent: 1,
   maxDecompressedMb: 4096,
+  coerceToString: [],
 };
 
 type Vars = Readonly<Record<string, string | undefined>>;
@@ -147,6 +151,7 @@ export function parseEngineSettings(vars: Vars): EngineSettings {
     scratchDir: vars[Env.ScratchDir] || DEFAULT_ENGINE_SETTINGS.scratchDir,
     maxRejectedPercent: integer(vars, Env.MaxRejectedPercent, DEFAULT_ENGINE_SETTINGS.maxRejectedPercent, 0, 100),
     maxDecompressedMb: integer(vars, Env.MaxDecompressedMb, DEFAULT_ENGINE_SETTINGS.maxDecompressedMb, 1, 1_000_000),
+    coerceToString: vars[Env.CoerceToString]?.trim() === '*' ? ['*'] : parseColumns(vars[Env.CoerceToString], Env.CoerceToString),
   };
 }
 

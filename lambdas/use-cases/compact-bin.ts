@@ -75,6 +75,7 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
       threads: e.threads,
       rowGroupBytes: e.rowGroupBytes,
       declaredTypes: deps.declaredTypes,
+      coerceToString: e.coerceToString,
     });
     deps.onStage?.('written', spec.binId);
     const t2 = Date.now();
@@ -84,10 +85,11 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
     const inputRows = [...rowsOf.values()].reduce((a, b) => a + b, 0);
     const where = `bin ${spec.binId} of ${spec.partition}`;
     const rejected = result.rejected;
-    if (rejected.length && (rejected.length * 100) / (inputRows + rejected.length) > e.maxRejectedPercent) {
-      const first = rejected.slice(0, 3).map((r) => `${r.key} line ${r.line}: ${r.reason}`).join('; ');
+    const unreadable = rejected.filter((r) => !r.wholeObject);
+    if (unreadable.length && (unreadable.length * 100) / (inputRows + rejected.length) > e.maxRejectedPercent) {
+      const first = unreadable.slice(0, 3).map((r) => `${r.key} line ${r.line}: ${r.reason}`).join('; ');
       throw new InvalidInputError(
-        `${where}: ${rejected.length} of ${inputRows + rejected.length} records cannot be read, over the ${e.maxRejectedPercent}% limit; nothing was written. First: ${first}`,
+        `${where}: ${unreadable.length} of ${inputRows + rejected.length} records cannot be read, over the ${e.maxRejectedPercent}% limit; nothing was written. First: ${first}`,
       );
     }
     if (result.stagedRows !== inputRows) {
@@ -118,7 +120,11 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
         table: s.table,
         partition: spec.partition,
         binId: spec.binId,
-        rejected: rejected.map((r) => ({ file: `s3://${s.landingBucket}/${r.key}`, line: r.line, reason: r.reason })),
+        rejected: [
+          ...unreadable.map((r) => ({ file: `s3://${s.landingBucket}/${r.key}`, line: r.line, reason: r.reason })),
+          // Whole files set aside: one entry each.
+          ...[...new Map(rejected.filter((r) => r.wholeObject).map((r) => [r.key, r.reason]))].map(([key, reason]) => ({ file: `s3://${s.landingBucket}/${key}`, reason })),
+        ],
       });
       quarantine = { records: rejected.length, recordsKey: `${prefix}records.jsonl`, reportKey: `${prefix}report.json` };
       for (const r of rejected) rejectedOf.set(r.key, (rejectedOf.get(r.key) ?? 0) + 1);

@@ -116,6 +116,46 @@ describe('bad records', () => {
   });
 });
 
+describe('schema drift', () => {
+  const write = async () => {
+    const lines = (n: number, meta: (i: number) => unknown) => Array.from({ length: n }, (_, i) => JSON.stringify({ device_id: `d${i}`, seq: i, meta: meta(i) })).join('\n') + '\n';
+    for (let f = 0; f < 8; f++) await put(`${P}obj-${f}.json`, lines(5, (i) => ({ fw: `v${i}` })));
+    await put(`${P}num-1.json`, lines(5, (i) => i));
+    await put(`${P}num-2.json`, lines(3, () => 7));
+  };
+
+  it('quarantines files whose field kind disagrees with most records, and compacts the rest', async () => {
+    tally.tried += 2;
+    const p = usePipeline(env.store, env.scratch, new ManualClock());
+    await write();
+    const { items } = await p.plan();
+    const out = await p.compact(items[0]);
+    expect(out).toMatchObject({ outputRows: 40, rejectedRecords: 8 });
+    const manifest = (await env.store.getJson<BinManifest>('gold', out.manifestKey))!;
+    expect(manifest.output.schema.find((c) => c.name === 'meta')).toEqual({ name: 'meta', type: 'STRUCT(fw VARCHAR)' });
+    const report = await env.store.getJson<{ rejected: unknown[] }>('gold', manifest.quarantine!.reportKey);
+    expect(report!.rejected).toEqual([
+      { file: `s3://landing/${P}num-1.json`, reason: 'field "meta" is number here but object in most records' },
+      { file: `s3://landing/${P}num-2.json`, reason: 'field "meta" is number here but object in most records' },
+    ]);
+    expect(await readOutput([out.outputKey], 'SELECT count(*)::INT AS n, count(DISTINCT device_id)::INT AS d FROM $OUT')).toEqual([{ n: 40, d: 5 }]);
+    tally.handled += 2;
+  });
+
+  it('writes mixed kinds as strings where the table allows it', async () => {
+    const p = usePipeline(env.store, env.scratch, new ManualClock());
+    await write();
+    const { items } = await p.plan();
+    const out = await p.compact(items[0], { coerceToString: ['meta'] });
+    expect(out).toMatchObject({ outputRows: 48, rejectedRecords: 0 });
+    expect(await readOutput([out.outputKey], `SELECT meta FROM $OUT WHERE device_id = 'd0' ORDER BY meta`)).toEqual([
+      { meta: '0' },
+      { meta: '7' },
+      ...Array(8).fill({ meta: '{"fw":"v0"}' }),
+    ]);
+  });
+});
+
 describe('values', () => {
   it('keeps int64 above 2^53 exact, timestamps to the microsecond as UTC Parquet TIMESTAMP', async () => {
     tally.tried++;
