@@ -55,6 +55,8 @@ export interface CompactionFunctionsProps {
   readonly graceDays: number;
   readonly quietPeriodMinutes: number;
   readonly layout: LayoutKind;
+  /** The table's declared data columns (Hive types), passed to the compact step. */
+  readonly columns: ReadonlyArray<{ readonly name: string; readonly type: string }>;
   readonly compactMemoryMb: number;
   readonly runtime: lambda.Runtime;
   readonly logRetention: logs.RetentionDays;
@@ -123,6 +125,7 @@ export class CompactionFunctions extends Construct {
         ...(props.sortBy.length ? { [Env.SortBy]: props.sortBy.join(',') } : {}),
         [Env.ScratchDir]: SCRATCH_DIR,
         [Env.EngineMemoryMb]: String(Math.floor(props.compactMemoryMb * ENGINE_MEMORY_SHARE)),
+        ...(props.columns.length ? { [Env.TableColumns]: JSON.stringify(props.columns.map((c) => ({ name: c.name, type: c.type }))) } : {}),
       },
     });
     this.swap = this.fn('Swap', props, {

@@ -319,6 +319,7 @@ export class CompactionPipeline extends Construct {
       graceDays: props.graceDays ?? 3,
       quietPeriodMinutes: props.quietPeriodMinutes ?? 60,
       layout: props.layout ?? 'hive',
+      columns: props.columns ?? [],
       compactMemoryMb: props.compactMemoryMb ?? 4096,
       runtime: props.runtime ?? lambda.Runtime.NODEJS_24_X,
       logRetention,

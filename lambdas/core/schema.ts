@@ -55,3 +55,23 @@ export function schemaDrift(table: readonly CatalogColumn[], written: ReadonlyAr
   }
   return { append, conflicts: [...conflicts] };
 }
+
+/** DuckDB type for a declared Hive column type; undefined for types left to inference. */
+export function duckdbType(hive: string): string | undefined {
+  const t = hive.trim().toLowerCase();
+  const simple: Record<string, string> = {
+    string: 'VARCHAR',
+    bigint: 'BIGINT',
+    int: 'INTEGER',
+    smallint: 'SMALLINT',
+    tinyint: 'TINYINT',
+    double: 'DOUBLE',
+    float: 'FLOAT',
+    boolean: 'BOOLEAN',
+    date: 'DATE',
+    timestamp: 'TIMESTAMPTZ',
+  };
+  if (simple[t]) return simple[t];
+  const dec = /^decimal\((\d+),\s*(\d+)\)$/.exec(t);
+  return dec ? `DECIMAL(${dec[1]},${dec[2]})` : undefined;
+}

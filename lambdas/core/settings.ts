@@ -1,6 +1,7 @@
 import { ConfigurationError, InvalidInputError } from './errors';
 import type { RunRequest } from './contracts';
 import { MB } from './planner';
+import { duckdbType } from './schema';
 import { LAYOUT_KINDS, type LayoutKind } from './partitions';
 
 /** Environment variable names, shared with the CDK construct that sets them. */
@@ -28,6 +29,7 @@ export const Env = {
   MaxDecompressedMb: 'MAX_DECOMPRESSED_MB',
   Layout: 'LANDING_LAYOUT',
   CoerceToString: 'COERCE_TO_STRING',
+  TableColumns: 'TABLE_COLUMNS',
 } as const;
 
 export type Compression = 'snappy' | 'zstd';
@@ -67,6 +69,8 @@ export interface EngineSettings {
   readonly maxDecompressedMb: number;
   /** Fields whose mixed kinds are written as strings (`*`: any); files that disagree otherwise go to quarantine. */
   readonly coerceToString: readonly string[];
+  /** The table's declared columns as DuckDB types: written with a checked CAST (decimals stay decimals). */
+  readonly declaredTypes: Readonly<Record<string, string>>;
 }
 
 export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
@@ -80,6 +84,7 @@ export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
   maxRejectedPercent: 1,
   maxDecompressedMb: 4096,
   coerceToString: [],
+  declaredTypes: {},
 };
 
 type Vars = Readonly<Record<string, string | undefined>>;
@@ -136,6 +141,24 @@ export function parseTableSettings(vars: Vars): TableSettings {
   };
 }
 
+/** `TABLE_COLUMNS`: the table's columns as JSON `[{"name": ..., "type": <Hive type>}]`. */
+function parseDeclaredTypes(raw: string | undefined): Record<string, string> {
+  if (!raw) return {};
+  let cols: Array<{ name: string; type: string }>;
+  try {
+    cols = JSON.parse(raw);
+    if (!Array.isArray(cols)) throw new Error('not a list');
+  } catch (e) {
+    throw new ConfigurationError(`environment variable ${Env.TableColumns} must be a JSON list of {"name", "type"}: ${(e as Error).message}`);
+  }
+  const out: Record<string, string> = {};
+  for (const c of cols) {
+    const t = duckdbType(String(c.type));
+    if (t) out[c.name] = t;
+  }
+  return out;
+}
+
 export function parseEngineSettings(vars: Vars): EngineSettings {
   const compression = (vars[Env.Compression] ?? DEFAULT_ENGINE_SETTINGS.compression).toLowerCase();
   if (compression !== 'snappy' && compression !== 'zstd') {
@@ -152,6 +175,7 @@ export function parseEngineSettings(vars: Vars): EngineSettings {
     maxRejectedPercent: integer(vars, Env.MaxRejectedPercent, DEFAULT_ENGINE_SETTINGS.maxRejectedPercent, 0, 100),
     maxDecompressedMb: integer(vars, Env.MaxDecompressedMb, DEFAULT_ENGINE_SETTINGS.maxDecompressedMb, 1, 1_000_000),
     coerceToString: vars[Env.CoerceToString]?.trim() === '*' ? ['*'] : parseColumns(vars[Env.CoerceToString], Env.CoerceToString),
+    declaredTypes: parseDeclaredTypes(vars[Env.TableColumns]),
   };
 }
 

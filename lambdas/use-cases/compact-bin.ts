@@ -74,7 +74,7 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
       memoryLimitMb: e.memoryLimitMb,
       threads: e.threads,
       rowGroupBytes: e.rowGroupBytes,
-      declaredTypes: deps.declaredTypes,
+      declaredTypes: { ...e.declaredTypes, ...deps.declaredTypes },
       coerceToString: e.coerceToString,
     });
     deps.onStage?.('written', spec.binId);

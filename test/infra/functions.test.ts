@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SENSORS_COLUMNS } from '../../bin/app';
 import { arnOf, logicalId, objectsArn, pipelineStack, ref } from './pipeline-app';
 
 const { stack, pipeline, template } = pipelineStack();
@@ -34,11 +35,17 @@ describe('functions', () => {
       4096,
       900,
       { Size: 10240 },
-      { ...tableEnv, PARQUET_COMPRESSION: 'snappy', SCRATCH_DIR: '/tmp/compactor', ENGINE_MEMORY_MB: '2457' },
+      {
+        ...tableEnv,
+        PARQUET_COMPRESSION: 'snappy',
+        SCRATCH_DIR: '/tmp/compactor',
+        ENGINE_MEMORY_MB: '2457',
+        TABLE_COLUMNS: JSON.stringify(SENSORS_COLUMNS),
+      },
     ],
     ['swap', () => pipeline.swapFunction, 512, 300, undefined, { ...tableEnv, GLUE_DATABASE: 'compactor' }],
     ['lifecycle', () => pipeline.lifecycleFunction, 512, 900, undefined, { ...tableEnv, GLUE_DATABASE: 'compactor', GRACE_DAYS: '3' }],
-  ])('runs %s on Node 20 x86_64 with its memory, timeout, environment, tracing and log group', (_name, fn, memory, timeout, storage, env) => {
+  ])('runs %s on Node 24 x86_64 with its memory, timeout, environment, tracing and log group', (_name, fn, memory, timeout, storage, env) => {
     const p = fnProps(fn());
     expect(p.Runtime).toBe('nodejs24.x');
     expect(p.Architectures).toEqual(['x86_64']);

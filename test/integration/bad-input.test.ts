@@ -157,6 +157,21 @@ describe('schema drift', () => {
 });
 
 describe('values', () => {
+  it('writes declared decimals as DECIMAL and declared timestamps as TIMESTAMP, whatever the inference', async () => {
+    tally.tried++;
+    const p = usePipeline(env.store, env.scratch, new ManualClock());
+    const rows = ['{"price": 12345678.91, "at": "2024-12-19T14:00:00Z"}', '{"price": 0.1, "at": "2024-12-19 14:30:00.123456"}'];
+    for (let i = 0; i < 5; i++) await put(`${P}d-${i}.json`, rows.join('\n') + '\n');
+    const { items } = await p.plan();
+    const out = await p.compact(items[0], { declaredTypes: { price: 'DECIMAL(12,2)', at: 'TIMESTAMPTZ' } });
+    const got = await readOutput([out.outputKey], 'SELECT DISTINCT price::VARCHAR AS price, typeof(price) AS t, "at"::VARCHAR AS "at", typeof("at") AS tt FROM $OUT ORDER BY price');
+    expect(got).toEqual([
+      { price: '0.10', t: 'DECIMAL(12,2)', at: '2024-12-19 14:30:00.123456+00', tt: 'TIMESTAMP WITH TIME ZONE' },
+      { price: '12345678.91', t: 'DECIMAL(12,2)', at: '2024-12-19 14:00:00+00', tt: 'TIMESTAMP WITH TIME ZONE' },
+    ]);
+    tally.handled++;
+  });
+
   it('keeps int64 above 2^53 exact, timestamps to the microsecond as UTC Parquet TIMESTAMP', async () => {
     tally.tried++;
     const clock = new ManualClock();
