@@ -21,6 +21,8 @@ export interface PlannerOptions {
   readonly outputRatios: Readonly<Record<InputFormat, number>>;
   /** A partition is held until its time window ended this long ago (0: never held). */
   readonly quietPeriodMs: number;
+  /** A bin's inputs must fit the compact step's scratch space: bins are split below this. */
+  readonly maxBinInputBytes: number;
   /** The planning time (ISO-8601), for the quiet period; unset: no partition is held for it. */
   readonly now?: string;
 }
@@ -33,6 +35,7 @@ export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
   maxInputBytesPerRun: 1024 * 1024 * MB,
   outputRatios: DEFAULT_OUTPUT_RATIOS,
   quietPeriodMs: 3_600_000,
+  maxBinInputBytes: 8 * 1024 * MB,
 };
 
 /** A remainder is spread over the other bins when they stay within this overshoot of the target. */
@@ -60,7 +63,7 @@ export interface PartitionPlan {
   readonly newFiles: number;
 }
 
-export type HoldReason = 'below-min-input-files' | 'run-cap' | 'up-to-date' | 'quiet-period' | 'key-too-long';
+export type HoldReason = 'below-min-input-files' | 'run-cap' | 'up-to-date' | 'quiet-period' | 'key-too-long' | 'file-too-large';
 
 export interface HeldPartition {
   readonly path: string;
@@ -86,6 +89,7 @@ export function validatePlannerOptions(o: PlannerOptions): PlannerOptions {
   if (!(o.smallFileFraction > 0 && o.smallFileFraction <= 1)) fail(`smallFileFraction must be in (0, 1], got ${o.smallFileFraction}`);
   if (!(Number.isInteger(o.minInputFiles) && o.minInputFiles >= 2)) fail(`minInputFiles must be an integer >= 2, got ${o.minInputFiles}`);
   if (!(Number.isInteger(o.maxBinsPerRun) && o.maxBinsPerRun >= 1)) fail(`maxBinsPerRun must be an integer >= 1, got ${o.maxBinsPerRun}`);
+  if (!(o.maxBinInputBytes >= MB)) fail(`maxBinInputBytes must be at least 1 MB, got ${o.maxBinInputBytes}`);
   if (!(o.quietPeriodMs >= 0)) fail(`quietPeriodMs must be >= 0, got ${o.quietPeriodMs}`);
   if (!(o.maxInputBytesPerRun > 0)) fail(`maxInputBytesPerRun must be > 0, got ${o.maxInputBytesPerRun}`);
   for (const [format, ratio] of Object.entries(o.outputRatios)) {
@@ -217,11 +221,18 @@ export function planCompaction(
     carried.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const sizes = small.map((f) => estimateOutputBytes(f, outputRatios));
     const total = sizes.reduce((a, b) => a + b, 0);
-    let count = Math.min(binCount(total, targetBytes), small.length);
+    // One object larger than a bin may be cannot be compacted here: reported, never attempted.
+    if (small.some((f) => f.size > options.maxBinInputBytes)) {
+      held.push({ path: partition.path, reason: 'file-too-large', smallFiles: small.length });
+      continue;
+    }
+    const inputTotal = small.reduce((n, f) => n + f.size, 0);
+    let count = Math.min(Math.max(binCount(total, targetBytes), Math.ceil(inputTotal / options.maxBinInputBytes)), small.length);
     const cap = targetBytes * (1 + SPREAD_TOLERANCE);
+    const fits = (bins: SourceFile[][] | undefined) => bins?.every((b) => b.reduce((n, f) => n + f.size, 0) <= options.maxBinInputBytes);
     let split = splitEvenly(small, sizes, count, cap);
-    while (!split) split = splitEvenly(small, sizes, ++count, cap);
-    const bins = split.map((files) => makeBin(files, outputRatios));
+    while (!fits(split)) split = splitEvenly(small, sizes, ++count, cap);
+    const bins = split!.map((files) => makeBin(files, outputRatios));
     const inputBytes = bins.reduce((s, b) => s + b.inputBytes, 0);
 
     // Whole partitions only, so every committed version holds all of its partition; the first always fits.

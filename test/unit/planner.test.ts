@@ -173,3 +173,22 @@ describe('quiet period', () => {
     expect(plan.partitions.map((p) => p.path)).toEqual(planned);
   });
 });
+
+describe('bin input cap (the compact step\'s scratch space)', () => {
+  it('splits a partition whose output fits one bin but whose inputs do not fit one Lambda', () => {
+    // 40 files of 10 MB at ratio 0.1: 40 MB of output (one bin by size), 400 MB of input.
+    const d = discovery({ p: Array(40).fill(10) });
+    const plan = planCompaction(d, opts({ outputRatios: { ...ratio1, jsonl: 0.1 }, maxBinInputBytes: 150 * MB }));
+    const bins = plan.partitions[0].bins;
+    expect(bins).toHaveLength(3);
+    for (const b of bins) expect(b.inputBytes).toBeLessThanOrEqual(150 * MB);
+    expect(bins.reduce((n, b) => n + b.files.length, 0)).toBe(40);
+  });
+
+  it('reports a partition holding one object larger than a bin may be', () => {
+    const d = discovery({ p: [1, 1, 1, 1, 1, 200] });
+    const plan = planCompaction(d, opts({ outputRatios: { ...ratio1, jsonl: 0.1 }, maxBinInputBytes: 150 * MB }));
+    expect(plan.partitions).toEqual([]);
+    expect(plan.held).toEqual([{ path: 'p', reason: 'file-too-large', smallFiles: 6 }]);
+  });
+});
