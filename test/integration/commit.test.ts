@@ -246,4 +246,20 @@ describe('commit protocol', () => {
     expect(swap).toMatchObject({ committed: 1, columnsAdded: ['firmware string'], schemaConflicts: [] });
     expect(await p.catalog.getColumns()).toEqual([...before, { name: 'firmware', type: 'string' }]);
   });
+
+  it('never commits an empty version: a partition of blank files stays as it was', async () => {
+    const p = usePipeline(env.store, env.scratch, new ManualClock());
+    for (let i = 0; i < 5; i++) {
+      await env.s3.client.send(new PutObjectCommand({ Bucket: 'landing', Key: `sensors/dt=2024-12-19/hour=14/blank-${i}.json`, Body: Buffer.from('\n  \n\r\n') }));
+    }
+    const { output, items } = await p.plan();
+    expect(await p.compact(items[0])).toMatchObject({ inputRows: 0, outputRows: 0 });
+    expect(await p.swap(output)).toMatchObject({
+      committed: 0,
+      incomplete: 1,
+      incompletePartitions: [`${P14}: version holds no rows; an empty version never replaces data`],
+    });
+    expect(await p.catalog.all()).toEqual([]);
+    expect(await p.state(P14)).toBeUndefined();
+  });
 });
