@@ -79,7 +79,9 @@ export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
   fetchConcurrency: 32,
   memoryLimitMb: 1024,
   threads: 2,
-  rowGroupBytes: 128 * MB,
+  // DuckDB buffers row groups outside its memory limit: 64 MB row groups kept a 512 MB-output bin
+  // at ~0.9 GB peak RSS where 128 MB reached ~1.6 GB (same speed), and suit Athena/Spark readers.
+  rowGroupBytes: 64 * MB,
   scratchDir: '/tmp/compactor',
   maxRejectedPercent: 1,
   maxDecompressedMb: 4096,
