@@ -30,11 +30,11 @@ import { compactToParquet, sqlString, type EngineOptions } from '../lambdas/adap
 import { fetchInputs, type StagedInputs } from '../lambdas/adapters/fetch-inputs';
 import { makeS3Client, S3ObjectStore } from '../lambdas/adapters/s3';
 import type { BinItem, BinManifest, BinSpec } from '../lambdas/core/contracts';
-import { DEFAULT_ENGINE_SETTINGS, type EngineSettings, type TableSettings } from '../lambdas/core/settings';
+import { DEFAULT_ENGINE_SETTINGS, type EngineSettings } from '../lambdas/core/settings';
 import { compactBin } from '../lambdas/use-cases/compact-bin';
 import { mapLimit } from '../lambdas/core/concurrency';
 import { planRun } from '../lambdas/use-cases/plan-run';
-import { putFiles, sensorFiles, type GeneratedFile } from '../local/generate';
+import { putFiles, sensorFiles, SENSORS_SETTINGS, type GeneratedFile } from '../local/generate';
 import { LOCAL_CREDENTIALS } from '../local/s3-server';
 import type { WorkerJob, WorkerResult } from './engine-worker';
 
@@ -205,20 +205,7 @@ async function startS3Process(buckets: readonly string[]): Promise<S3Process> {
 
 // ---------------------------------------------------------------- data
 
-const SETTINGS: TableSettings = {
-  table: 'sensors',
-  landingBucket: 'landing',
-  landingPrefix: 'sensors/',
-  goldBucket: 'gold',
-  goldPrefix: 'sensors/',
-  partitionKeys: ['dt', 'hour'],
-  layout: 'hive',
-  targetFileMb: 512,
-  minInputFiles: 5,
-  maxBinsPerRun: 1000,
-  graceDays: 3,
-  quietPeriodMinutes: 60,
-};
+const SETTINGS = SENSORS_SETTINGS;
 const MAIN_HOUR = '2024-12-19/14';
 const FLAT_N_HOUR = '2024-12-19/15';
 const FLAT_4N_HOUR = '2024-12-19/16';

@@ -1,5 +1,6 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { mapLimit } from '../lambdas/core/concurrency';
+import type { TableSettings } from '../lambdas/core/settings';
 
 /** A small deterministic PRNG (mulberry32), so a seed always gives the same landing zone. */
 export function rng(seed: number): () => number {
@@ -69,3 +70,19 @@ export async function putFiles(
     if (++done % 1000 === 0) onProgress?.(done);
   });
 }
+
+/** The generated sensors table on the local buckets, as the tests and the benchmark use it. */
+export const SENSORS_SETTINGS: TableSettings = {
+  table: 'sensors',
+  landingBucket: 'landing',
+  landingPrefix: 'sensors/',
+  goldBucket: 'gold',
+  goldPrefix: 'sensors/',
+  partitionKeys: ['dt', 'hour'],
+  layout: 'hive',
+  targetFileMb: 512,
+  minInputFiles: 5,
+  maxBinsPerRun: 1000,
+  graceDays: 3,
+  quietPeriodMinutes: 60,
+};

@@ -6,6 +6,7 @@ import { stateKey } from '../../lambdas/core/keys';
 import type { Clock } from '../../lambdas/core/ports';
 import { DEFAULT_ENGINE_SETTINGS, type TableSettings } from '../../lambdas/core/settings';
 import type { PartitionState } from '../../lambdas/core/state';
+import { SENSORS_SETTINGS } from '../../local/generate';
 import { compactBin } from '../../lambdas/use-cases/compact-bin';
 import { retireCompacted } from '../../lambdas/use-cases/lifecycle';
 import { planRun } from '../../lambdas/use-cases/plan-run';
@@ -13,20 +14,8 @@ import { swapPlan } from '../../lambdas/use-cases/swap';
 
 export const DAY = 86_400_000;
 
-export const testSettings: TableSettings = {
-  table: 'sensors',
-  landingBucket: 'landing',
-  landingPrefix: 'sensors/',
-  goldBucket: 'gold',
-  goldPrefix: 'sensors/',
-  partitionKeys: ['dt', 'hour'],
-  layout: 'hive',
-  targetFileMb: 64,
-  minInputFiles: 5,
-  maxBinsPerRun: 1000,
-  graceDays: 3,
-  quietPeriodMinutes: 60,
-};
+/** Small target files, so test partitions compact into one bin each. */
+export const testSettings: TableSettings = { ...SENSORS_SETTINGS, targetFileMb: 64 };
 
 /** A clock the test moves by hand. */
 export class ManualClock implements Clock {
