@@ -68,7 +68,7 @@ export interface LocalPipeline {
 export const LOCAL_BUCKETS = { landing: 'landing', gold: 'gold' } as const;
 
 export function localPipeline(o: LocalPipelineOptions): LocalPipeline {
-  const { pipeline, template, stack } = synthesizeApp();
+  const { pipeline, template } = synthesizeApp();
   const refs: Record<string, string> = {
     [logicalId(pipeline.landingBucket)]: LOCAL_BUCKETS.landing,
     [logicalId(pipeline.goldBucket)]: LOCAL_BUCKETS.gold,
@@ -107,7 +107,6 @@ export function localPipeline(o: LocalPipelineOptions): LocalPipeline {
   const stateMachineName = resolveValue(template, template.Resources[logicalId(pipeline.stateMachine)].Properties.StateMachineName, refs);
   const rule = template.Resources[logicalId(pipeline.schedule)];
   const scheduledInput = JSON.parse(resolveValue(template, rule.Properties.Targets[0].Input, refs));
-  void stack;
   return {
     settings,
     landingBucket: LOCAL_BUCKETS.landing,
