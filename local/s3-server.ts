@@ -10,7 +10,7 @@ import { makeS3Client } from '../lambdas/adapters/s3';
 
 /**
  * A real S3-compatible server (s3rver) on loopback, with its data in a temp directory, plus the
- * conditional writes that s3rver lacks (see conditionalWrites).
+ * the conditional writes and copy-source handling that s3rver lacks (see the middlewares below).
  */
 export interface LocalS3 {
   readonly endpoint: string;
@@ -24,6 +24,7 @@ interface KoaContext {
   path: string;
   query: Record<string, unknown>;
   get(header: string): string;
+  headers: Record<string, string | string[] | undefined>;
   status: number;
   body: unknown;
   type: string;
@@ -70,13 +71,42 @@ export function conditionalWrites(store: MetadataStore): Middleware {
   };
 }
 
+/**
+ * S3 URL-decodes `x-amz-copy-source` whole; s3rver applies `decodeURI`, which leaves `%3D` (`=`),
+ * `%2B` (`+`) and the like encoded and then finds no such key. Re-encoding the decoded source with
+ * `encodeURI`, which `decodeURI` reverses exactly, gives s3rver the key S3 would have read.
+ */
+export const copySourceEncoding: Middleware = async (ctx, next) => {
+  const source = ctx.headers['x-amz-copy-source'];
+  if (typeof source === 'string') ctx.headers['x-amz-copy-source'] = encodeURI(decodeURIComponent(source));
+  await next();
+};
+
+/** `x-amz-copy-source-if-match`, which s3rver ignores: a copy from a source whose ETag changed fails with 412. */
+export function copySourceConditions(store: MetadataStore): Middleware {
+  return async (ctx, next) => {
+    const source = ctx.headers['x-amz-copy-source'];
+    const ifMatch = ctx.get('x-amz-copy-source-if-match');
+    if (ctx.method !== 'PUT' || typeof source !== 'string' || !ifMatch) return next();
+    const [bucket, ...rest] = decodeURIComponent(source).replace(/^\//, '').split('/');
+    const current = await store.getMetadata(bucket, rest.join('/')).then((m) => m.etag, () => undefined);
+    if (current !== undefined && current !== ifMatch) {
+      ctx.status = 412;
+      ctx.type = 'application/xml';
+      ctx.body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>x-amz-copy-source-If-Match</Condition></Error>`;
+      return;
+    }
+    await next();
+  };
+}
+
 export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 export async function startLocalS3(buckets: readonly string[]): Promise<LocalS3> {
   const directory = await mkdtemp(join(tmpdir(), 's3rver-'));
   const server = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true });
   // Ahead of s3rver's own router, so preconditions are checked before any write.
-  server.middleware.unshift(conditionalWrites(server.store));
+  server.middleware.unshift(conditionalWrites(server.store), copySourceConditions(server.store), copySourceEncoding);
   const address: AddressInfo = await server.run();
   const endpoint = `http://127.0.0.1:${address.port}`;
   const client = makeS3Client({ endpoint, credentials: LOCAL_CREDENTIALS });

@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import type { StagedInputs } from './fetch-inputs';
+import type { Intervals } from '../core/kafka';
+import type { JsonSegment, StagedInputs } from './fetch-inputs';
 
 /** A JSON Lines record the engine cannot read, with where it came from. */
 export interface RejectedRecord {
@@ -40,67 +41,78 @@ export function badRecordReason(line: Buffer): string | undefined {
   return undefined;
 }
 
-/**
- * Rewrites the JSON chunks without the records that cannot be read, and takes them out of the
- * per-object row counts. Runs only after the engine refused the inputs, so the usual path never
- * parses JSON in Node.
- */
-export async function removeBadRecords(staged: StagedInputs): Promise<RejectedRecord[]> {
-  const rejected: RejectedRecord[] = [];
-  for (const chunk of staged.jsonChunks) {
-    const data = await readFile(chunk);
-    const segments = staged.jsonSegments.filter((s) => s.chunk === chunk).sort((a, b) => a.firstLine - b.firstLine);
-    const keep: Buffer[] = [];
-    let found = false;
-    let seg = 0;
-    for (let start = 0, lineNo = 0; start < data.length; lineNo++) {
-      const nl = data.indexOf(0x0a, start);
-      const end = nl === -1 ? data.length : nl;
-      const line = data.subarray(start, end);
-      while (seg < segments.length - 1 && lineNo >= segments[seg].firstLine + segments[seg].lines) seg++;
-      const reason = badRecordReason(line);
-      if (reason) {
-        const s = segments[seg];
-        rejected.push({ key: s.key, line: lineNo - s.firstLine + 1, reason, bytes: Buffer.from(line) });
-        staged.jsonRows.set(s.key, (staged.jsonRows.get(s.key) ?? 1) - 1);
-        found = true;
-      } else {
-        keep.push(data.subarray(start, nl === -1 ? end : nl + 1));
-      }
-      start = end + 1;
-    }
-    if (found) await writeFile(chunk, Buffer.concat(keep));
-  }
-  return rejected;
+/** One line of a JSON chunk, placed in its source object. */
+interface ChunkLine {
+  readonly segment: JsonSegment;
+  /** 1-based line number within the source object. */
+  readonly line: number;
+  /** 0-based index among the object's records (non-blank lines). */
+  readonly record: number;
+  readonly bytes: Buffer;
 }
 
 /**
- * Rewrites the JSON chunks without the first `n` records of the given objects (offsets a
- * redelivered Kafka Connect object repeats), and takes them out of the row counts.
+ * Walks every record of the JSON chunks that hold one of `keys` (all when unset); the lines
+ * `blank` returns true for are rewritten as empty lines, so every later pass still names each
+ * record by its object's original line number. Row counts follow.
  */
-export async function dropLeadingRecords(staged: StagedInputs, dropLeading: ReadonlyMap<string, number>): Promise<void> {
-  if (!dropLeading.size) return;
+async function blankLines(staged: StagedInputs, keys: ReadonlySet<string> | undefined, blank: (l: ChunkLine) => boolean): Promise<number> {
+  let blanked = 0;
   for (const chunk of staged.jsonChunks) {
-    const segments = staged.jsonSegments.filter((s) => s.chunk === chunk && dropLeading.has(s.key));
-    if (!segments.length) continue;
+    const segments = staged.jsonSegments.filter((s) => s.chunk === chunk).sort((a, b) => a.firstLine - b.firstLine);
+    if (keys && !segments.some((s) => keys.has(s.key))) continue;
     const data = await readFile(chunk);
-    const keep: Buffer[] = [];
-    const left = new Map(segments.map((s) => [s.key, dropLeading.get(s.key)!]));
+    const out: Buffer[] = [];
+    let changed = false;
+    let seg = 0;
+    let record = 0;
     for (let start = 0, lineNo = 0; start < data.length; lineNo++) {
       const nl = data.indexOf(0x0a, start);
       const end = nl === -1 ? data.length : nl;
-      const seg = segments.find((s) => lineNo >= s.firstLine && lineNo < s.firstLine + s.lines);
-      const line = data.subarray(start, end);
-      if (seg && (left.get(seg.key) ?? 0) > 0 && !isBlank(line)) {
-        left.set(seg.key, left.get(seg.key)! - 1);
-        staged.jsonRows.set(seg.key, (staged.jsonRows.get(seg.key) ?? 1) - 1);
-      } else {
-        keep.push(data.subarray(start, nl === -1 ? end : nl + 1));
+      while (seg < segments.length - 1 && lineNo >= segments[seg].firstLine + segments[seg].lines) {
+        seg++;
+        record = 0;
       }
+      const bytes = data.subarray(start, end);
+      const segment = segments[seg];
+      if (segment && !isBlank(bytes)) {
+        if ((!keys || keys.has(segment.key)) && blank({ segment, line: lineNo - segment.firstLine + 1, record, bytes })) {
+          staged.jsonRows.set(segment.key, (staged.jsonRows.get(segment.key) ?? 1) - 1);
+          changed = true;
+          blanked++;
+          out.push(Buffer.from('\n'));
+          start = end + 1;
+          record++;
+          continue;
+        }
+        record++;
+      }
+      out.push(data.subarray(start, nl === -1 ? end : nl + 1));
       start = end + 1;
     }
-    await writeFile(chunk, Buffer.concat(keep));
+    if (changed) await writeFile(chunk, Buffer.concat(out));
   }
+  return blanked;
+}
+
+/**
+ * Takes the records that cannot be read out of the JSON chunks and the per-object row counts.
+ * Runs only after the engine refused the inputs, so the usual path never parses JSON in Node.
+ */
+export async function removeBadRecords(staged: StagedInputs): Promise<RejectedRecord[]> {
+  const rejected: RejectedRecord[] = [];
+  await blankLines(staged, undefined, ({ segment, line, bytes }) => {
+    const reason = badRecordReason(bytes);
+    if (reason) rejected.push({ key: segment.key, line, reason, bytes: Buffer.from(bytes) });
+    return reason !== undefined;
+  });
+  return rejected;
+}
+
+/** Takes records out of the JSON chunks by their index within their object (Kafka redelivery). */
+export async function dropRecords(staged: StagedInputs, drop: ReadonlyMap<string, Intervals>): Promise<number> {
+  if (!drop.size) return 0;
+  return blankLines(staged, new Set(drop.keys()), ({ segment, record }) => drop.get(segment.key)!.some(([a, b]) => record >= a && record < b));
 }
 
 const kindOf = (v: unknown) => (v === null || v === undefined ? undefined : Array.isArray(v) ? 'array' : typeof v);
@@ -141,15 +153,15 @@ export async function removeIncompatibleObjects(staged: StagedInputs, columns: r
   }
   const majority = new Map([...totals].map(([c, t]) => [c, [...t].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0][0]]));
   const rejected: RejectedRecord[] = [];
-  const dropKeys = new Map<string, number>();
+  const dropKeys = new Map<string, Intervals>();
   for (const [key, perColumn] of kindsOf) {
     const clash = [...perColumn].find(([c, kinds]) => [...kinds].some((k) => k !== majority.get(c)));
     if (!clash) continue;
     const [c, kinds] = clash;
     const reason = `field "${c}" is ${[...kinds].filter((k) => k !== majority.get(c)).join('/')} here but ${majority.get(c)} in most records`;
     for (const l of lines.get(key) ?? []) rejected.push({ key, line: l.line, reason, bytes: l.bytes, wholeObject: true });
-    dropKeys.set(key, Number.MAX_SAFE_INTEGER);
+    dropKeys.set(key, [[0, Number.MAX_SAFE_INTEGER]]);
   }
-  await dropLeadingRecords(staged, dropKeys);
+  await dropRecords(staged, dropKeys);
   return rejected;
 }

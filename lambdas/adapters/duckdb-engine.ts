@@ -38,13 +38,21 @@ export const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
 export const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
 const list = (paths: readonly string[]) => `[${paths.map(sqlString).join(', ')}]`;
 
+/** JSON chunks holding at least one record: an empty one would add a column named `json`. */
+function chunksWithRecords(staged: StagedInputs): string[] {
+  const live = new Set(staged.jsonSegments.filter((g) => (staged.jsonRows.get(g.key) ?? 0) > 0).map((g) => g.chunk));
+  // Segments are not tracked by every caller (the benchmark stages chunks itself): keep those as given.
+  return staged.jsonSegments.length ? staged.jsonChunks.filter((c) => live.has(c)) : staged.jsonChunks;
+}
+
 /** The union of every input, by column name, with the source path of CSV/Parquet rows. */
 function sourceQuery(staged: StagedInputs): string {
   const parts: string[] = [];
-  if (staged.jsonChunks.length) {
+  const chunks = chunksWithRecords(staged);
+  if (chunks.length) {
     // sample_size=-1: the schema comes from every record, so no column seen late is dropped.
     parts.push(
-      `SELECT * FROM read_json(${list(staged.jsonChunks)}, format='newline_delimited', union_by_name=true, ` +
+      `SELECT * FROM read_json(${list(chunks)}, format='newline_delimited', union_by_name=true, ` +
         `sample_size=-1, hive_partitioning=false, maximum_object_size=${MAX_RECORD_BYTES})`,
     );
   }

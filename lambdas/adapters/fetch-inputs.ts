@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { CompactorError, InvalidInputError, RetryableError } from '../core/errors';
@@ -28,6 +28,8 @@ export interface StagedInputs {
   readonly jsonRows: Map<string, number>;
   /** Where each JSON Lines object sits in its chunk, to name a bad line by object and line. */
   readonly jsonSegments: JsonSegment[];
+  /** Objects left out whole before staging (over the decompressed size cap), with why. */
+  readonly setAside: Array<{ key: string; reason: string }>;
   readonly bytes: number;
 }
 
@@ -39,6 +41,9 @@ export interface JsonSegment {
   /** Lines the object occupies in the chunk (blank ones included). */
   readonly lines: number;
 }
+
+/** An object larger than the cap once decompressed: set aside whole instead of filling the disk. */
+export class DecompressedTooLargeError extends InvalidInputError {}
 
 const DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024;
 const DEFAULT_MAX_DECOMPRESSED = 4 * 1024 * 1024 * 1024;
@@ -72,7 +77,7 @@ export class JsonLinesCounter extends Transform {
     }
     this.bytes += chunk.length;
     if (this.bytes > this.maxBytes) {
-      done(new InvalidInputError(`${this.label} is larger than ${this.maxBytes} bytes once decompressed (a gzip bomb?); split the object or raise MAX_DECOMPRESSED_MB`));
+      done(new DecompressedTooLargeError(`${this.label} is larger than ${this.maxBytes} bytes once decompressed (a gzip bomb?); split the object or raise MAX_DECOMPRESSED_MB`));
       return;
     }
     let i = 0;
@@ -143,6 +148,7 @@ export async function fetchInputs(
   const files: StagedInputs['files'] = [];
   const jsonRows = new Map<string, number>();
   const jsonSegments: JsonSegment[] = [];
+  const setAside: StagedInputs['setAside'] = [];
   let bytes = 0;
   let next = 0;
 
@@ -172,7 +178,18 @@ export async function fetchInputs(
           if (src.format === 'jsonl.gz') await pipeline(body, createGunzip(), c, out);
           else await pipeline(body, c, out);
           return c;
+        }).catch(async (e) => {
+          if (!(e instanceof DecompressedTooLargeError)) throw e;
+          // The rest of the bin is compacted; the object goes to quarantine as it is.
+          await truncate(path, offset);
+          setAside.push({ key: src.key, reason: e.message });
+          return undefined;
         });
+        if (!counter) {
+          jsonRows.set(src.key, 0);
+          bytes += src.size;
+          continue;
+        }
         jsonRows.set(src.key, counter.records);
         jsonSegments.push({ chunk: path, key: src.key, firstLine: chunkLines, lines: counter.lines });
         chunkLines += counter.lines;
@@ -192,5 +209,30 @@ export async function fetchInputs(
 
   await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency, sources.length)) }, (_, w) => worker(w)));
   files.sort((a, b) => (a.path < b.path ? -1 : 1));
-  return { jsonChunks: jsonChunks.sort(), files, jsonRows, jsonSegments, bytes };
+  setAside.sort((a, b) => (a.key < b.key ? -1 : 1));
+  return { jsonChunks: jsonChunks.sort(), files, jsonRows, jsonSegments, setAside, bytes };
+}
+
+/**
+ * Records of one JSON Lines object, counted as the fetch counts them, without keeping it. An
+ * object over the decompressed cap holds none: its bin sets it aside whole.
+ */
+export async function countJsonRecords(
+  store: ObjectStore,
+  bucket: string,
+  src: SourceFile,
+  o: Pick<FetchOptions, 'maxDecompressedBytes' | 'attempts'> = {},
+): Promise<number> {
+  const label = `s3://${bucket}/${src.key}`;
+  return withRetries(o.attempts ?? 4, `count ${label}`, async () => {
+    const body = await store.getStream(bucket, src.key, src.etag);
+    const c = new JsonLinesCounter(o.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED, label);
+    const discard = new Writable({ write: (_chunk, _enc, done) => done() });
+    if (src.format === 'jsonl.gz') await pipeline(body, createGunzip(), c, discard);
+    else await pipeline(body, c, discard);
+    return c.records;
+  }).catch((e) => {
+    if (e instanceof DecompressedTooLargeError) return 0;
+    throw e;
+  });
 }

@@ -15,7 +15,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { ConcurrentCommitError, RetryableError, SourceChangedError } from '../core/errors';
 import type { ListedObject } from '../core/partitions';
-import type { ObjectStore } from '../core/ports';
+import type { ObjectRef, ObjectStore } from '../core/ports';
 import { mapLimit } from '../core/concurrency';
 
 export interface S3Options {
@@ -171,15 +171,21 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async copy(bucket: string, fromKey: string, toKey: string, ifMatch?: string): Promise<void> {
+  async copy(from: ObjectRef, to: ObjectRef, ifMatch?: string): Promise<void> {
+    const source = `s3://${from.bucket}/${from.key}`;
     try {
       await this.s3.send(
-        new CopyObjectCommand({ Bucket: bucket, Key: toKey, CopySource: `${bucket}/${encodeURIComponent(fromKey).replace(/%2F/g, '/')}`, CopySourceIfMatch: ifMatch }),
+        new CopyObjectCommand({
+          Bucket: to.bucket,
+          Key: to.key,
+          CopySource: `${from.bucket}/${encodeURIComponent(from.key).replace(/%2F/g, '/')}`,
+          CopySourceIfMatch: ifMatch,
+        }),
       );
     } catch (e) {
-      if (isStatus(e, 412)) throw new SourceChangedError(`s3://${bucket}/${fromKey} changed (ETag is no longer ${ifMatch})`, { cause: e });
-      if (isStatus(e, 404)) throw new SourceChangedError(`s3://${bucket}/${fromKey} is missing`, { cause: e });
-      return translate(e, `copy s3://${bucket}/${fromKey}`);
+      if (isStatus(e, 412)) throw new SourceChangedError(`${source} changed (ETag is no longer ${ifMatch})`, { cause: e });
+      if (isStatus(e, 404)) throw new SourceChangedError(`${source} is missing`, { cause: e });
+      return translate(e, `copy ${source} to s3://${to.bucket}/${to.key}`);
     }
   }
 

@@ -3,7 +3,7 @@
  * so a renamed field fails to compile. Payloads carry S3 locations and counts, never file lists.
  */
 import type { InputFormat } from './formats';
-import type { OffsetRange } from './kafka';
+import type { KafkaOffsets, OffsetRange } from './kafka';
 import type { HeldPartition } from './planner';
 import type { PartitionValues, SkipReason, SourceFile } from './partitions';
 
@@ -69,6 +69,10 @@ export interface BinSpec {
   readonly outputKey: string;
   readonly manifestKey: string;
   readonly estimatedOutputBytes: number;
+  /** The partition's next bin in this plan: Kafka offsets are split between bins in offset order. */
+  readonly nextBinKey?: string;
+  /** Offsets the committed base version holds, for the Kafka topic-partitions of this bin. */
+  readonly kafkaHeld?: KafkaOffsets;
 }
 
 export interface ColumnSchema {
@@ -85,14 +89,36 @@ export interface BinManifest {
   readonly partition: string;
   readonly version: string;
   /** `fromGold` inputs are files of the base version (recompacted), the others landing objects. */
-  readonly inputs: ReadonlyArray<{ key: string; etag: string; size: number; rows: number; format: InputFormat; fromGold?: boolean; rejected?: number; duplicates?: number }>;
-  /** Kafka Connect inputs: the offsets this output holds per topic-partition, duplicates dropped, gaps. */
+  readonly inputs: ReadonlyArray<{
+    key: string;
+    etag: string;
+    size: number;
+    rows: number;
+    format: InputFormat;
+    fromGold?: boolean;
+    /** Records of this input in quarantine. */
+    rejected?: number;
+    /** Set aside whole before staging (too large once decompressed): a copy is in quarantine. */
+    setAside?: boolean;
+    /** Kafka records left out because another copy of their offset is kept. */
+    duplicates?: number;
+  }>;
+  /** Kafka Connect inputs: the offsets this output holds per topic-partition, and duplicates left out. */
   readonly kafka?: readonly OffsetRange[];
   /** Records that could not be read, set aside with a report (file, line, reason). */
-  readonly quarantine?: { readonly records: number; readonly recordsKey: string; readonly reportKey: string };
+  readonly quarantine?: {
+    readonly records: number;
+    /** JSON Lines of the rejected records, as they were in their objects. */
+    readonly recordsKey?: string;
+    /** Objects copied whole into quarantine. */
+    readonly objects: number;
+    readonly reportKey: string;
+  };
   readonly output: {
     readonly bucket: string;
+    /** Where the file is; nothing is written there when `empty` (no input held a record). */
     readonly key: string;
+    readonly empty?: boolean;
     readonly bytes: number;
     readonly rows: number;
     /** Order-independent sum of row hashes, equal for the inputs and the written file. */
@@ -116,6 +142,8 @@ export interface CompactOutput {
   readonly outputBytes: number;
   /** Records set aside in quarantine. */
   readonly rejectedRecords: number;
+  /** Objects set aside whole (copied to quarantine). */
+  readonly rejectedObjects: number;
 }
 
 /** Run report of the plan step, stored with the plan. */
@@ -144,6 +172,8 @@ export interface SwapOutput {
   readonly columnsAdded: readonly string[];
   /** Written columns the table cannot describe as they are (reported, data kept). */
   readonly schemaConflicts: readonly string[];
+  /** Kafka offsets missing in the partitions committed now, e.g. `orders+0 in partition=0: 25-29`. */
+  readonly kafkaGaps: readonly string[];
 }
 
 /** Input of the lifecycle step. */

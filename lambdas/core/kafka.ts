@@ -1,29 +1,41 @@
-/** Kafka Connect S3 sink objects: `<topic>+<kafkaPartition>+<zero-padded startOffset>.<ext>`. */
-export interface KafkaObject {
-  readonly key: string;
+/**
+ * Kafka Connect S3 sink objects: `<topic>+<kafkaPartition>+<zero-padded startOffset>.<ext>`, each
+ * holding consecutive offsets from its start. Redelivery writes some offsets twice (another object,
+ * or the same key rewritten); every offset is written once by keeping one copy of it, decided from
+ * names, record counts and the offsets the committed version already holds.
+ */
+
+/** Half-open offset ranges `[from, to)`, sorted and disjoint. */
+export type Intervals = ReadonlyArray<readonly [number, number]>;
+
+/** Offsets per topic-partition, keyed `topic+partition` (Kafka topic names cannot hold `+`). */
+export type KafkaOffsets = Readonly<Record<string, Intervals>>;
+
+export interface KafkaName {
   readonly topic: string;
   readonly partition: number;
   readonly startOffset: number;
-  /** Records the object holds (counted while fetching). */
+}
+
+export interface KafkaObject extends KafkaName {
+  readonly key: string;
+  /** Records the object holds (counted while fetching): its offsets are `[start, start + records)`. */
   readonly records: number;
 }
 
+/** What one output holds of one topic-partition. */
 export interface OffsetRange {
   readonly topic: string;
   readonly partition: number;
-  /** First offset held. */
-  readonly from: number;
-  /** One past the last offset held. */
-  readonly to: number;
-  /** Records dropped because an earlier object of the bin already held their offsets (redelivery). */
+  /** Offsets whose records this output holds. */
+  readonly offsets: Intervals;
+  /** Records left out because another copy of their offset is kept (redelivery). */
   readonly duplicates: number;
-  /** Offsets missing between the objects of the bin, as [from, to) pairs. */
-  readonly gaps: ReadonlyArray<readonly [number, number]>;
 }
 
 const NAME = /^(.+)\+(\d+)\+(\d+)\.[^/]+$/;
 
-export function parseKafkaName(key: string): { topic: string; partition: number; startOffset: number } | undefined {
+export function parseKafkaName(key: string): KafkaName | undefined {
   const m = NAME.exec(key.slice(key.lastIndexOf('/') + 1));
   if (!m) return undefined;
   const partition = Number(m[2]);
@@ -32,31 +44,122 @@ export function parseKafkaName(key: string): { topic: string; partition: number;
   return { topic: m[1], partition, startOffset };
 }
 
+export const topicPartitionId = (o: Pick<KafkaName, 'topic' | 'partition'>) => `${o.topic}+${o.partition}`;
+
 /**
- * Per topic-partition, in offset order: the range the objects cover, how many leading records of
- * each object repeat offsets an earlier object already holds (to be dropped), and the gaps.
+ * Sort key that puts one topic-partition's objects together in (start offset, key) order, whatever
+ * their folder or zero-padding, so a partition's bins cut a topic-partition into consecutive ranges.
  */
-export function kafkaCoverage(objects: readonly KafkaObject[]): { ranges: OffsetRange[]; dropLeading: Map<string, number> } {
-  const groups = new Map<string, KafkaObject[]>();
-  for (const o of objects) {
-    const id = `${o.topic}\u0000${o.partition}`;
-    groups.set(id, [...(groups.get(id) ?? []), o]);
-  }
-  const ranges: OffsetRange[] = [];
-  const dropLeading = new Map<string, number>();
-  for (const group of [...groups.values()].sort((a, b) => (a[0].topic + a[0].partition < b[0].topic + b[0].partition ? -1 : 1))) {
-    const sorted = [...group].sort((a, b) => a.startOffset - b.startOffset || (a.key < b.key ? -1 : 1));
-    let end = sorted[0].startOffset;
-    let duplicates = 0;
-    const gaps: Array<[number, number]> = [];
-    for (const o of sorted) {
-      if (o.startOffset > end) gaps.push([end, o.startOffset]);
-      const repeated = Math.min(o.records, Math.max(0, end - o.startOffset));
-      if (repeated) dropLeading.set(o.key, repeated);
-      duplicates += repeated;
-      end = Math.max(end, o.startOffset + o.records);
-    }
-    ranges.push({ topic: sorted[0].topic, partition: sorted[0].partition, from: sorted[0].startOffset, to: end, duplicates, gaps });
-  }
-  return { ranges, dropLeading };
+export function kafkaSortKey(key: string): string {
+  const k = parseKafkaName(key);
+  if (!k) return key;
+  return `\u0000${k.topic}+${String(k.partition).padStart(10, '0')}+${String(k.startOffset).padStart(20, '0')}\u0000${key}`;
 }
+
+// ---- interval sets ----
+
+export function normalize(list: Iterable<readonly [number, number]>): Intervals {
+  const sorted = [...list].filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  const out: Array<[number, number]> = [];
+  for (const [a, b] of sorted) {
+    const last = out[out.length - 1];
+    if (last && a <= last[1]) last[1] = Math.max(last[1], b);
+    else out.push([a, b]);
+  }
+  return out;
+}
+
+export const union = (a: Intervals, b: Intervals): Intervals => normalize([...a, ...b]);
+
+/** `a` without `b`. */
+export function subtract(a: Intervals, b: Intervals): Intervals {
+  const out: Array<[number, number]> = [];
+  for (const [from, to] of a) {
+    let cur = from;
+    for (const [bf, bt] of b) {
+      if (bt <= cur) continue;
+      if (bf >= to) break;
+      if (bf > cur) out.push([cur, bf]);
+      cur = Math.max(cur, bt);
+      if (cur >= to) break;
+    }
+    if (cur < to) out.push([cur, to]);
+  }
+  return out;
+}
+
+export const intersect = (a: Intervals, b: Intervals): Intervals => subtract(a, subtract(a, b));
+
+export const size = (a: Intervals) => a.reduce((n, [x, y]) => n + y - x, 0);
+
+export function mergeOffsets(...sets: ReadonlyArray<KafkaOffsets | undefined>): KafkaOffsets {
+  const out: Record<string, Intervals> = {};
+  for (const s of sets) for (const [tp, iv] of Object.entries(s ?? {})) out[tp] = union(out[tp] ?? [], iv);
+  return out;
+}
+
+/** Offsets missing between the first and last offset held, per topic-partition. */
+export function offsetGaps(held: KafkaOffsets): Array<{ topicPartition: string; gaps: Intervals }> {
+  return Object.keys(held)
+    .sort()
+    .flatMap((tp) => {
+      const iv = held[tp];
+      if (!iv.length) return [];
+      const gaps = subtract([[iv[0][0], iv[iv.length - 1][1]]], iv);
+      return gaps.length ? [{ topicPartition: tp, gaps }] : [];
+    });
+}
+
+// ---- which copy of each offset is kept ----
+
+const order = (a: KafkaObject, b: KafkaObject) => a.startOffset - b.startOffset || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+
+export interface KafkaDedup {
+  /** Per object of the bin: record indices (0-based, `[from, to)`) to leave out. */
+  readonly drop: Map<string, Intervals>;
+  /** Per topic-partition of the bin: what its output holds and how many duplicates it left out. */
+  readonly ranges: OffsetRange[];
+}
+
+/**
+ * Chooses the copy of every offset to keep: an offset the committed version holds (`held`) keeps
+ * that copy; otherwise the object with the latest start (then the greatest key) covering it keeps
+ * it. `later` are the partition's objects planned in later bins that may overlap this bin's
+ * (counted too), so two bins of a run never both keep an offset. Pure: the same inputs give the
+ * same choice on every retry.
+ */
+export function dedupKafka(bin: readonly KafkaObject[], later: readonly KafkaObject[], held: KafkaOffsets = {}): KafkaDedup {
+  const mine = new Set(bin.map((o) => o.key));
+  const groups = new Map<string, KafkaObject[]>();
+  for (const o of [...bin, ...later]) {
+    const tp = topicPartitionId(o);
+    groups.set(tp, [...(groups.get(tp) ?? []), o]);
+  }
+  const drop = new Map<string, Intervals>();
+  const ranges: OffsetRange[] = [];
+  for (const tp of [...groups.keys()].sort()) {
+    const objects = groups.get(tp)!.sort(order);
+    if (!objects.some((o) => mine.has(o.key))) continue;
+    let covered: Intervals = held[tp] ?? [];
+    let kept: Intervals = [];
+    let duplicates = 0;
+    for (let i = objects.length - 1; i >= 0; i--) {
+      const o = objects[i];
+      const range: Intervals = o.records > 0 ? [[o.startOffset, o.startOffset + o.records]] : [];
+      if (mine.has(o.key)) {
+        const repeated = intersect(range, covered);
+        if (repeated.length) drop.set(o.key, repeated.map(([a, b]) => [a - o.startOffset, b - o.startOffset] as const));
+        duplicates += size(repeated);
+        kept = union(kept, subtract(range, covered));
+      }
+      covered = union(covered, range);
+    }
+    const [topic, partition] = [tp.slice(0, tp.lastIndexOf('+')), Number(tp.slice(tp.lastIndexOf('+') + 1))];
+    ranges.push({ topic, partition, offsets: kept, duplicates });
+  }
+  return { drop, ranges };
+}
+
+/** The offsets an output holds, per topic-partition. */
+export const offsetsOf = (ranges: readonly OffsetRange[] | undefined): KafkaOffsets =>
+  mergeOffsets(...(ranges ?? []).map((r) => ({ [topicPartitionId(r)]: r.offsets })));

@@ -1,6 +1,7 @@
 import { ConfigurationError } from './errors';
 import { DEFAULT_OUTPUT_RATIOS, type InputFormat } from './formats';
 import { contentId } from './hash';
+import { kafkaSortKey } from './kafka';
 import type { Discovery, PartitionValues, SourceFile } from './partitions';
 import { sourceId, type CommittedBase } from './state';
 
@@ -217,7 +218,9 @@ export function planCompaction(
       held.push({ path: partition.path, reason: 'below-min-input-files', smallFiles: small.length });
       continue;
     }
-    small.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    // Kafka Connect objects in offset order, so bins cut a topic-partition into consecutive ranges.
+    const sortKey = new Map(small.map((f) => [f, kafkaSortKey(f.key)]));
+    small.sort((a, b) => (sortKey.get(a)! < sortKey.get(b)! ? -1 : sortKey.get(a)! > sortKey.get(b)! ? 1 : 0));
     carried.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const sizes = small.map((f) => estimateOutputBytes(f, outputRatios));
     const total = sizes.reduce((a, b) => a + b, 0);

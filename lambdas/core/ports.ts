@@ -1,6 +1,11 @@
 import type { Readable } from 'node:stream';
 import type { ListedObject } from './partitions';
 
+export interface ObjectRef {
+  readonly bucket: string;
+  readonly key: string;
+}
+
 /** The object storage the use-cases need; S3 in production, any S3-compatible server locally. */
 export interface ObjectStore {
   list(bucket: string, prefix: string): AsyncIterable<ListedObject>;
@@ -19,7 +24,7 @@ export interface ObjectStore {
    */
   putJsonIf(bucket: string, key: string, value: unknown, ifMatch: string | undefined): Promise<void>;
   /** Server-side copy; fails with SourceChangedError when the source's ETag is not `ifMatch`. */
-  copy(bucket: string, fromKey: string, toKey: string, ifMatch?: string): Promise<void>;
+  copy(from: ObjectRef, to: ObjectRef, ifMatch?: string): Promise<void>;
   /** Deletes in batches; fails naming every key the server refused. */
   deleteKeys(bucket: string, keys: readonly string[]): Promise<void>;
 }

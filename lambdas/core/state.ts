@@ -1,3 +1,4 @@
+import type { KafkaOffsets } from './kafka';
 import type { PartitionValues } from './partitions';
 
 /** A landing object whose rows a committed version holds, and since when. */
@@ -21,13 +22,22 @@ export interface SupersededVersion {
   readonly files: readonly GoldFile[];
   readonly rows: number;
   readonly committedAt: string;
+  readonly kafka?: KafkaOffsets;
   /** When the catalog stopped pointing at it: queries started before may still read it. */
   readonly supersededAt: string;
 }
 
 /** The entry a version leaves in `superseded` when another one replaces it. */
 export function supersede(state: PartitionState, at: string): SupersededVersion {
-  return { version: state.version, location: state.location, files: state.files, rows: state.rows, committedAt: state.committedAt, supersededAt: at };
+  return {
+    version: state.version,
+    location: state.location,
+    files: state.files,
+    rows: state.rows,
+    committedAt: state.committedAt,
+    ...(state.kafka ? { kafka: state.kafka } : {}),
+    supersededAt: at,
+  };
 }
 
 /**
@@ -47,6 +57,8 @@ export interface PartitionState {
   readonly files: readonly GoldFile[];
   readonly sources: readonly CoveredSource[];
   readonly superseded: readonly SupersededVersion[];
+  /** Kafka Connect offsets the version holds per topic-partition: a redelivery is never written twice. */
+  readonly kafka?: KafkaOffsets;
 }
 
 /** The committed base a plan builds on: its gold files become inputs, its sources are already held. */
@@ -54,11 +66,17 @@ export interface CommittedBase {
   readonly version: string;
   readonly files: readonly GoldFile[];
   readonly sourceIds: ReadonlySet<string>;
+  readonly kafka?: KafkaOffsets;
 }
 
 export const sourceId = (key: string, etag: string) => `${key}\u0000${etag}`;
 
 export function baseOf(state: PartitionState | undefined): CommittedBase | undefined {
   if (!state) return undefined;
-  return { version: state.version, files: state.files, sourceIds: new Set(state.sources.map((s) => sourceId(s.key, s.etag))) };
+  return {
+    version: state.version,
+    files: state.files,
+    sourceIds: new Set(state.sources.map((s) => sourceId(s.key, s.etag))),
+    ...(state.kafka ? { kafka: state.kafka } : {}),
+  };
 }

@@ -1,14 +1,15 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { compactToParquet, type EngineOptions } from '../adapters/duckdb-engine';
-import { dropLeadingRecords } from '../adapters/bad-records';
-import { fetchInputs } from '../adapters/fetch-inputs';
+import { compactToParquet, type EngineOptions, type EngineResult } from '../adapters/duckdb-engine';
+import { dropRecords, type RejectedRecord } from '../adapters/bad-records';
+import { fetchInputs, type StagedInputs } from '../adapters/fetch-inputs';
 import type { BinItem, BinManifest, BinSpec, CompactOutput } from '../core/contracts';
 import { InvalidInputError, VerificationError } from '../core/errors';
-import { kafkaCoverage, parseKafkaName } from '../core/kafka';
+import { size } from '../core/kafka';
 import { quarantinePrefix } from '../core/keys';
 import type { ObjectStore } from '../core/ports';
 import type { EngineSettings, TableSettings } from '../core/settings';
+import { kafkaDedupFor } from './kafka-dedup';
 
 export interface CompactDeps {
   readonly store: ObjectStore;
@@ -30,7 +31,75 @@ const outputOf = (m: BinManifest, item: Pick<BinItem, 'binId' | 'partition' | 'v
   outputRows: m.output.rows,
   outputBytes: m.output.bytes,
   rejectedRecords: m.quarantine?.records ?? 0,
+  rejectedObjects: m.quarantine?.objects ?? 0,
 });
+
+/** Too many unreadable records means the producer is broken: fail the bin rather than guess. */
+function checkRejected(where: string, rejected: readonly RejectedRecord[], inputRows: number, maxPercent: number): void {
+  const unreadable = rejected.filter((r) => !r.wholeObject);
+  if (unreadable.length && (unreadable.length * 100) / (inputRows + rejected.length) > maxPercent) {
+    const first = unreadable.slice(0, 3).map((r) => `${r.key} line ${r.line}: ${r.reason}`).join('; ');
+    throw new InvalidInputError(
+      `${where}: ${unreadable.length} of ${inputRows + rejected.length} records cannot be read, over the ${maxPercent}% limit; nothing was written. First: ${first}`,
+    );
+  }
+}
+
+/** The written file holds exactly the rows the inputs hold: same count, same checksum. */
+function verifyEngine(where: string, result: EngineResult, inputRows: number): void {
+  if (result.stagedRows !== inputRows) {
+    throw new VerificationError(`${where}: the engine read ${result.stagedRows} rows but the inputs hold ${inputRows}`);
+  }
+  if (result.outputRows !== inputRows || result.outputChecksum !== result.inputChecksum) {
+    throw new VerificationError(
+      `${where}: written file has ${result.outputRows} rows (checksum ${result.outputChecksum}), inputs ${inputRows} rows (checksum ${result.inputChecksum})`,
+    );
+  }
+}
+
+/**
+ * Keeps what the output leaves out, outside any table location: the rejected records (their
+ * original bytes) and a copy of every object set aside whole, with a report naming file, line and
+ * reason. Once the version is committed their sources may be retired: this is what remains.
+ */
+async function writeQuarantine(
+  deps: CompactDeps,
+  spec: BinSpec,
+  recordsPath: string,
+  rejected: readonly RejectedRecord[],
+  setAside: StagedInputs['setAside'],
+): Promise<BinManifest['quarantine']> {
+  if (!rejected.length && !setAside.length) return undefined;
+  const { store, settings: s } = deps;
+  const prefix = quarantinePrefix(s.table, spec.partition, spec.binId);
+  const landing = (key: string) => `s3://${s.landingBucket}/${key}`;
+  const copies = setAside.map((x, i) => ({ ...x, copy: `${prefix}objects/${i}-${x.key.slice(x.key.lastIndexOf('/') + 1).slice(-200)}` }));
+  for (const x of copies) {
+    const etag = spec.files.find((f) => f.key === x.key)?.etag;
+    await store.copy({ bucket: s.landingBucket, key: x.key }, { bucket: s.goldBucket, key: x.copy }, etag);
+  }
+  if (rejected.length) {
+    await writeFile(recordsPath, Buffer.concat(rejected.flatMap((r) => [r.bytes, Buffer.from('\n')])));
+    await store.uploadFile(s.goldBucket, `${prefix}records.jsonl`, recordsPath, 'application/x-ndjson');
+  }
+  await store.putJson(s.goldBucket, `${prefix}report.json`, {
+    table: s.table,
+    partition: spec.partition,
+    binId: spec.binId,
+    rejected: [
+      ...rejected.filter((r) => !r.wholeObject).map((r) => ({ file: landing(r.key), line: r.line, reason: r.reason })),
+      // Whole files set aside: one entry each.
+      ...[...new Map(rejected.filter((r) => r.wholeObject).map((r) => [r.key, r.reason]))].map(([key, reason]) => ({ file: landing(key), reason })),
+      ...copies.map((x) => ({ file: landing(x.key), reason: x.reason, copy: `s3://${s.goldBucket}/${x.copy}` })),
+    ],
+  });
+  return {
+    records: rejected.length,
+    ...(rejected.length ? { recordsKey: `${prefix}records.jsonl` } : {}),
+    objects: copies.length,
+    reportKey: `${prefix}report.json`,
+  };
+}
 
 /**
  * Compacts one bin into one Parquet file at its deterministic key, then writes its manifest.
@@ -46,8 +115,8 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
   // A verified earlier attempt (retry, redrive, rerun) is reused rather than redone.
   const existing = await store.getJson<BinManifest>(s.goldBucket, spec.manifestKey);
   if (existing) {
-    const head = await store.head(s.goldBucket, existing.output.key);
-    if (head && head.bytes === existing.output.bytes) return outputOf(existing, spec, spec.manifestKey);
+    const head = existing.output.empty ? undefined : await store.head(s.goldBucket, existing.output.key);
+    if (existing.output.empty || (head && head.bytes === existing.output.bytes)) return outputOf(existing, spec, spec.manifestKey);
   }
 
   const workDir = join(e.scratchDir, spec.binId);
@@ -58,77 +127,56 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
       concurrency: e.fetchConcurrency,
       maxDecompressedBytes: e.maxDecompressedMb * 1024 * 1024,
     });
-    // Kafka Connect redelivery: an object repeating offsets another object of the bin holds.
-    const kafkaObjects = spec.files.flatMap((f) => {
-      const k = !f.fromGold && f.format.startsWith('jsonl') ? parseKafkaName(f.key) : undefined;
-      return k ? [{ key: f.key, ...k, records: staged.jsonRows.get(f.key) ?? 0 }] : [];
+    // Kafka Connect redelivery: offsets kept in another copy are left out here.
+    const kafka = await kafkaDedupFor(store, spec, staged.jsonRows, {
+      landingBucket: s.landingBucket,
+      specBucket: s.goldBucket,
+      concurrency: e.fetchConcurrency,
+      maxDecompressedBytes: e.maxDecompressedMb * 1024 * 1024,
     });
-    const kafka = kafkaObjects.length ? kafkaCoverage(kafkaObjects) : undefined;
-    if (kafka) await dropLeadingRecords(staged, kafka.dropLeading);
+    if (kafka) await dropRecords(staged, kafka.drop);
     deps.onStage?.('fetched', spec.binId);
     const t1 = Date.now();
+    const where = `bin ${spec.binId} of ${spec.partition}`;
     const outPath = join(workDir, 'out.parquet');
-    const result = await compactToParquet(staged, workDir, outPath, {
-      compression: e.compression,
-      sortBy: e.sortBy,
-      memoryLimitMb: e.memoryLimitMb,
-      threads: e.threads,
-      rowGroupBytes: e.rowGroupBytes,
-      declaredTypes: { ...e.declaredTypes, ...deps.declaredTypes },
-      coerceToString: e.coerceToString,
-    });
+    const hasRecords = staged.files.length > 0 || [...staged.jsonRows.values()].some((n) => n > 0);
+    // Nothing to write (blank objects, redelivered offsets only): an empty output, no file.
+    const result = hasRecords
+      ? await compactToParquet(staged, workDir, outPath, {
+          compression: e.compression,
+          sortBy: e.sortBy,
+          memoryLimitMb: e.memoryLimitMb,
+          threads: e.threads,
+          rowGroupBytes: e.rowGroupBytes,
+          declaredTypes: { ...e.declaredTypes, ...deps.declaredTypes },
+          coerceToString: e.coerceToString,
+        })
+      : undefined;
     deps.onStage?.('written', spec.binId);
     const t2 = Date.now();
 
-    const rowsOf = new Map(staged.files.map((f) => [f.source.key, result.fileRows.get(f.path) ?? 0]));
+    const rowsOf = new Map(staged.files.map((f) => [f.source.key, result?.fileRows.get(f.path) ?? 0]));
     for (const [key, rows] of staged.jsonRows) rowsOf.set(key, rows);
     const inputRows = [...rowsOf.values()].reduce((a, b) => a + b, 0);
-    const where = `bin ${spec.binId} of ${spec.partition}`;
-    const rejected = result.rejected;
-    const unreadable = rejected.filter((r) => !r.wholeObject);
-    if (unreadable.length && (unreadable.length * 100) / (inputRows + rejected.length) > e.maxRejectedPercent) {
-      const first = unreadable.slice(0, 3).map((r) => `${r.key} line ${r.line}: ${r.reason}`).join('; ');
-      throw new InvalidInputError(
-        `${where}: ${unreadable.length} of ${inputRows + rejected.length} records cannot be read, over the ${e.maxRejectedPercent}% limit; nothing was written. First: ${first}`,
-      );
-    }
-    if (result.stagedRows !== inputRows) {
-      throw new VerificationError(`${where}: the engine read ${result.stagedRows} rows but the inputs hold ${inputRows}`);
-    }
-    if (result.outputRows !== inputRows || result.outputChecksum !== result.inputChecksum) {
-      throw new VerificationError(
-        `${where}: written file has ${result.outputRows} rows (checksum ${result.outputChecksum}), inputs ${inputRows} rows (checksum ${result.inputChecksum})`,
-      );
-    }
+    const rejected = result?.rejected ?? [];
+    checkRejected(where, rejected, inputRows, e.maxRejectedPercent);
+    if (result) verifyEngine(where, result, inputRows);
 
-    const uploaded = await store.uploadFile(s.goldBucket, spec.outputKey, outPath, 'application/vnd.apache.parquet');
-    const stored = await store.head(s.goldBucket, spec.outputKey);
-    if (!stored || stored.bytes !== result.outputBytes) {
-      throw new VerificationError(`${where}: uploaded s3://${s.goldBucket}/${spec.outputKey} has ${stored?.bytes ?? 'no'} bytes, wrote ${result.outputBytes}`);
+    let uploaded = { bytes: 0 };
+    if (result) {
+      uploaded = await store.uploadFile(s.goldBucket, spec.outputKey, outPath, 'application/vnd.apache.parquet');
+      const stored = await store.head(s.goldBucket, spec.outputKey);
+      if (!stored || stored.bytes !== result.outputBytes) {
+        throw new VerificationError(`${where}: uploaded s3://${s.goldBucket}/${spec.outputKey} has ${stored?.bytes ?? 'no'} bytes, wrote ${result.outputBytes}`);
+      }
     }
     deps.onStage?.('uploaded', spec.binId);
     const t3 = Date.now();
 
-    let quarantine: BinManifest['quarantine'];
+    const quarantine = await writeQuarantine(deps, spec, join(workDir, 'rejected.jsonl'), rejected, staged.setAside);
     const rejectedOf = new Map<string, number>();
-    if (rejected.length) {
-      const prefix = quarantinePrefix(s.table, spec.partition, spec.binId);
-      const recordsPath = join(workDir, 'rejected.jsonl');
-      await writeFile(recordsPath, Buffer.concat(rejected.flatMap((r) => [r.bytes, Buffer.from('\n')])));
-      await store.uploadFile(s.goldBucket, `${prefix}records.jsonl`, recordsPath, 'application/x-ndjson');
-      await store.putJson(s.goldBucket, `${prefix}report.json`, {
-        table: s.table,
-        partition: spec.partition,
-        binId: spec.binId,
-        rejected: [
-          ...unreadable.map((r) => ({ file: `s3://${s.landingBucket}/${r.key}`, line: r.line, reason: r.reason })),
-          // Whole files set aside: one entry each.
-          ...[...new Map(rejected.filter((r) => r.wholeObject).map((r) => [r.key, r.reason]))].map(([key, reason]) => ({ file: `s3://${s.landingBucket}/${key}`, reason })),
-        ],
-      });
-      quarantine = { records: rejected.length, recordsKey: `${prefix}records.jsonl`, reportKey: `${prefix}report.json` };
-      for (const r of rejected) rejectedOf.set(r.key, (rejectedOf.get(r.key) ?? 0) + 1);
-    }
+    for (const r of rejected) rejectedOf.set(r.key, (rejectedOf.get(r.key) ?? 0) + 1);
+    const setAside = new Set(staged.setAside.map((x) => x.key));
 
     const manifest: BinManifest = {
       table: s.table,
@@ -144,18 +192,20 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
         format: f.format,
         ...(f.fromGold ? { fromGold: true } : {}),
         ...(rejectedOf.has(f.key) ? { rejected: rejectedOf.get(f.key) } : {}),
-        ...(kafka?.dropLeading.has(f.key) ? { duplicates: kafka.dropLeading.get(f.key) } : {}),
+        ...(setAside.has(f.key) ? { setAside: true } : {}),
+        ...(kafka?.drop.has(f.key) ? { duplicates: size(kafka.drop.get(f.key)!) } : {}),
       })),
       ...(kafka ? { kafka: kafka.ranges } : {}),
       ...(quarantine ? { quarantine } : {}),
       output: {
         bucket: s.goldBucket,
         key: spec.outputKey,
+        ...(result ? {} : { empty: true }),
         bytes: uploaded.bytes,
-        rows: result.outputRows,
-        checksum: result.outputChecksum,
+        rows: result?.outputRows ?? 0,
+        checksum: result?.outputChecksum ?? '0',
         compression: e.compression,
-        schema: result.schema,
+        schema: result?.schema ?? [],
       },
       timings: { fetchMs: t1 - t0, engineMs: t2 - t1, uploadMs: t3 - t2 },
     };

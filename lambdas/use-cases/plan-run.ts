@@ -2,7 +2,8 @@ import type { BinItem, BinSpec, PlanOutput, PlanReport, RunRequest } from '../co
 import { DEFAULT_OUTPUT_RATIOS, type InputFormat } from '../core/formats';
 import { binKey, itemsKey, manifestKey, outputKey, outputRatiosKey, planKey, stateKey } from '../core/keys';
 import { baseOf, type CommittedBase, type PartitionState } from '../core/state';
-import { discover, type ListedObject } from '../core/partitions';
+import { parseKafkaName, topicPartitionId, type KafkaOffsets } from '../core/kafka';
+import { discover, type ListedObject, type SourceFile } from '../core/partitions';
 import { DEFAULT_PLANNER_OPTIONS, MB, planCompaction, totalsOf, type Plan } from '../core/planner';
 import type { Clock, ObjectStore } from '../core/ports';
 import type { TableSettings } from '../core/settings';
@@ -44,6 +45,17 @@ export function matchesFilter(path: string, filters: readonly string[] | undefin
   return filters.some((f) => path === f || path.startsWith(f.endsWith('/') ? f : `${f}/`));
 }
 
+/** The committed offsets of the Kafka topic-partitions a bin's files belong to, if any. */
+function heldFor(held: KafkaOffsets, files: readonly SourceFile[]): KafkaOffsets | undefined {
+  const out: Record<string, KafkaOffsets[string]> = {};
+  for (const f of files) {
+    const k = f.fromGold ? undefined : parseKafkaName(f.key);
+    const tp = k && topicPartitionId(k);
+    if (tp && held[tp]) out[tp] = held[tp];
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
 /** Lists the landing table, plans the bins, and stores the plan and one spec per bin. */
 export async function planRun(deps: PlanDeps, request: RunRequest): Promise<PlanRunResult> {
   const { store, settings: s } = deps;
@@ -79,8 +91,11 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
   const items: BinItem[] = [];
   const specs: BinSpec[] = [];
   for (const p of plan.partitions) {
-    for (const b of p.bins) {
+    const held = committed.get(p.path)?.kafka;
+    for (const [i, b] of p.bins.entries()) {
       const key = binKey(s.table, plan.planId, b.binId);
+      const next = p.bins[i + 1];
+      const kafkaHeld = held && heldFor(held, b.files);
       specs.push({
         table: s.table,
         planId: plan.planId,
@@ -92,6 +107,8 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
         outputKey: outputKey(s.goldPrefix, p.path, p.version, b.binId),
         manifestKey: manifestKey(s.table, p.path, p.version, b.binId),
         estimatedOutputBytes: b.estimatedOutputBytes,
+        ...(next ? { nextBinKey: binKey(s.table, plan.planId, next.binId) } : {}),
+        ...(kafkaHeld ? { kafkaHeld } : {}),
       });
       items.push({
         table: s.table,

@@ -35,6 +35,8 @@ export async function rollbackPartition(deps: RollbackDeps, partition: string, v
   const now = deps.clock.now().toISOString();
   const next: PartitionState = {
     ...st,
+    // The offsets the target version holds (undefined: none, dropped when stored).
+    kafka: target.kafka,
     version: target.version,
     location: target.location,
     files: target.files,

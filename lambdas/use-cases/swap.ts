@@ -2,6 +2,7 @@ import type { BinManifest, PlanOutput, SwapOutput } from '../core/contracts';
 import { ConcurrentCommitError, CatalogError, InvalidInputError } from '../core/errors';
 import { carriedKey, manifestKey, statePrefix, stateKey, versionPrefix } from '../core/keys';
 import type { Catalog, CatalogPartition, Clock, ObjectStore } from '../core/ports';
+import { mergeOffsets, offsetGaps, offsetsOf } from '../core/kafka';
 import { schemaDrift } from '../core/schema';
 import type { TableSettings } from '../core/settings';
 import { supersede, type CoveredSource, type GoldFile, type PartitionState } from '../core/state';
@@ -34,8 +35,8 @@ async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedParti
   for (const b of p.bins) {
     const m = await store.getJson<BinManifest>(s.goldBucket, manifestKey(s.table, p.path, p.version, b.binId));
     if (!m) return { kind: 'incomplete', reason: `bin ${b.binId} has no verified output` };
-    const head = await store.head(s.goldBucket, m.output.key);
-    if (!head || head.bytes !== m.output.bytes) return { kind: 'incomplete', reason: `output ${m.output.key} is missing or has the wrong size` };
+    const head = m.output.empty ? undefined : await store.head(s.goldBucket, m.output.key);
+    if (!m.output.empty && (!head || head.bytes !== m.output.bytes)) return { kind: 'incomplete', reason: `output ${m.output.key} is missing or has the wrong size` };
     manifests.push(m);
   }
 
@@ -53,7 +54,7 @@ async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedParti
   const carried: GoldFile[] = [];
   for (const f of p.carried) {
     const to = carriedKey(s.goldPrefix, p.path, p.version, f.key);
-    await store.copy(s.goldBucket, f.key, to, f.etag);
+    await store.copy({ bucket: s.goldBucket, key: f.key }, { bucket: s.goldBucket, key: to }, f.etag);
     const head = await store.head(s.goldBucket, to);
     const known = base?.files.find((g) => g.key === f.key);
     if (!head || !known || head.bytes !== known.bytes) return { kind: 'incomplete', reason: `carried file ${f.key} could not be copied intact` };
@@ -61,7 +62,7 @@ async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedParti
   }
 
   const files: GoldFile[] = [
-    ...manifests.map((m) => ({ key: m.output.key, etag: '', bytes: m.output.bytes, rows: m.output.rows })),
+    ...manifests.filter((m) => !m.output.empty).map((m) => ({ key: m.output.key, etag: '', bytes: m.output.bytes, rows: m.output.rows })),
     ...carried,
   ];
   const rows = files.reduce((n, f) => n + f.rows, 0);
@@ -78,6 +79,7 @@ async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedParti
     .flatMap((m) => m.inputs)
     .filter((i) => !i.fromGold && !known.has(`${i.key}\u0000${i.etag}`))
     .map((i) => ({ key: i.key, etag: i.etag, since: now }));
+  const kafka = mergeOffsets(base?.kafka, ...manifests.map((m) => offsetsOf(m.kafka)));
   const state: PartitionState = {
     table: s.table,
     partition: p.path,
@@ -92,6 +94,7 @@ async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedParti
     superseded: base
       ? [...base.superseded, supersede(base, now)]
       : [],
+    ...(Object.keys(kafka).length ? { kafka } : {}),
   };
   try {
     await store.putJsonIf(s.goldBucket, stateKey(s.table, p.path), state, current?.etag);
@@ -149,6 +152,11 @@ export async function swapPlan(deps: SwapDeps, planOutput: PlanOutput): Promise<
   await deps.catalog.appendColumns(drift.append);
   const catalogUpdated = await pointCatalog(deps.catalog, s.partitionKeys, await allStates(store, s.goldBucket, s.table));
 
+  const kafkaGaps = outcomes.flatMap((o) =>
+    o.kind === 'committed' && o.state.kafka
+      ? offsetGaps(o.state.kafka).map((g) => `${g.topicPartition} in ${o.state.partition}: ${g.gaps.map(([a, b]) => (b - a === 1 ? `${a}` : `${a}-${b - 1}`)).join(', ')}`)
+      : [],
+  );
   const conflicts = outcomes.flatMap((o) => (o.kind === 'conflict' ? [o.reason] : []));
   if (conflicts.length) {
     throw new ConcurrentCommitError(`${conflicts.length} partition(s) were committed by another run and left as they are: ${conflicts.slice(0, 5).join('; ')}`);
@@ -165,5 +173,6 @@ export async function swapPlan(deps: SwapDeps, planOutput: PlanOutput): Promise<
     catalogUpdated,
     columnsAdded: drift.append.map((c) => `${c.name} ${c.type}`),
     schemaConflicts: drift.conflicts,
+    kafkaGaps: kafkaGaps.slice(0, 20),
   };
 }

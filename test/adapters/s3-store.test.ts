@@ -6,7 +6,7 @@ import { startLocalS3, type LocalS3 } from '../../local/s3-server';
 let s3: LocalS3;
 let store: S3ObjectStore;
 beforeAll(async () => {
-  s3 = await startLocalS3(['store-test']);
+  s3 = await startLocalS3(['store-test', 'store-other']);
   store = new S3ObjectStore(s3.client);
 });
 afterAll(() => s3?.close());
@@ -44,12 +44,25 @@ describe('S3ObjectStore against the loopback server', () => {
     });
   });
 
+  it('copies keys with reserved characters to another bucket, only while the source has the ETag given', async () => {
+    const key = 'dt=2024-12-19/hour=14/a b+c%2F;d,e@f$&g.json';
+    await store.putJson('store-test', key, { odd: true });
+    const etag = (await store.head('store-test', key))!.etag;
+    await store.copy({ bucket: 'store-test', key }, { bucket: 'store-other', key: `q/${key}` }, etag);
+    expect(await store.getJson('store-other', `q/${key}`)).toEqual({ odd: true });
+    await store.putJson('store-test', key, { odd: false });
+    await expect(store.copy({ bucket: 'store-test', key }, { bucket: 'store-other', key: 'q/again.json' }, etag)).rejects.toMatchObject({
+      name: 'SourceChangedError',
+      message: `s3://store-test/${key} changed (ETag is no longer ${etag})`,
+    });
+  });
+
   it('lists past 1000 keys, copies server-side and deletes in batches', async () => {
     await mapLimit(Array.from({ length: 1003 }, (_, i) => i), 16, (i) => store.putJson('store-test', `many/${String(i).padStart(5, '0')}.json`, i));
     const keys: string[] = [];
     for await (const o of store.list('store-test', 'many/')) keys.push(o.key);
     expect(keys).toHaveLength(1003);
-    await store.copy('store-test', 'many/00001.json', 'copied/one.json');
+    await store.copy({ bucket: 'store-test', key: 'many/00001.json' }, { bucket: 'store-test', key: 'copied/one.json' });
     expect(await store.getJson('store-test', 'copied/one.json')).toBe(1);
     await store.deleteKeys('store-test', keys);
     const left: string[] = [];

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { ListedObject } from '../../lambdas/core/partitions';
-import type { ObjectStore } from '../../lambdas/core/ports';
+import type { ObjectRef, ObjectStore } from '../../lambdas/core/ports';
 
 /** What a crashed Lambda leaves behind: its process is gone mid-step. */
 export class CrashError extends Error {
@@ -58,8 +58,8 @@ export class FaultyStore implements ObjectStore {
     await this.inner.putJsonIf(bucket, key, value, ifMatch);
     if (this.fault.kind === 'after-state-write' && key.endsWith('/state.json')) this.fire(`after writing ${key}`);
   }
-  copy(bucket: string, fromKey: string, toKey: string, ifMatch?: string) {
-    return this.inner.copy(bucket, fromKey, toKey, ifMatch);
+  copy(from: ObjectRef, to: ObjectRef, ifMatch?: string) {
+    return this.inner.copy(from, to, ifMatch);
   }
   async deleteKeys(bucket: string, keys: readonly string[]): Promise<void> {
     if (this.fault.kind === 'mid-delete' && keys.length > 1) {

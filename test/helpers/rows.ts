@@ -35,6 +35,25 @@ export async function getBytes(s3: S3Client, Bucket: string, Key: string): Promi
   return out.Body!.transformToByteArray();
 }
 
+/** Runs `sql` over Parquet objects (`$OUT` stands for them), downloaded as a query engine on S3 would. */
+export async function queryParquetObjects(s3: S3Client, bucket: string, keys: readonly string[], dir: string, sql: string) {
+  const paths: string[] = [];
+  for (const [i, k] of keys.entries()) {
+    const p = join(dir, `out-${i}.parquet`);
+    await writeFile(p, await getBytes(s3, bucket, k));
+    paths.push(`'${p}'`);
+  }
+  const db = await DuckDBInstance.create(':memory:');
+  const c = await db.connect();
+  try {
+    await c.run(`SET TimeZone = 'UTC'`);
+    return (await c.runAndReadAll(sql.replace('$OUT', `read_parquet([${paths.join(',')}])`))).getRowObjectsJson();
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+}
+
 /** Reads Parquet objects back through DuckDB, as a query engine would, into canonical rows. */
 export async function rowsFromParquetObjects(s3: S3Client, bucket: string, keys: readonly string[], dir: string): Promise<string[]> {
   const paths: string[] = [];

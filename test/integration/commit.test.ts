@@ -37,6 +37,7 @@ describe('commit protocol', () => {
       // The test catalog starts without columns: the data's are appended in order.
       columnsAdded: ['device_id string', 'ts timestamp', 'temperature double', 'humidity double', 'battery bigint', 'seq bigint'],
       schemaConflicts: [],
+      kafkaGaps: [],
     });
     const st = (await p.state(P14))!;
     expect(st.location).toBe(`s3://gold/sensors/${P14}/v=${st.version}/`);
@@ -50,7 +51,7 @@ describe('commit protocol', () => {
     // Same landing zone again: nothing to plan; swapping the old plan again is a no-op.
     const again = await p.plan();
     expect(again.items).toEqual([]);
-    expect(await p.swap(first.output)).toEqual({ committed: 0, unchanged: 2, incomplete: 0, incompletePartitions: [], catalogUpdated: 0, columnsAdded: [], schemaConflicts: [] });
+    expect(await p.swap(first.output)).toEqual({ committed: 0, unchanged: 2, incomplete: 0, incompletePartitions: [], catalogUpdated: 0, columnsAdded: [], schemaConflicts: [], kafkaGaps: [] });
     expect((await p.state(P14))!.version).toBe(st.version);
   });
 

@@ -1,0 +1,126 @@
+/**
+ * Kafka Connect S3 sink landing zones: every offset is written once, whether a redelivery lands in
+ * the same bin, in another bin of the run, or after its offsets were committed.
+ */
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { gzipSync } from 'node:zlib';
+import type { BinManifest } from '../../lambdas/core/contracts';
+import { outputRatiosKey } from '../../lambdas/core/keys';
+import { useLoopback } from '../helpers/loopback';
+import { ManualClock, testSettings, usePipeline } from '../helpers/pipeline';
+import { allKeys, queryParquetObjects } from '../helpers/rows';
+import { useTally } from '../helpers/tally';
+
+const tally = useTally('kafka inputs');
+const env = useLoopback('each', 'kafka');
+
+const settings = { ...testSettings, landingPrefix: 'topics/orders/', goldPrefix: 'orders/', partitionKeys: ['partition'], table: 'orders' };
+const dir = 'topics/orders/partition=0/';
+const put = (key: string, body: string | Buffer) => env.s3.client.send(new PutObjectCommand({ Bucket: 'landing', Key: key, Body: typeof body === 'string' ? Buffer.from(body) : body }));
+/** Records as the sink writes them: one per offset, the same content whenever the offset is redelivered. */
+const records = (from: number, n: number, pad = 0) =>
+  Array.from({ length: n }, (_, i) => JSON.stringify({ offset: from + i, amount: (from + i) * 10, ...(pad ? { note: 'x'.repeat(pad) } : {}) })).join('\n') + '\n';
+const name = (offset: number, ext = 'json') => `${dir}orders+0+${String(offset).padStart(10, '0')}.${ext}`;
+
+/** Row count, distinct offsets and their range over the current version's files. */
+async function offsetsInGold() {
+  const keys = (await allKeys(env.s3.client, 'gold', 'orders/')).map((o) => o.key);
+  const p = usePipeline(env.store, env.scratch, new ManualClock(), settings);
+  const state = await p.state('partition=0');
+  const current = keys.filter((k) => state!.files.some((f) => f.key === k));
+  const [row] = await queryParquetObjects(
+    env.s3.client,
+    'gold',
+    current,
+    env.scratch,
+    'SELECT count(*)::INT AS n, count(DISTINCT "offset")::INT AS d, min("offset")::INT AS lo, max("offset")::INT AS hi, sum(amount)::BIGINT::VARCHAR AS amount FROM $OUT',
+  );
+  return row;
+}
+
+const amountOf = (offsets: number[]) => String(offsets.reduce((s, o) => s + o * 10, 0));
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+it('compacts a topic once per offset within a bin, recording offset ranges and gaps', async () => {
+  const p = usePipeline(env.store, env.scratch, new ManualClock(), settings);
+  await put(name(0), records(0, 10));
+  await put(name(10), records(10, 10));
+  await put(name(15), records(15, 10)); // redelivery: 15..19 again
+  await put(name(30), records(30, 5)); // gap 25..29
+  await put(name(40, 'json.gz'), gzipSync(records(40, 5))); // gap 35..39
+  await put(`${dir}orders+0+0000000000.keys.json`, '{"k":1}\n');
+  await put(`topics/orders/+tmp/orders/partition=0/abc.json`, records(0, 3));
+  await put(name(100, 'avro'), Buffer.from('Obj\x01'));
+  tally.tried += 4;
+
+  const { output, items } = await p.plan();
+  const planned = await env.store.getJson<{ report: { skipped: Record<string, number> } }>('gold', output.planKey);
+  expect(planned!.report.skipped).toMatchObject({ 'companion-file': 1, 'temporary-file': 1, 'unsupported-format': 1 });
+  const out = await p.compact(items[0]);
+  expect(out.outputRows).toBe(35); // offsets 0..24, 30..34, 40..44
+  const manifest = (await env.store.getJson<BinManifest>('gold', out.manifestKey))!;
+  expect(manifest.kafka).toEqual([{ topic: 'orders', partition: 0, offsets: [[0, 25], [30, 35], [40, 45]], duplicates: 5 }]);
+  // The later-starting copy keeps 15..19; the earlier object leaves them out.
+  expect(manifest.inputs.find((i) => i.key === name(10))).toMatchObject({ rows: 5, duplicates: 5 });
+  expect(manifest.inputs.find((i) => i.key === name(15))).toMatchObject({ rows: 10 });
+  const swap = await p.swap(output);
+  expect(swap.kafkaGaps).toEqual(['orders+0 in partition=0: 25-29, 35-39']);
+  expect((await p.state('partition=0'))!.kafka).toEqual({ 'orders+0': [[0, 25], [30, 35], [40, 45]] });
+  const offsets = [...range(0, 25), ...range(30, 35), ...range(40, 45)];
+  expect(await offsetsInGold()).toEqual({ n: 35, d: 35, lo: 0, hi: 44, amount: amountOf(offsets) });
+  tally.handled += 4;
+});
+
+it('never writes a redelivery twice after its offsets were committed, and fills gaps with late objects', async () => {
+  const clock = new ManualClock();
+  const p = usePipeline(env.store, env.scratch, clock, settings);
+  await put(name(0), records(0, 10));
+  await put(name(10), records(10, 10));
+  await put(name(20), records(20, 5));
+  await put(name(30), records(30, 5)); // gap 25..29
+  await put(name(40), records(40, 5)); // gap 35..39
+  await p.run();
+  expect(await offsetsInGold()).toMatchObject({ n: 35, d: 35 });
+
+  tally.tried += 3;
+  await put(name(20), records(20, 15)); // the same key rewritten with 20..34: only 25..29 are new
+  await put(name(35), records(35, 5)); // the missing 35..39
+  await put(name(40), records(40, 8)); // the same key rewritten with more records: 45..47 are new
+  const second = await p.run();
+  expect(second.swap).toMatchObject({ committed: 1, kafkaGaps: [] });
+  const manifest = (await env.store.getJson<BinManifest>('gold', (await p.compact(second.items[0])).manifestKey))!;
+  expect(manifest.kafka).toEqual([{ topic: 'orders', partition: 0, offsets: [[25, 30], [35, 40], [45, 48]], duplicates: 10 + 5 }]);
+  expect(await offsetsInGold()).toEqual({ n: 48, d: 48, lo: 0, hi: 47, amount: amountOf(range(0, 48)) });
+  expect((await p.state('partition=0'))!.kafka).toEqual({ 'orders+0': [[0, 48]] });
+
+  // A third delivery of everything changes nothing.
+  await put(name(0, 'json.gz'), gzipSync(records(0, 48)));
+  const third = await p.run();
+  expect(third.swap.committed).toBe(1);
+  expect(await offsetsInGold()).toEqual({ n: 48, d: 48, lo: 0, hi: 47, amount: amountOf(range(0, 48)) });
+  tally.handled += 3;
+});
+
+it('splits a topic-partition between bins without writing an offset twice across them', async () => {
+  const p = usePipeline(env.store, env.scratch, new ManualClock(), settings);
+  // Measured ratios make ~8 MB of JSON two 64 MB bins, so the run splits the topic-partition.
+  await env.store.putJson('gold', outputRatiosKey('orders'), { jsonl: 10 });
+  const pad = 950;
+  await put(name(0), records(0, 2000, pad));
+  await put(name(2000), records(2000, 2000, pad));
+  await put(name(3000), records(3000, 2000, pad)); // redelivery 3000..4999 across the bin boundary
+  await put(name(5000), records(5000, 1000, pad));
+  await put(name(6000), records(6000, 1000, pad));
+  tally.tried++;
+
+  const run = await p.run();
+  expect(run.items.map((i) => i.inputFiles)).toEqual([2, 3]);
+  const manifests = await Promise.all(run.items.map(async (i) => (await env.store.getJson<BinManifest>('gold', (await p.compact(i)).manifestKey))!));
+  expect(manifests.map((m) => m.kafka)).toEqual([
+    [{ topic: 'orders', partition: 0, offsets: [[0, 3000]], duplicates: 1000 }],
+    [{ topic: 'orders', partition: 0, offsets: [[3000, 7000]], duplicates: 0 }],
+  ]);
+  expect(run.swap).toMatchObject({ committed: 1, kafkaGaps: [] });
+  expect(await offsetsInGold()).toEqual({ n: 7000, d: 7000, lo: 0, hi: 6999, amount: amountOf(range(0, 7000)) });
+  tally.handled++;
+});
