@@ -6,6 +6,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { gzipSync } from 'node:zlib';
 import type { BinManifest } from '../../lambdas/core/contracts';
 import { outputRatiosKey } from '../../lambdas/core/keys';
+import { rollbackPartition } from '../../lambdas/use-cases/rollback';
 import { useLoopback } from '../helpers/loopback';
 import { ManualClock, testSettings, usePipeline } from '../helpers/pipeline';
 import { allKeys, queryParquetObjects } from '../helpers/rows';
@@ -83,6 +84,7 @@ it('never writes a redelivery twice after its offsets were committed, and fills 
   expect(await offsetsInGold()).toMatchObject({ n: 35, d: 35 });
 
   tally.tried += 3;
+  clock.advance(3_600_000);
   await put(name(20), records(20, 15)); // the same key rewritten with 20..34: only 25..29 are new
   await put(name(35), records(35, 5)); // the missing 35..39
   await put(name(40), records(40, 8)); // the same key rewritten with more records: 45..47 are new
@@ -94,9 +96,17 @@ it('never writes a redelivery twice after its offsets were committed, and fills 
   expect((await p.state('partition=0'))!.kafka).toEqual({ 'orders+0': [[0, 48]] });
 
   // A third delivery of everything changes nothing.
+  clock.advance(3_600_000);
   await put(name(0, 'json.gz'), gzipSync(records(0, 48)));
   const third = await p.run();
   expect(third.swap.committed).toBe(1);
+  expect(await offsetsInGold()).toEqual({ n: 48, d: 48, lo: 0, hi: 47, amount: amountOf(range(0, 48)) });
+
+  // Rolled back to the first version, the partition holds its offsets again; the next run adds the rest once.
+  const first = (await p.state('partition=0'))!.superseded[0];
+  const rolled = await rollbackPartition({ store: env.store, catalog: p.catalog, settings, clock }, 'partition=0', first.version);
+  expect(rolled.kafka).toEqual({ 'orders+0': [[0, 25], [30, 35], [40, 45]] });
+  await p.run();
   expect(await offsetsInGold()).toEqual({ n: 48, d: 48, lo: 0, hi: 47, amount: amountOf(range(0, 48)) });
   tally.handled += 3;
 });
