@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { ColumnSchema } from '../core/contracts';
 import { ConfigurationError, InvalidInputError } from '../core/errors';
+import { isDecimalType } from '../core/schema';
 import type { Compression } from '../core/settings';
 import { MAX_RECORD_BYTES, removeBadRecords, removeIncompatibleObjects, type RejectedRecord } from './bad-records';
 import type { StagedInputs } from './fetch-inputs';
@@ -46,7 +47,7 @@ function chunksWithRecords(staged: StagedInputs): string[] {
 }
 
 /** The union of every input, by column name, with the source path of CSV/Parquet rows. */
-function sourceQuery(staged: StagedInputs): string {
+function sourceQuery(staged: StagedInputs, csvText: readonly string[] = []): string {
   const parts: string[] = [];
   const chunks = chunksWithRecords(staged);
   if (chunks.length) {
@@ -58,13 +59,25 @@ function sourceQuery(staged: StagedInputs): string {
   }
   const csv = staged.files.filter((f) => f.source.format.startsWith('csv')).map((f) => f.path);
   if (csv.length) {
-    parts.push(`SELECT * FROM read_csv(${list(csv)}, union_by_name=true, header=true, hive_partitioning=false, filename=${sqlString(SRC)})`);
+    // Declared decimals are read as their text, so the CAST to DECIMAL is exact.
+    const types = csvText.length ? `, types={${csvText.map((c) => `${sqlString(c)}: 'VARCHAR'`).join(', ')}}` : '';
+    parts.push(`SELECT * FROM read_csv(${list(csv)}, union_by_name=true, header=true, hive_partitioning=false, filename=${sqlString(SRC)}${types})`);
   }
   const parquet = staged.files.filter((f) => f.source.format === 'parquet').map((f) => f.path);
   if (parquet.length) {
     parts.push(`SELECT * FROM read_parquet(${list(parquet)}, union_by_name=true, hive_partitioning=false, filename=${sqlString(SRC)})`);
   }
   return parts.join(' UNION ALL BY NAME ');
+}
+
+/** Declared decimal columns that the CSV inputs have (naming an absent one is an error in DuckDB). */
+async function csvDecimalColumns(c: DuckDBConnection, staged: StagedInputs, declared: Readonly<Record<string, string>>): Promise<string[]> {
+  const decimals = Object.keys(declared).filter((k) => isDecimalType(declared[k]));
+  const csv = staged.files.filter((f) => f.source.format.startsWith('csv')).map((f) => f.path);
+  if (!decimals.length || !csv.length) return [];
+  const r = await c.runAndReadAll(`DESCRIBE SELECT * FROM read_csv(${list(csv)}, union_by_name=true, header=true, hive_partitioning=false)`);
+  const present = new Set(r.getRowObjects().map((d) => String(d.column_name)));
+  return decimals.filter((d) => present.has(d));
 }
 
 /**
@@ -113,7 +126,8 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
   try {
     // Naive timestamps are read as UTC instants whatever the host's zone.
     await c.run(`SET TimeZone = 'UTC'`);
-    const source = sourceQuery(staged);
+    const csvText = await csvDecimalColumns(c, staged, o.declaredTypes ?? {});
+    const source = sourceQuery(staged, csvText);
     if (!source) throw new InvalidInputError('bin has no readable inputs');
     let rejected: RejectedRecord[] = [];
     try {
@@ -124,7 +138,7 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
       if (!rejected.length) throw new InvalidInputError(`inputs could not be read: ${(e as Error).message}`, { cause: e });
       await c.run('DROP TABLE IF EXISTS staged');
       try {
-        await c.run(`CREATE TABLE staged AS ${sourceQuery(staged)}`);
+        await c.run(`CREATE TABLE staged AS ${sourceQuery(staged, csvText)}`);
       } catch (e2) {
         throw new InvalidInputError(`inputs could not be read, even without ${rejected.length} bad record(s): ${(e2 as Error).message}`, { cause: e2 });
       }
@@ -140,7 +154,7 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
       if (setAside.length) {
         rejected = [...rejected, ...setAside];
         await c.run('DROP TABLE staged');
-        await c.run(`CREATE TABLE staged AS ${sourceQuery(staged)}`);
+        await c.run(`CREATE TABLE staged AS ${sourceQuery(staged, csvText)}`);
         described = (await c.runAndReadAll('DESCRIBE staged')).getRowObjects() as Array<{ column_name: string; column_type: string }>;
       }
     }

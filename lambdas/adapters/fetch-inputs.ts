@@ -7,6 +7,7 @@ import { createGunzip } from 'node:zlib';
 import { CompactorError, InvalidInputError, RetryableError } from '../core/errors';
 import { scratchExtension } from '../core/formats';
 import type { SourceFile } from '../core/partitions';
+import { numberFields, quoteNumberFields, type NumberFields } from '../core/json-numbers';
 import type { ObjectStore } from '../core/ports';
 
 export interface FetchOptions {
@@ -16,6 +17,8 @@ export interface FetchOptions {
   /** Cap on one object's decompressed size (guards against gzip bombs). */
   readonly maxDecompressedBytes?: number;
   readonly attempts?: number;
+  /** Top-level JSON fields whose number values are staged as their exact text (declared decimals). */
+  readonly exactNumberFields?: readonly string[];
 }
 
 /** Local copies of a bin's inputs, ready for the engine. */
@@ -28,6 +31,8 @@ export interface StagedInputs {
   readonly jsonRows: Map<string, number>;
   /** Where each JSON Lines object sits in its chunk, to name a bad line by object and line. */
   readonly jsonSegments: JsonSegment[];
+  /** JSON objects staged with some of their numbers quoted: quarantine reads their original lines. */
+  readonly rewritten: Set<string>;
   /** Objects left out whole before staging (over the decompressed size cap), with why. */
   readonly setAside: Array<{ key: string; reason: string }>;
   readonly bytes: number;
@@ -109,6 +114,39 @@ export class JsonLinesCounter extends Transform {
   }
 }
 
+/** Quotes the number values of the given fields, line by line (see quoteNumberFields). */
+export class NumberQuoter extends Transform {
+  changed = false;
+  private rest: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly fields: NumberFields) {
+    super();
+  }
+
+  private lines(data: Buffer, final: boolean): Buffer {
+    const parts: Buffer[] = [];
+    let start = 0;
+    for (let nl = data.indexOf(0x0a); nl !== -1 || (final && start < data.length); nl = data.indexOf(0x0a, start)) {
+      const end = nl === -1 ? data.length : nl + 1;
+      const quoted = quoteNumberFields(data.subarray(start, end), this.fields);
+      if (quoted) this.changed = true;
+      parts.push(quoted ?? data.subarray(start, end));
+      start = end;
+      if (nl === -1) break;
+    }
+    this.rest = data.subarray(start);
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  }
+
+  _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    done(null, this.lines(this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk, false));
+  }
+
+  _flush(done: TransformCallback): void {
+    done(null, this.rest.length ? this.lines(this.rest, true) : undefined);
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function withRetries<T>(attempts: number, what: string, fn: () => Promise<T>): Promise<T> {
@@ -149,6 +187,8 @@ export async function fetchInputs(
   const jsonRows = new Map<string, number>();
   const jsonSegments: JsonSegment[] = [];
   const setAside: StagedInputs['setAside'] = [];
+  const rewritten = new Set<string>();
+  const exact = o.exactNumberFields?.length ? numberFields(o.exactNumberFields) : undefined;
   let bytes = 0;
   let next = 0;
 
@@ -174,9 +214,10 @@ export async function fetchInputs(
           await truncate(path, offset).catch(() => undefined);
           const body = await store.getStream(bucket, src.key, src.etag);
           const c = new JsonLinesCounter(maxBytes, label);
-          const out = createWriteStream(path, { flags: 'a' });
-          if (src.format === 'jsonl.gz') await pipeline(body, createGunzip(), c, out);
-          else await pipeline(body, c, out);
+          const quoter = exact && new NumberQuoter(exact);
+          const stages = [...(src.format === 'jsonl.gz' ? [createGunzip()] : []), c, ...(quoter ? [quoter] : [])];
+          await pipeline([body, ...stages, createWriteStream(path, { flags: 'a' })]);
+          if (quoter && quoter.changed) rewritten.add(src.key);
           return c;
         }).catch(async (e) => {
           if (!(e instanceof DecompressedTooLargeError)) throw e;
@@ -210,7 +251,7 @@ export async function fetchInputs(
   await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency, sources.length)) }, (_, w) => worker(w)));
   files.sort((a, b) => (a.path < b.path ? -1 : 1));
   setAside.sort((a, b) => (a.key < b.key ? -1 : 1));
-  return { jsonChunks: jsonChunks.sort(), files, jsonRows, jsonSegments, setAside, bytes };
+  return { jsonChunks: jsonChunks.sort(), files, jsonRows, jsonSegments, rewritten, setAside, bytes };
 }
 
 /**
@@ -234,5 +275,45 @@ export async function countJsonRecords(
   }).catch((e) => {
     if (e instanceof DecompressedTooLargeError) return 0;
     throw e;
+  });
+}
+
+/**
+ * Lines of one JSON Lines object as they are stored (1-based, a leading BOM dropped as the fetch
+ * drops it): quarantine keeps records byte for byte even where staging quoted their numbers.
+ */
+export async function originalLines(
+  store: ObjectStore,
+  bucket: string,
+  src: SourceFile,
+  wanted: ReadonlySet<number>,
+  o: Pick<FetchOptions, 'maxDecompressedBytes' | 'attempts'> = {},
+): Promise<Map<number, Buffer>> {
+  const label = `s3://${bucket}/${src.key}`;
+  return withRetries(o.attempts ?? 4, `read ${label}`, async () => {
+    const found = new Map<number, Buffer>();
+    let line = 1;
+    let partial: Buffer[] = [];
+    const collect = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        let start = 0;
+        for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
+          if (wanted.has(line)) found.set(line, Buffer.concat([...partial, chunk.subarray(start, nl)]));
+          partial = [];
+          line++;
+          start = nl + 1;
+        }
+        if (wanted.has(line) && start < chunk.length) partial.push(Buffer.from(chunk.subarray(start)));
+        done();
+      },
+      final(done) {
+        if (partial.length && wanted.has(line)) found.set(line, Buffer.concat(partial));
+        done();
+      },
+    });
+    const body = await store.getStream(bucket, src.key, src.etag);
+    const c = new JsonLinesCounter(o.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED, label);
+    await pipeline([body, ...(src.format === 'jsonl.gz' ? [createGunzip()] : []), c, collect]);
+    return found;
   });
 }

@@ -56,6 +56,9 @@ export function schemaDrift(table: readonly CatalogColumn[], written: ReadonlyAr
   return { append, conflicts: [...conflicts] };
 }
 
+/** Declared decimals are read from their text, never through a double. */
+export const isDecimalType = (duckdbType: string) => /^DECIMAL\b/i.test(duckdbType.trim());
+
 /** DuckDB type for a declared Hive column type; undefined for types left to inference. */
 export function duckdbType(hive: string): string | undefined {
   const t = hive.trim().toLowerCase();

@@ -1,13 +1,14 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compactToParquet, type EngineOptions, type EngineResult } from '../adapters/duckdb-engine';
-import { dropRecords, type RejectedRecord } from '../adapters/bad-records';
-import { fetchInputs, type StagedInputs } from '../adapters/fetch-inputs';
+import { badRecordReason, dropRecords, type RejectedRecord } from '../adapters/bad-records';
+import { fetchInputs, originalLines, type StagedInputs } from '../adapters/fetch-inputs';
 import type { BinItem, BinManifest, BinSpec, CompactOutput } from '../core/contracts';
 import { InvalidInputError, VerificationError } from '../core/errors';
 import { size } from '../core/kafka';
 import { quarantinePrefix } from '../core/keys';
 import type { ObjectStore } from '../core/ports';
+import { isDecimalType } from '../core/schema';
 import type { EngineSettings, TableSettings } from '../core/settings';
 import { kafkaDedupFor } from './kafka-dedup';
 
@@ -33,6 +34,23 @@ const outputOf = (m: BinManifest, item: Pick<BinItem, 'binId' | 'partition' | 'v
   rejectedRecords: m.quarantine?.records ?? 0,
   rejectedObjects: m.quarantine?.objects ?? 0,
 });
+
+/** Rejected records as their objects hold them: staging may have quoted the numbers of some. */
+async function asStored(deps: CompactDeps, spec: BinSpec, staged: StagedInputs, rejected: RejectedRecord[]): Promise<RejectedRecord[]> {
+  const keys = new Set(rejected.filter((r) => r.line !== undefined && staged.rewritten.has(r.key)).map((r) => r.key));
+  if (!keys.size) return rejected;
+  const originals = new Map<string, Map<number, Buffer>>();
+  for (const key of keys) {
+    const src = spec.files.find((f) => f.key === key)!;
+    const lines = new Set(rejected.filter((r) => r.key === key).map((r) => r.line!));
+    originals.set(key, await originalLines(deps.store, deps.settings.landingBucket, src, lines, { maxDecompressedBytes: deps.engine.maxDecompressedMb * 1024 * 1024 }));
+  }
+  return rejected.map((r) => {
+    const bytes = r.line === undefined ? undefined : originals.get(r.key)?.get(r.line);
+    // The reason is read from the stored record too (a parser's error names byte positions).
+    return bytes ? { ...r, bytes, reason: r.wholeObject ? r.reason : (badRecordReason(bytes) ?? r.reason) } : r;
+  });
+}
 
 /** Too many unreadable records means the producer is broken: fail the bin rather than guess. */
 function checkRejected(where: string, rejected: readonly RejectedRecord[], inputRows: number, maxPercent: number): void {
@@ -123,9 +141,11 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
   await rm(workDir, { recursive: true, force: true });
   try {
     const t0 = Date.now();
+    const declaredTypes = { ...e.declaredTypes, ...deps.declaredTypes };
     const staged = await fetchInputs(store, { landing: s.landingBucket, gold: s.goldBucket }, spec.files, join(workDir, 'in'), {
       concurrency: e.fetchConcurrency,
       maxDecompressedBytes: e.maxDecompressedMb * 1024 * 1024,
+      exactNumberFields: Object.keys(declaredTypes).filter((c) => isDecimalType(declaredTypes[c])),
     });
     // Kafka Connect redelivery: offsets kept in another copy are left out here.
     const kafka = await kafkaDedupFor(store, spec, staged.jsonRows, {
@@ -148,7 +168,7 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
           memoryLimitMb: e.memoryLimitMb,
           threads: e.threads,
           rowGroupBytes: e.rowGroupBytes,
-          declaredTypes: { ...e.declaredTypes, ...deps.declaredTypes },
+          declaredTypes,
           coerceToString: e.coerceToString,
         })
       : undefined;
@@ -158,7 +178,7 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
     const rowsOf = new Map(staged.files.map((f) => [f.source.key, result?.fileRows.get(f.path) ?? 0]));
     for (const [key, rows] of staged.jsonRows) rowsOf.set(key, rows);
     const inputRows = [...rowsOf.values()].reduce((a, b) => a + b, 0);
-    const rejected = result?.rejected ?? [];
+    const rejected = await asStored(deps, spec, staged, result?.rejected ?? []);
     checkRejected(where, rejected, inputRows, e.maxRejectedPercent);
     if (result) verifyEngine(where, result, inputRows);
 

@@ -166,6 +166,46 @@ describe('values', () => {
     tally.handled++;
   });
 
+  it('keeps declared decimals beyond double precision exact, from JSON, gzipped JSON and CSV', async () => {
+    tally.tried++;
+    const p = usePipeline(env.store, env.scratch, new ManualClock());
+    // 38 significant digits: a double keeps about 16.
+    const values = ['12345678901234567.89', '-99999999999999999999999999999999.123456', '0.000001', '7', '2.5E+3'];
+    const json = values.map((v, i) => `{"id": ${i}, "price": ${v}, "meta": {"price": 1.5}}`).join('\n') + '\n';
+    for (let i = 0; i < 3; i++) await put(`${P}d-${i}.json`, json);
+    await put(`${P}d-3.json.gz`, gzipSync(json));
+    await put(`${P}d-4.csv`, `id,price\n${values.map((v, i) => `${i},${v}`).join('\n')}\n`);
+    const { items } = await p.plan();
+    const out = await p.compact(items[0], { declaredTypes: { price: 'DECIMAL(38,6)' } });
+    expect(out.outputRows).toBe(25);
+    const got = await readOutput([out.outputKey], 'SELECT price::VARCHAR AS price, typeof(price) AS t, count(*)::INT AS n FROM $OUT GROUP BY ALL ORDER BY price');
+    expect(got).toEqual([
+      { price: '-99999999999999999999999999999999.123456', t: 'DECIMAL(38,6)', n: 5 },
+      { price: '0.000001', t: 'DECIMAL(38,6)', n: 5 },
+      { price: '12345678901234567.890000', t: 'DECIMAL(38,6)', n: 5 },
+      { price: '2500.000000', t: 'DECIMAL(38,6)', n: 5 },
+      { price: '7.000000', t: 'DECIMAL(38,6)', n: 5 },
+    ]);
+    tally.handled++;
+  });
+
+  it('quarantines the stored bytes of a bad record even where staging quoted its numbers', async () => {
+    tally.tried++;
+    const p = usePipeline(env.store, env.scratch, new ManualClock());
+    const good = Array.from({ length: 200 }, (_, i) => `{"id": ${i}, "price": 1.25}`).join('\n');
+    const bad = '{"id": 999, "price": 12345678901234567.89, "note": tru}';
+    await put(`${P}a.json`, `${good}\n${bad}\n`);
+    for (let i = 0; i < 4; i++) await put(`${P}b-${i}.json`, `${good}\n`);
+    const { items } = await p.plan();
+    const out = await p.compact(items[0], { declaredTypes: { price: 'DECIMAL(20,2)' } });
+    expect(out).toMatchObject({ outputRows: 1000, rejectedRecords: 1 });
+    const manifest = (await env.store.getJson<BinManifest>('gold', out.manifestKey))!;
+    expect(Buffer.from(await getBytes(env.s3.client, 'gold', manifest.quarantine!.recordsKey!)).toString()).toBe(`${bad}\n`);
+    const report = await env.store.getJson<{ rejected: unknown[] }>('gold', manifest.quarantine!.reportKey);
+    expect(report!.rejected).toEqual([{ file: `s3://landing/${P}a.json`, line: 201, reason: `malformed JSON (Unexpected token '}', ..."note": tru}" is not valid JSON)` }]);
+    tally.handled++;
+  });
+
   it('keeps int64 above 2^53 exact, timestamps to the microsecond as UTC Parquet TIMESTAMP', async () => {
     tally.tried++;
     const clock = new ManualClock();
