@@ -165,3 +165,48 @@ export async function removeIncompatibleObjects(staged: StagedInputs, columns: r
   await dropRecords(staged, dropKeys);
   return rejected;
 }
+
+/** Values (as text) of a declared column that its type cannot hold. */
+export interface Misfit {
+  readonly column: string;
+  /** The declared DuckDB type. */
+  readonly type: string;
+  readonly values: readonly string[];
+  /** A few values and files, for an error message. */
+  readonly examples: readonly string[];
+}
+
+/**
+ * Takes out the JSON records whose value of a declared column is one the type cannot hold, each
+ * reported with its field, value and type. Runs only after the cast failed. Values are matched as
+ * the engine shows them: strings as themselves, numbers by value, objects as JSON text.
+ */
+export async function removeMisfitRecords(staged: StagedInputs, misfits: readonly Misfit[]): Promise<RejectedRecord[]> {
+  const wanted = misfits.map((m) => ({
+    ...m,
+    quoted: Buffer.from(JSON.stringify(m.column)),
+    texts: new Set(m.values),
+    numbers: new Set(m.values.map(Number).filter((n) => !Number.isNaN(n))),
+  }));
+  const rejected: RejectedRecord[] = [];
+  await blankLines(staged, undefined, ({ segment, line, bytes }) => {
+    if (!wanted.some((m) => bytes.includes(m.quoted))) return false;
+    let record: Record<string, unknown>;
+    try {
+      record = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      return false;
+    }
+    for (const m of wanted) {
+      const v = record[m.column];
+      if (v === null || v === undefined) continue;
+      const hit = typeof v === 'number' ? m.numbers.has(v) : m.texts.has(typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v));
+      if (hit) {
+        rejected.push({ key: segment.key, line, reason: `field "${m.column}" is ${JSON.stringify(v)}, which is not a ${m.type}`, bytes: Buffer.from(bytes) });
+        return true;
+      }
+    }
+    return false;
+  });
+  return rejected;
+}

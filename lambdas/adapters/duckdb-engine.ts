@@ -5,7 +5,7 @@ import type { ColumnSchema } from '../core/contracts';
 import { ConfigurationError, InvalidInputError } from '../core/errors';
 import { isDecimalType } from '../core/schema';
 import type { Compression } from '../core/settings';
-import { MAX_RECORD_BYTES, removeBadRecords, removeIncompatibleObjects, type RejectedRecord } from './bad-records';
+import { MAX_RECORD_BYTES, removeBadRecords, removeIncompatibleObjects, removeMisfitRecords, type Misfit, type RejectedRecord } from './bad-records';
 import type { StagedInputs } from './fetch-inputs';
 
 export interface EngineOptions {
@@ -85,9 +85,8 @@ async function csvDecimalColumns(c: DuckDBConnection, staged: StagedInputs, decl
  * 128-bit and unsigned integers become BIGINT when they fit, else DECIMAL(38,0) (DuckDB would
  * otherwise write them as DOUBLE and lose digits); naive timestamps are UTC instants.
  */
-async function outputExpression(c: DuckDBConnection, name: string, type: string, declared?: string): Promise<string> {
+async function outputExpression(c: DuckDBConnection, name: string, type: string): Promise<string> {
   const col = ident(name);
-  if (declared) return `CAST(${col} AS ${declared}) AS ${col}`;
   if (type === 'HUGEINT' || type === 'UHUGEINT' || type === 'UBIGINT') {
     const r = await c.runAndReadAll(
       `SELECT coalesce(bool_and(${col} BETWEEN -9223372036854775808 AND 9223372036854775807), true) AS fits FROM staged`,
@@ -98,8 +97,60 @@ async function outputExpression(c: DuckDBConnection, name: string, type: string,
   if (type === 'USMALLINT') return `CAST(${col} AS INTEGER) AS ${col}`;
   if (type === 'UTINYINT') return `CAST(${col} AS SMALLINT) AS ${col}`;
   if (type === 'TIMESTAMP') return `CAST(${col} AS TIMESTAMPTZ) AS ${col}`;
-  if (type === 'JSON') return `CAST(${col} AS VARCHAR) AS ${col}`;
+  // A string stays itself (not a quoted JSON string); objects and numbers become their JSON text.
+  if (type === 'JSON') return `(${col}->>'$') AS ${col}`;
   return col;
+}
+
+interface Described {
+  readonly column_name: string;
+  readonly column_type: string;
+}
+
+/** The value a declared type is cast from: a field of mixed kinds is cast from its text (`"12"` is 12). */
+const castSource = (d: Described) => (d.column_type === 'JSON' ? `(${ident(d.column_name)}->>'$')` : ident(d.column_name));
+
+/** The staged rows as they are written: declared types applied, other types made portable. */
+async function projectionOf(c: DuckDBConnection, described: readonly Described[], declared: Readonly<Record<string, string>>): Promise<string> {
+  const columns = described.filter((d) => d.column_name !== SRC);
+  if (!columns.length) throw new InvalidInputError('bin has no readable records');
+  const exprs: string[] = [];
+  for (const d of columns) {
+    const type = declared[d.column_name];
+    exprs.push(type ? `CAST(${castSource(d)} AS ${type}) AS ${ident(d.column_name)}` : await outputExpression(c, d.column_name, d.column_type));
+  }
+  return `SELECT ${exprs.join(', ')} FROM staged`;
+}
+
+/** Per declared column, the values (as text) that its type cannot hold, and where they came from. */
+async function declaredMisfits(
+  c: DuckDBConnection,
+  described: readonly Described[],
+  declared: Readonly<Record<string, string>>,
+  nameOf: (path: string) => string,
+): Promise<Misfit[]> {
+  const out: Misfit[] = [];
+  const hasSrc = described.some((d) => d.column_name === SRC);
+  for (const d of described) {
+    const type = declared[d.column_name];
+    if (!type) continue;
+    const src = castSource(d);
+    const r = await c.runAndReadAll(
+      `SELECT DISTINCT CAST(${src} AS VARCHAR) AS v, ${hasSrc ? ident(SRC) : 'NULL'} AS f FROM staged ` +
+        `WHERE ${src} IS NOT NULL AND TRY_CAST(${src} AS ${type}) IS NULL LIMIT 10000`,
+    );
+    const rows = r.getRowObjects();
+    if (!rows.length) continue;
+    const values = [...new Set(rows.map((x) => String(x.v)))];
+    const files = [...new Set(rows.flatMap((x) => (x.f === null ? [] : [nameOf(String(x.f))])))];
+    out.push({
+      column: d.column_name,
+      type,
+      values,
+      examples: [...values.slice(0, 3).map((v) => JSON.stringify(v)), ...(files.length ? [`in ${files.slice(0, 3).join(', ')}`] : [])],
+    });
+  }
+  return out;
 }
 
 async function checksum(c: DuckDBConnection, from: string): Promise<{ rows: number; sum: string }> {
@@ -126,57 +177,76 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
   try {
     // Naive timestamps are read as UTC instants whatever the host's zone.
     await c.run(`SET TimeZone = 'UTC'`);
-    const csvText = await csvDecimalColumns(c, staged, o.declaredTypes ?? {});
-    const source = sourceQuery(staged, csvText);
-    if (!source) throw new InvalidInputError('bin has no readable inputs');
-    let rejected: RejectedRecord[] = [];
-    try {
+    const declared = o.declaredTypes ?? {};
+    const csvText = await csvDecimalColumns(c, staged, declared);
+    const stage = async (): Promise<Described[]> => {
+      const source = sourceQuery(staged, csvText);
+      if (!source) throw new InvalidInputError('bin has no readable inputs');
+      await c.run('DROP TABLE IF EXISTS staged');
       await c.run(`CREATE TABLE staged AS ${source}`);
+      return (await c.runAndReadAll('DESCRIBE staged')).getRowObjects() as unknown as Described[];
+    };
+    let rejected: RejectedRecord[] = [];
+    let described: Described[];
+    try {
+      described = await stage();
     } catch (e) {
+      if (e instanceof InvalidInputError) throw e;
       // Bad JSON records: find them, set them aside, and read the rest again.
       rejected = staged.jsonChunks.length ? await removeBadRecords(staged) : [];
       if (!rejected.length) throw new InvalidInputError(`inputs could not be read: ${(e as Error).message}`, { cause: e });
-      await c.run('DROP TABLE IF EXISTS staged');
-      try {
-        await c.run(`CREATE TABLE staged AS ${sourceQuery(staged, csvText)}`);
-      } catch (e2) {
+      described = await stage().catch((e2) => {
         throw new InvalidInputError(`inputs could not be read, even without ${rejected.length} bad record(s): ${(e2 as Error).message}`, { cause: e2 });
-      }
+      });
     }
 
-    let described = (await c.runAndReadAll('DESCRIBE staged')).getRowObjects() as Array<{ column_name: string; column_type: string }>;
     // Mixed kinds in one field (an object here, a number there) come out as JSON: unless the field
-    // may become a string, the files that disagree with most records are set aside whole.
+    // may become a string or has a declared type (checked value by value below), the files that
+    // disagree with most records are set aside whole.
     const coerce = o.coerceToString ?? [];
-    const mixed = described.filter((d) => d.column_type === 'JSON' && !coerce.includes('*') && !coerce.includes(d.column_name)).map((d) => d.column_name);
+    const mixed = described
+      .filter((d) => d.column_type === 'JSON' && !coerce.includes('*') && !coerce.includes(d.column_name) && !declared[d.column_name])
+      .map((d) => d.column_name);
     if (mixed.length && staged.jsonChunks.length) {
       const setAside = await removeIncompatibleObjects(staged, mixed);
       if (setAside.length) {
         rejected = [...rejected, ...setAside];
-        await c.run('DROP TABLE staged');
-        await c.run(`CREATE TABLE staged AS ${sourceQuery(staged, csvText)}`);
-        described = (await c.runAndReadAll('DESCRIBE staged')).getRowObjects() as Array<{ column_name: string; column_type: string }>;
+        described = await stage();
       }
     }
+
+    // Values that do not fit a declared type: the records holding them are set aside.
+    let projection = await projectionOf(c, described, declared);
+    // DuckDB's errors are not `instanceof Error` in every realm (jest's): keep the outcome tagged.
+    const first = await checksum(c, projection).then(
+      (sum) => ({ sum, error: undefined }),
+      (error: Error) => ({ sum: undefined, error }),
+    );
+    let before = first.sum;
+    if (!before) {
+      const sources = new Map(staged.files.map((f) => [f.path, f.source.key]));
+      const misfits = await declaredMisfits(c, described, declared, (path) => sources.get(path) ?? path);
+      const removed = misfits.length && staged.jsonChunks.length ? await removeMisfitRecords(staged, misfits) : [];
+      const named = misfits.map((m) => `column "${m.column}" (${m.type}): ${m.examples.join(', ')}`).join('; ');
+      if (!removed.length) throw new InvalidInputError(`inputs do not fit the declared column types: ${named || first.error?.message}`, { cause: first.error });
+      rejected = [...rejected, ...removed];
+      described = await stage();
+      projection = await projectionOf(c, described, declared);
+      before = await checksum(c, projection).catch((e: Error) => {
+        throw new InvalidInputError(`inputs do not fit the declared column types, even without ${removed.length} record(s): ${e.message}`, { cause: e });
+      });
+    }
+
     const hasSrc = described.some((d) => d.column_name === SRC);
     const fileRows = new Map<string, number>();
     if (hasSrc) {
       const counts = await c.runAndReadAll(`SELECT ${ident(SRC)} AS p, count(*) AS n FROM staged WHERE ${ident(SRC)} IS NOT NULL GROUP BY ALL`);
       for (const r of counts.getRowObjects()) fileRows.set(String(r.p), Number(r.n));
     }
-    const columns = described.filter((d) => d.column_name !== SRC);
-    if (!columns.length) throw new InvalidInputError('bin has no readable records');
-    const names = new Set(columns.map((d) => d.column_name));
+    const names = new Set(described.filter((d) => d.column_name !== SRC).map((d) => d.column_name));
     for (const s of o.sortBy) {
       if (!names.has(s)) throw new ConfigurationError(`sort column "${s}" is not in the data (columns: ${[...names].join(', ')})`);
     }
-    const exprs: string[] = [];
-    for (const d of columns) exprs.push(await outputExpression(c, d.column_name, d.column_type, o.declaredTypes?.[d.column_name]));
-    const projection = `SELECT ${exprs.join(', ')} FROM staged`;
-
-    const before = await checksum(c, projection).catch((e) => {
-      throw new InvalidInputError(`inputs do not fit the declared column types: ${(e as Error).message}`, { cause: e });
-    });
     const ordered = o.sortBy.length ? `${projection} ORDER BY ${o.sortBy.map(ident).join(', ')}` : projection;
     await c.run(
       `COPY (${ordered}) TO ${sqlString(outPath)} (FORMAT parquet, COMPRESSION ${o.compression}, ` +

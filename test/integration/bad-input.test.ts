@@ -151,6 +151,52 @@ describe('schema drift', () => {
 });
 
 describe('values', () => {
+  const sensorTypes = { device_id: 'VARCHAR', ts: 'TIMESTAMPTZ', battery: 'BIGINT', seq: 'BIGINT' };
+
+  it('quarantines records whose values do not fit the declared column types, and keeps the rest', async () => {
+    tally.tried += 4;
+    const p = usePipeline(env.store, env.scratch, new ManualClock());
+    const good = sensorFiles({ prefix: 'sensors/', hours: ['2024-12-19/14'], filesPerHour: 30, rowsPerFile: 20, seed: 34 });
+    await putFiles(env.s3.client, 'landing', good);
+    const row = JSON.parse(good[0].body.split('\n')[0]);
+    const bad = [
+      JSON.stringify({ ...row, seq: 'abc' }),
+      JSON.stringify({ ...row, seq: 7, ts: 'not a time' }),
+      JSON.stringify({ ...row, seq: 8, battery: 1e40 }),
+      JSON.stringify({ ...row, seq: 9, battery: true }),
+    ];
+    await put(`${P}misfits.json`, [JSON.stringify({ ...row, seq: 100001 }), ...bad].join('\n') + '\n');
+    const { items } = await p.plan();
+    const out = await p.compact(items[0], { declaredTypes: sensorTypes });
+    expect(out).toMatchObject({ outputRows: 601, rejectedRecords: 4 });
+    const manifest = (await env.store.getJson<BinManifest>('gold', out.manifestKey))!;
+    const report = await env.store.getJson<{ rejected: unknown[] }>('gold', manifest.quarantine!.reportKey);
+    const file = `s3://landing/${P}misfits.json`;
+    expect(report!.rejected).toEqual([
+      { file, line: 2, reason: 'field "seq" is "abc", which is not a BIGINT' },
+      { file, line: 3, reason: 'field "ts" is "not a time", which is not a TIMESTAMPTZ' },
+      { file, line: 4, reason: 'field "battery" is 1e+40, which is not a BIGINT' },
+      { file, line: 5, reason: 'field "battery" is true, which is not a BIGINT' },
+    ]);
+    const records = Buffer.from(await getBytes(env.s3.client, 'gold', manifest.quarantine!.recordsKey!)).toString();
+    expect(records).toBe(bad.join('\n') + '\n');
+    const expected = [...good.flatMap((f) => rowsFromJsonLines(f.body)), ...rowsFromJsonLines(JSON.stringify({ ...row, seq: 100001 }))];
+    expect(compareRows(expected, await rowsFromParquetObjects(env.s3.client, 'gold', [out.outputKey], env.scratch))).toMatchObject({ lost: 0, extra: 0 });
+    tally.handled += 4;
+  });
+
+  it('fails the bin naming the column, value and file when a CSV value does not fit its declared type', async () => {
+    tally.tried++;
+    const p = usePipeline(env.store, env.scratch, new ManualClock());
+    for (let i = 0; i < 5; i++) await put(`${P}c-${i}.csv`, `device_id,seq\nd${i},${i === 3 ? 'x3' : i}\n`);
+    const { items } = await p.plan();
+    await expect(p.compact(items[0], { declaredTypes: sensorTypes })).rejects.toMatchObject({
+      name: 'InvalidInputError',
+      message: `inputs do not fit the declared column types: column "seq" (BIGINT): "x3", in ${P}c-3.csv`,
+    });
+    tally.handled++;
+  });
+
   it('writes declared decimals as DECIMAL and declared timestamps as TIMESTAMP, whatever the inference', async () => {
     tally.tried++;
     const p = usePipeline(env.store, env.scratch, new ManualClock());
