@@ -1,4 +1,7 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename } from 'node:fs/promises';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Intervals } from '../core/kafka';
 import type { JsonSegment, StagedInputs } from './fetch-inputs';
 
@@ -8,7 +11,8 @@ export interface RejectedRecord {
   /** 1-based line number within the source object; absent when the whole object was set aside. */
   readonly line?: number;
   readonly reason: string;
-  readonly bytes: Buffer;
+  /** The record as staged; absent when it was too large to keep (its object is copied instead). */
+  readonly bytes?: Buffer;
   /** Set aside with its whole object (incompatible types), not for being unreadable. */
   readonly wholeObject?: boolean;
 }
@@ -20,9 +24,9 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 const isBlank = (line: Buffer) => line.every((b) => b === 0x20 || b === 0x09 || b === 0x0d);
 
-export function badRecordReason(line: Buffer): string | undefined {
+export function badRecordReason(line: Buffer, length = line.length): string | undefined {
+  if (length > MAX_RECORD_BYTES) return `record of ${length} bytes is over the ${MAX_RECORD_BYTES}-byte limit`;
   if (isBlank(line)) return undefined;
-  if (line.length > MAX_RECORD_BYTES) return `record of ${line.length} bytes is over the ${MAX_RECORD_BYTES}-byte limit`;
   let text: string;
   try {
     text = strictUtf8.decode(line);
@@ -41,78 +45,152 @@ export function badRecordReason(line: Buffer): string | undefined {
   return undefined;
 }
 
-/** One line of a JSON chunk, placed in its source object. */
+/** One record of a JSON chunk, placed in its source object. */
 interface ChunkLine {
   readonly segment: JsonSegment;
+  /** 0-based line number within the chunk. */
+  readonly chunkLine: number;
   /** 1-based line number within the source object. */
   readonly line: number;
   /** 0-based index among the object's records (non-blank lines). */
   readonly record: number;
+  /** The line without its newline; only its first MAX_RECORD_BYTES + 1 bytes when longer. */
   readonly bytes: Buffer;
+  /** Full length of the line. */
+  readonly length: number;
 }
 
 /**
- * Walks every record of the JSON chunks that hold one of `keys` (all when unset); the lines
- * `blank` returns true for are rewritten as empty lines, so every later pass still names each
- * record by its object's original line number. Row counts follow.
+ * Visits every record of one chunk, streaming it, so memory holds one record at most (and at
+ * most MAX_RECORD_BYTES + 1 bytes of an oversized one), whatever the chunk's size.
  */
-async function blankLines(staged: StagedInputs, keys: ReadonlySet<string> | undefined, blank: (l: ChunkLine) => boolean): Promise<number> {
-  let blanked = 0;
-  for (const chunk of staged.jsonChunks) {
-    const segments = staged.jsonSegments.filter((s) => s.chunk === chunk).sort((a, b) => a.firstLine - b.firstLine);
-    if (keys && !segments.some((s) => keys.has(s.key))) continue;
-    const data = await readFile(chunk);
-    const out: Buffer[] = [];
-    let changed = false;
-    let seg = 0;
-    let record = 0;
-    for (let start = 0, lineNo = 0; start < data.length; lineNo++) {
-      const nl = data.indexOf(0x0a, start);
-      const end = nl === -1 ? data.length : nl;
-      while (seg < segments.length - 1 && lineNo >= segments[seg].firstLine + segments[seg].lines) {
-        seg++;
-        record = 0;
-      }
-      const bytes = data.subarray(start, end);
-      const segment = segments[seg];
-      if (segment && !isBlank(bytes)) {
-        if ((!keys || keys.has(segment.key)) && blank({ segment, line: lineNo - segment.firstLine + 1, record, bytes })) {
-          staged.jsonRows.set(segment.key, (staged.jsonRows.get(segment.key) ?? 1) - 1);
-          changed = true;
-          blanked++;
-          out.push(Buffer.from('\n'));
-          start = end + 1;
-          record++;
-          continue;
-        }
-        record++;
-      }
-      out.push(data.subarray(start, nl === -1 ? end : nl + 1));
-      start = end + 1;
+async function scanChunk(staged: StagedInputs, chunk: string, visit: (l: ChunkLine) => void): Promise<void> {
+  const segments = staged.jsonSegments.filter((s) => s.chunk === chunk).sort((a, b) => a.firstLine - b.firstLine);
+  if (!segments.length) return;
+  let seg = 0;
+  let record = 0;
+  let lineNo = 0;
+  let pieces: Buffer[] = [];
+  let held = 0;
+  let length = 0;
+  const endLine = () => {
+    const bytes = pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
+    while (seg < segments.length - 1 && lineNo >= segments[seg].firstLine + segments[seg].lines) {
+      seg++;
+      record = 0;
     }
-    if (changed) await writeFile(chunk, Buffer.concat(out));
+    const segment = segments[seg];
+    if (length > MAX_RECORD_BYTES || (length > 0 && !isBlank(bytes))) {
+      visit({ segment, chunkLine: lineNo, line: lineNo - segment.firstLine + 1, record, bytes, length });
+      record++;
+    }
+    lineNo++;
+    pieces = [];
+    held = 0;
+    length = 0;
+  };
+  const take = (part: Buffer) => {
+    length += part.length;
+    const room = MAX_RECORD_BYTES + 1 - held;
+    if (room > 0 && part.length) {
+      const kept = Buffer.from(part.subarray(0, room));
+      pieces.push(kept);
+      held += kept.length;
+    }
+  };
+  for await (const data of createReadStream(chunk, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+    let start = 0;
+    for (let nl = data.indexOf(0x0a); nl !== -1; nl = data.indexOf(0x0a, start)) {
+      take(data.subarray(start, nl));
+      endLine();
+      start = nl + 1;
+    }
+    take(data.subarray(start));
   }
-  return blanked;
+  if (length > 0) endLine();
+}
+
+/** Rewrites a chunk with the given lines (0-based) emptied, streaming: line numbers stay as they were. */
+async function blankChunkLines(chunk: string, lines: ReadonlySet<number>): Promise<void> {
+  if (!lines.size) return;
+  let lineNo = 0;
+  const blanked = new Transform({
+    transform(data: Buffer, _enc, done) {
+      const out: Buffer[] = [];
+      let start = 0;
+      for (let nl = data.indexOf(0x0a); nl !== -1; nl = data.indexOf(0x0a, start)) {
+        out.push(lines.has(lineNo) ? NEWLINE : data.subarray(start, nl + 1));
+        lineNo++;
+        start = nl + 1;
+      }
+      if (start < data.length && !lines.has(lineNo)) out.push(data.subarray(start));
+      done(null, Buffer.concat(out));
+    },
+  });
+  const tmp = `${chunk}.rewrite`;
+  await pipeline(createReadStream(chunk, { highWaterMark: 1024 * 1024 }), blanked, createWriteStream(tmp));
+  await rename(tmp, chunk);
+}
+
+const NEWLINE = Buffer.from('\n');
+
+/**
+ * Runs `decide` over every record of the chunks holding one of `keys` (all when unset) and empties
+ * the lines it returns true for, so every later pass still names each record by its object's
+ * original line number. Row counts follow.
+ */
+async function blankLines(staged: StagedInputs, keys: ReadonlySet<string> | undefined, decide: (l: ChunkLine) => boolean): Promise<void> {
+  for (const chunk of staged.jsonChunks) {
+    if (keys && !staged.jsonSegments.some((s) => s.chunk === chunk && keys.has(s.key))) continue;
+    const blank = new Set<number>();
+    await scanChunk(staged, chunk, (l) => {
+      if ((!keys || keys.has(l.segment.key)) && decide(l)) {
+        blank.add(l.chunkLine);
+        staged.jsonRows.set(l.segment.key, (staged.jsonRows.get(l.segment.key) ?? 1) - 1);
+      }
+    });
+    await blankChunkLines(chunk, blank);
+  }
+}
+
+/**
+ * Rejected records of one bin. Their bytes are kept for the quarantine file up to a memory budget;
+ * past it, or for a record over the size limit, the object itself is copied to quarantine instead.
+ */
+export class Rejections {
+  readonly records: RejectedRecord[] = [];
+  private held = 0;
+
+  constructor(private readonly budgetBytes = 64 * 1024 * 1024) {}
+
+  add(r: Omit<RejectedRecord, 'bytes'>, line: Pick<ChunkLine, 'bytes' | 'length'>): void {
+    const keep = line.length <= MAX_RECORD_BYTES && this.held + line.length <= this.budgetBytes;
+    if (keep) this.held += line.length;
+    this.records.push(keep ? { ...r, bytes: Buffer.from(line.bytes) } : r);
+  }
 }
 
 /**
  * Takes the records that cannot be read out of the JSON chunks and the per-object row counts.
  * Runs only after the engine refused the inputs, so the usual path never parses JSON in Node.
  */
-export async function removeBadRecords(staged: StagedInputs): Promise<RejectedRecord[]> {
-  const rejected: RejectedRecord[] = [];
-  await blankLines(staged, undefined, ({ segment, line, bytes }) => {
-    const reason = badRecordReason(bytes);
-    if (reason) rejected.push({ key: segment.key, line, reason, bytes: Buffer.from(bytes) });
+export async function removeBadRecords(staged: StagedInputs, out: Rejections): Promise<number> {
+  let found = 0;
+  await blankLines(staged, undefined, (l) => {
+    const reason = badRecordReason(l.bytes, l.length);
+    if (reason) {
+      out.add({ key: l.segment.key, line: l.line, reason }, l);
+      found++;
+    }
     return reason !== undefined;
   });
-  return rejected;
+  return found;
 }
 
 /** Takes records out of the JSON chunks by their index within their object (Kafka redelivery). */
-export async function dropRecords(staged: StagedInputs, drop: ReadonlyMap<string, Intervals>): Promise<number> {
-  if (!drop.size) return 0;
-  return blankLines(staged, new Set(drop.keys()), ({ segment, record }) => drop.get(segment.key)!.some(([a, b]) => record >= a && record < b));
+export async function dropRecords(staged: StagedInputs, drop: ReadonlyMap<string, Intervals>): Promise<void> {
+  if (!drop.size) return;
+  await blankLines(staged, new Set(drop.keys()), ({ segment, record }) => drop.get(segment.key)!.some(([a, b]) => record >= a && record < b));
 }
 
 const kindOf = (v: unknown) => (v === null || v === undefined ? undefined : Array.isArray(v) ? 'array' : typeof v);
@@ -120,50 +198,41 @@ const kindOf = (v: unknown) => (v === null || v === undefined ? undefined : Arra
 /**
  * Sets aside whole objects whose values for `columns` are of another kind (object, number,
  * string, ...) than most records have: they cannot share one Parquet column with the rest.
- * Returns one entry per record set aside, the reason naming the field and the kinds.
+ * Adds one entry per record set aside, the reason naming the field and the kinds.
  */
-export async function removeIncompatibleObjects(staged: StagedInputs, columns: readonly string[]): Promise<RejectedRecord[]> {
+export async function removeIncompatibleObjects(staged: StagedInputs, columns: readonly string[], out: Rejections): Promise<number> {
   const kindsOf = new Map<string, Map<string, Set<string>>>(); // key -> column -> kinds
   const totals = new Map<string, Map<string, number>>(); // column -> kind -> records
-  const lines = new Map<string, Array<{ line: number; bytes: Buffer }>>();
   for (const chunk of staged.jsonChunks) {
-    const data = await readFile(chunk);
-    const segments = staged.jsonSegments.filter((s) => s.chunk === chunk);
-    for (const s of segments) kindsOf.set(s.key, new Map());
-    let seg = 0;
-    for (let start = 0, lineNo = 0; start < data.length; lineNo++) {
-      const nl = data.indexOf(0x0a, start);
-      const end = nl === -1 ? data.length : nl;
-      while (seg < segments.length - 1 && lineNo >= segments[seg].firstLine + segments[seg].lines) seg++;
-      const line = data.subarray(start, end);
-      start = end + 1;
-      if (isBlank(line) || !segments.length) continue;
-      const s = segments[seg];
-      const record = JSON.parse(line.toString('utf8')) as Record<string, unknown>;
-      (lines.get(s.key) ?? lines.set(s.key, []).get(s.key)!).push({ line: lineNo - s.firstLine + 1, bytes: Buffer.from(line) });
+    await scanChunk(staged, chunk, ({ segment, bytes }) => {
+      const record = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+      const perKey = kindsOf.get(segment.key) ?? kindsOf.set(segment.key, new Map()).get(segment.key)!;
       for (const c of columns) {
         const k = kindOf(record[c]);
         if (!k) continue;
-        const perKey = kindsOf.get(s.key)!;
         (perKey.get(c) ?? perKey.set(c, new Set()).get(c)!).add(k);
         const t = totals.get(c) ?? totals.set(c, new Map()).get(c)!;
         t.set(k, (t.get(k) ?? 0) + 1);
       }
-    }
+    });
   }
   const majority = new Map([...totals].map(([c, t]) => [c, [...t].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0][0]]));
-  const rejected: RejectedRecord[] = [];
-  const dropKeys = new Map<string, Intervals>();
+  const reasons = new Map<string, string>();
   for (const [key, perColumn] of kindsOf) {
     const clash = [...perColumn].find(([c, kinds]) => [...kinds].some((k) => k !== majority.get(c)));
     if (!clash) continue;
     const [c, kinds] = clash;
-    const reason = `field "${c}" is ${[...kinds].filter((k) => k !== majority.get(c)).join('/')} here but ${majority.get(c)} in most records`;
-    for (const l of lines.get(key) ?? []) rejected.push({ key, line: l.line, reason, bytes: l.bytes, wholeObject: true });
-    dropKeys.set(key, [[0, Number.MAX_SAFE_INTEGER]]);
+    reasons.set(key, `field "${c}" is ${[...kinds].filter((k) => k !== majority.get(c)).join('/')} here but ${majority.get(c)} in most records`);
   }
-  await dropRecords(staged, dropKeys);
-  return rejected;
+  let found = 0;
+  if (reasons.size) {
+    await blankLines(staged, new Set(reasons.keys()), (l) => {
+      out.add({ key: l.segment.key, line: l.line, reason: reasons.get(l.segment.key)!, wholeObject: true }, l);
+      found++;
+      return true;
+    });
+  }
+  return found;
 }
 
 /** Values (as text) of a declared column that its type cannot hold. */
@@ -181,15 +250,16 @@ export interface Misfit {
  * reported with its field, value and type. Runs only after the cast failed. Values are matched as
  * the engine shows them: strings as themselves, numbers by value, objects as JSON text.
  */
-export async function removeMisfitRecords(staged: StagedInputs, misfits: readonly Misfit[]): Promise<RejectedRecord[]> {
+export async function removeMisfitRecords(staged: StagedInputs, misfits: readonly Misfit[], out: Rejections): Promise<number> {
   const wanted = misfits.map((m) => ({
     ...m,
     quoted: Buffer.from(JSON.stringify(m.column)),
     texts: new Set(m.values),
     numbers: new Set(m.values.map(Number).filter((n) => !Number.isNaN(n))),
   }));
-  const rejected: RejectedRecord[] = [];
-  await blankLines(staged, undefined, ({ segment, line, bytes }) => {
+  let found = 0;
+  await blankLines(staged, undefined, (l) => {
+    const { bytes } = l;
     if (!wanted.some((m) => bytes.includes(m.quoted))) return false;
     let record: Record<string, unknown>;
     try {
@@ -202,11 +272,12 @@ export async function removeMisfitRecords(staged: StagedInputs, misfits: readonl
       if (v === null || v === undefined) continue;
       const hit = typeof v === 'number' ? m.numbers.has(v) : m.texts.has(typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v));
       if (hit) {
-        rejected.push({ key: segment.key, line, reason: `field "${m.column}" is ${JSON.stringify(v)}, which is not a ${m.type}`, bytes: Buffer.from(bytes) });
+        out.add({ key: l.segment.key, line: l.line, reason: `field "${m.column}" is ${JSON.stringify(v)}, which is not a ${m.type}` }, l);
+        found++;
         return true;
       }
     }
     return false;
   });
-  return rejected;
+  return found;
 }

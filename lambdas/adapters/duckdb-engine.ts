@@ -5,7 +5,7 @@ import type { ColumnSchema } from '../core/contracts';
 import { ConfigurationError, InvalidInputError } from '../core/errors';
 import { isDecimalType } from '../core/schema';
 import type { Compression } from '../core/settings';
-import { MAX_RECORD_BYTES, removeBadRecords, removeIncompatibleObjects, removeMisfitRecords, type Misfit, type RejectedRecord } from './bad-records';
+import { MAX_RECORD_BYTES, Rejections, removeBadRecords, removeIncompatibleObjects, removeMisfitRecords, type Misfit, type RejectedRecord } from './bad-records';
 import type { StagedInputs } from './fetch-inputs';
 
 export interface EngineOptions {
@@ -186,17 +186,17 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
       await c.run(`CREATE TABLE staged AS ${source}`);
       return (await c.runAndReadAll('DESCRIBE staged')).getRowObjects() as unknown as Described[];
     };
-    let rejected: RejectedRecord[] = [];
+    const rejections = new Rejections();
     let described: Described[];
     try {
       described = await stage();
     } catch (e) {
       if (e instanceof InvalidInputError) throw e;
       // Bad JSON records: find them, set them aside, and read the rest again.
-      rejected = staged.jsonChunks.length ? await removeBadRecords(staged) : [];
-      if (!rejected.length) throw new InvalidInputError(`inputs could not be read: ${(e as Error).message}`, { cause: e });
+      const bad = staged.jsonChunks.length ? await removeBadRecords(staged, rejections) : 0;
+      if (!bad) throw new InvalidInputError(`inputs could not be read: ${(e as Error).message}`, { cause: e });
       described = await stage().catch((e2) => {
-        throw new InvalidInputError(`inputs could not be read, even without ${rejected.length} bad record(s): ${(e2 as Error).message}`, { cause: e2 });
+        throw new InvalidInputError(`inputs could not be read, even without ${bad} bad record(s): ${(e2 as Error).message}`, { cause: e2 });
       });
     }
 
@@ -207,13 +207,7 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
     const mixed = described
       .filter((d) => d.column_type === 'JSON' && !coerce.includes('*') && !coerce.includes(d.column_name) && !declared[d.column_name])
       .map((d) => d.column_name);
-    if (mixed.length && staged.jsonChunks.length) {
-      const setAside = await removeIncompatibleObjects(staged, mixed);
-      if (setAside.length) {
-        rejected = [...rejected, ...setAside];
-        described = await stage();
-      }
-    }
+    if (mixed.length && staged.jsonChunks.length && (await removeIncompatibleObjects(staged, mixed, rejections))) described = await stage();
 
     // Values that do not fit a declared type: the records holding them are set aside.
     let projection = await projectionOf(c, described, declared);
@@ -226,14 +220,13 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
     if (!before) {
       const sources = new Map(staged.files.map((f) => [f.path, f.source.key]));
       const misfits = await declaredMisfits(c, described, declared, (path) => sources.get(path) ?? path);
-      const removed = misfits.length && staged.jsonChunks.length ? await removeMisfitRecords(staged, misfits) : [];
+      const removed = misfits.length && staged.jsonChunks.length ? await removeMisfitRecords(staged, misfits, rejections) : 0;
       const named = misfits.map((m) => `column "${m.column}" (${m.type}): ${m.examples.join(', ')}`).join('; ');
-      if (!removed.length) throw new InvalidInputError(`inputs do not fit the declared column types: ${named || first.error?.message}`, { cause: first.error });
-      rejected = [...rejected, ...removed];
+      if (!removed) throw new InvalidInputError(`inputs do not fit the declared column types: ${named || first.error?.message}`, { cause: first.error });
       described = await stage();
       projection = await projectionOf(c, described, declared);
       before = await checksum(c, projection).catch((e: Error) => {
-        throw new InvalidInputError(`inputs do not fit the declared column types, even without ${removed.length} record(s): ${e.message}`, { cause: e });
+        throw new InvalidInputError(`inputs do not fit the declared column types, even without ${removed} record(s): ${e.message}`, { cause: e });
       });
     }
 
@@ -265,7 +258,7 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
       outputChecksum: after.sum,
       outputBytes: (await stat(outPath)).size,
       schema,
-      rejected,
+      rejected: rejections.records,
     };
   } finally {
     c.closeSync();

@@ -116,17 +116,25 @@ export class S3ObjectStore implements ObjectStore {
       .catch((e) => translate(e, `put s3://${bucket}/${key}`));
   }
 
+  /**
+   * Uploads and reads the size back: an upload whose request was cut off and retried can leave a
+   * short object behind on some servers, so a size mismatch is uploaded again (3 attempts).
+   */
   async uploadFile(bucket: string, key: string, path: string, contentType: string): Promise<{ bytes: number; etag: string }> {
     const { size } = await stat(path);
-    const upload = new Upload({
-      client: this.s3,
-      params: { Bucket: bucket, Key: key, Body: createReadStream(path), ContentType: contentType },
-      partSize: MULTIPART_PART_BYTES,
-      queueSize: MULTIPART_QUEUE,
-      leavePartsOnError: false,
-    });
-    const out = await upload.done().catch((e) => translate(e, `upload s3://${bucket}/${key}`));
-    return { bytes: size, etag: out.ETag ?? '' };
+    for (let attempt = 1; ; attempt++) {
+      const upload = new Upload({
+        client: this.s3,
+        params: { Bucket: bucket, Key: key, Body: createReadStream(path), ContentType: contentType },
+        partSize: MULTIPART_PART_BYTES,
+        queueSize: MULTIPART_QUEUE,
+        leavePartsOnError: false,
+      });
+      const out = await upload.done().catch((e) => translate(e, `upload s3://${bucket}/${key}`));
+      const stored = await this.head(bucket, key);
+      if (stored?.bytes === size) return { bytes: size, etag: out.ETag ?? stored.etag };
+      if (attempt >= 3) throw new RetryableError(`s3://${bucket}/${key} holds ${stored?.bytes ?? 'no'} bytes after ${attempt} uploads of ${size}`);
+    }
   }
 
   async head(bucket: string, key: string): Promise<{ bytes: number; etag: string } | undefined> {

@@ -37,16 +37,16 @@ const outputOf = (m: BinManifest, item: Pick<BinItem, 'binId' | 'partition' | 'v
 
 /** Rejected records as their objects hold them: staging may have quoted the numbers of some. */
 async function asStored(deps: CompactDeps, spec: BinSpec, staged: StagedInputs, rejected: RejectedRecord[]): Promise<RejectedRecord[]> {
-  const keys = new Set(rejected.filter((r) => r.line !== undefined && staged.rewritten.has(r.key)).map((r) => r.key));
+  const keys = new Set(rejected.filter((r) => r.bytes && r.line !== undefined && staged.rewritten.has(r.key)).map((r) => r.key));
   if (!keys.size) return rejected;
   const originals = new Map<string, Map<number, Buffer>>();
   for (const key of keys) {
     const src = spec.files.find((f) => f.key === key)!;
-    const lines = new Set(rejected.filter((r) => r.key === key).map((r) => r.line!));
+    const lines = new Set(rejected.filter((r) => r.key === key && r.bytes).map((r) => r.line!));
     originals.set(key, await originalLines(deps.store, deps.settings.landingBucket, src, lines, { maxDecompressedBytes: deps.engine.maxDecompressedMb * 1024 * 1024 }));
   }
   return rejected.map((r) => {
-    const bytes = r.line === undefined ? undefined : originals.get(r.key)?.get(r.line);
+    const bytes = r.bytes && r.line !== undefined ? originals.get(r.key)?.get(r.line) : undefined;
     // The reason is read from the stored record too (a parser's error names byte positions).
     return bytes ? { ...r, bytes, reason: r.wholeObject ? r.reason : (badRecordReason(bytes) ?? r.reason) } : r;
   });
@@ -77,8 +77,9 @@ function verifyEngine(where: string, result: EngineResult, inputRows: number): v
 
 /**
  * Keeps what the output leaves out, outside any table location: the rejected records (their
- * original bytes) and a copy of every object set aside whole, with a report naming file, line and
- * reason. Once the version is committed their sources may be retired: this is what remains.
+ * stored bytes) and a copy of every object set aside whole or holding a record too large to keep
+ * in memory, with a report naming file, line and reason. Once the version is committed their
+ * sources may be retired: this is what remains of them.
  */
 async function writeQuarantine(
   deps: CompactDeps,
@@ -91,13 +92,17 @@ async function writeQuarantine(
   const { store, settings: s } = deps;
   const prefix = quarantinePrefix(s.table, spec.partition, spec.binId);
   const landing = (key: string) => `s3://${s.landingBucket}/${key}`;
-  const copies = setAside.map((x, i) => ({ ...x, copy: `${prefix}objects/${i}-${x.key.slice(x.key.lastIndexOf('/') + 1).slice(-200)}` }));
-  for (const x of copies) {
-    const etag = spec.files.find((f) => f.key === x.key)?.etag;
-    await store.copy({ bucket: s.landingBucket, key: x.key }, { bucket: s.goldBucket, key: x.copy }, etag);
+  const copies = new Map<string, string>();
+  for (const key of [...setAside.map((x) => x.key), ...rejected.filter((r) => !r.bytes).map((r) => r.key)]) {
+    if (copies.has(key)) continue;
+    const to = `${prefix}objects/${copies.size}-${key.slice(key.lastIndexOf('/') + 1).slice(-200)}`;
+    await store.copy({ bucket: s.landingBucket, key }, { bucket: s.goldBucket, key: to }, spec.files.find((f) => f.key === key)?.etag);
+    copies.set(key, to);
   }
-  if (rejected.length) {
-    await writeFile(recordsPath, Buffer.concat(rejected.flatMap((r) => [r.bytes, Buffer.from('\n')])));
+  const copyOf = (key: string) => (copies.has(key) ? { copy: `s3://${s.goldBucket}/${copies.get(key)}` } : {});
+  const kept = rejected.flatMap((r) => (r.bytes ? [r.bytes, NEWLINE] : []));
+  if (kept.length) {
+    await writeFile(recordsPath, Buffer.concat(kept));
     await store.uploadFile(s.goldBucket, `${prefix}records.jsonl`, recordsPath, 'application/x-ndjson');
   }
   await store.putJson(s.goldBucket, `${prefix}report.json`, {
@@ -105,19 +110,21 @@ async function writeQuarantine(
     partition: spec.partition,
     binId: spec.binId,
     rejected: [
-      ...rejected.filter((r) => !r.wholeObject).map((r) => ({ file: landing(r.key), line: r.line, reason: r.reason })),
+      ...rejected.filter((r) => !r.wholeObject).map((r) => ({ file: landing(r.key), line: r.line, reason: r.reason, ...(r.bytes ? {} : copyOf(r.key)) })),
       // Whole files set aside: one entry each.
-      ...[...new Map(rejected.filter((r) => r.wholeObject).map((r) => [r.key, r.reason]))].map(([key, reason]) => ({ file: landing(key), reason })),
-      ...copies.map((x) => ({ file: landing(x.key), reason: x.reason, copy: `s3://${s.goldBucket}/${x.copy}` })),
+      ...[...new Map(rejected.filter((r) => r.wholeObject).map((r) => [r.key, r.reason]))].map(([key, reason]) => ({ file: landing(key), reason, ...copyOf(key) })),
+      ...setAside.map((x) => ({ file: landing(x.key), reason: x.reason, ...copyOf(x.key) })),
     ],
   });
   return {
     records: rejected.length,
-    ...(rejected.length ? { recordsKey: `${prefix}records.jsonl` } : {}),
-    objects: copies.length,
+    ...(kept.length ? { recordsKey: `${prefix}records.jsonl` } : {}),
+    objects: copies.size,
     reportKey: `${prefix}report.json`,
   };
 }
+
+const NEWLINE = Buffer.from('\n');
 
 /**
  * Compacts one bin into one Parquet file at its deterministic key, then writes its manifest.
