@@ -34,6 +34,8 @@ export interface EngineResult {
 }
 
 const SRC = '__compactor_src';
+/** The column DuckDB's `file_row_number` option adds. */
+const ROW = 'file_row_number';
 
 export const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
 export const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
@@ -63,9 +65,18 @@ function sourceQuery(staged: StagedInputs, csvText: readonly string[] = []): str
     const types = csvText.length ? `, types={${csvText.map((c) => `${sqlString(c)}: 'VARCHAR'`).join(', ')}}` : '';
     parts.push(`SELECT * FROM read_csv(${list(csv)}, union_by_name=true, header=true, hive_partitioning=false, filename=${sqlString(SRC)}${types})`);
   }
-  const parquet = staged.files.filter((f) => f.source.format === 'parquet').map((f) => f.path);
+  const parquet = staged.files.filter((f) => f.source.format === 'parquet');
   if (parquet.length) {
-    parts.push(`SELECT * FROM read_parquet(${list(parquet)}, union_by_name=true, hive_partitioning=false, filename=${sqlString(SRC)})`);
+    const read = `read_parquet(${list(parquet.map((f) => f.path))}, union_by_name=true, hive_partitioning=false, filename=${sqlString(SRC)}`;
+    // Rows a redelivered Kafka object repeats are left out by their position in the file.
+    const drops = parquet.flatMap((f) =>
+      (f.dropRows ?? []).map(([a, b]) => `(${ident(SRC)} = ${sqlString(f.path)} AND ${ident(ROW)} >= ${a} AND ${ident(ROW)} < ${b})`),
+    );
+    parts.push(
+      drops.length
+        ? `SELECT * EXCLUDE (${ident(ROW)}) FROM ${read}, file_row_number=true) WHERE NOT (${drops.join(' OR ')})`
+        : `SELECT * FROM ${read})`,
+    );
   }
   return parts.join(' UNION ALL BY NAME ');
 }
@@ -265,5 +276,21 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
     instance.closeSync();
     await rm(dbPath, { force: true });
     await rm(`${dbPath}.wal`, { force: true });
+  }
+}
+
+/** Rows of local Parquet files, from their footers. */
+export async function parquetRowCounts(paths: readonly string[]): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  if (!paths.length) return counts;
+  const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
+  const c = await instance.connect();
+  try {
+    const r = await c.runAndReadAll(`SELECT file_name AS f, num_rows AS n FROM parquet_file_metadata(${list(paths)})`);
+    for (const row of r.getRowObjects()) counts.set(String(row.f), Number(row.n));
+    return counts;
+  } finally {
+    c.closeSync();
+    instance.closeSync();
   }
 }

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { CompactorError, InvalidInputError, RetryableError } from '../core/errors';
 import { scratchExtension } from '../core/formats';
+import type { Intervals } from '../core/kafka';
 import type { SourceFile } from '../core/partitions';
 import { numberFields, quoteNumberFields, type NumberFields } from '../core/json-numbers';
 import type { ObjectStore } from '../core/ports';
@@ -21,12 +22,19 @@ export interface FetchOptions {
   readonly exactNumberFields?: readonly string[];
 }
 
+export interface StagedFile {
+  readonly path: string;
+  readonly source: SourceFile;
+  /** Rows (0-based, `[from, to)`) left out of a Parquet input: offsets a redelivery repeats. */
+  dropRows?: Intervals;
+}
+
 /** Local copies of a bin's inputs, ready for the engine. */
 export interface StagedInputs {
   /** Plain JSON Lines files, each the concatenation of whole objects. */
   readonly jsonChunks: string[];
   /** CSV and Parquet objects, one local file each. */
-  readonly files: Array<{ path: string; source: SourceFile }>;
+  readonly files: StagedFile[];
   /** Records per JSON Lines object, counted while streaming (lines with a non-blank byte). */
   readonly jsonRows: Map<string, number>;
   /** Where each JSON Lines object sits in its chunk, to name a bad line by object and line. */
@@ -315,5 +323,12 @@ export async function originalLines(
     const c = new JsonLinesCounter(o.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED, label);
     await pipeline([body, ...(src.format === 'jsonl.gz' ? [createGunzip()] : []), c, collect]);
     return found;
+  });
+}
+
+/** Downloads one object to a local file (for readers that need one, such as Parquet's footer). */
+export async function downloadObject(store: ObjectStore, bucket: string, src: SourceFile, path: string, attempts = 4): Promise<void> {
+  await withRetries(attempts, `fetch s3://${bucket}/${src.key}`, async () => {
+    await pipeline(await store.getStream(bucket, src.key, src.etag), createWriteStream(path));
   });
 }

@@ -1,11 +1,11 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { compactToParquet, type EngineOptions, type EngineResult } from '../adapters/duckdb-engine';
+import { compactToParquet, parquetRowCounts, type EngineOptions, type EngineResult } from '../adapters/duckdb-engine';
 import { badRecordReason, dropRecords, type RejectedRecord } from '../adapters/bad-records';
 import { fetchInputs, originalLines, type StagedInputs } from '../adapters/fetch-inputs';
 import type { BinItem, BinManifest, BinSpec, CompactOutput } from '../core/contracts';
 import { InvalidInputError, VerificationError } from '../core/errors';
-import { size } from '../core/kafka';
+import { parseKafkaName, size } from '../core/kafka';
 import { quarantinePrefix } from '../core/keys';
 import type { ObjectStore } from '../core/ports';
 import { isDecimalType } from '../core/schema';
@@ -155,13 +155,19 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
       exactNumberFields: Object.keys(declaredTypes).filter((c) => isDecimalType(declaredTypes[c])),
     });
     // Kafka Connect redelivery: offsets kept in another copy are left out here.
-    const kafka = await kafkaDedupFor(store, spec, staged.jsonRows, {
+    const parquet = staged.files.filter((f) => f.source.format === 'parquet' && !f.source.fromGold && parseKafkaName(f.source.key));
+    const parquetRows = await parquetRowCounts(parquet.map((f) => f.path));
+    const kafka = await kafkaDedupFor(store, spec, new Map([...staged.jsonRows, ...parquet.map((f) => [f.source.key, parquetRows.get(f.path) ?? 0] as const)]), {
       landingBucket: s.landingBucket,
       specBucket: s.goldBucket,
       concurrency: e.fetchConcurrency,
       maxDecompressedBytes: e.maxDecompressedMb * 1024 * 1024,
+      scratchDir: workDir,
     });
-    if (kafka) await dropRecords(staged, kafka.drop);
+    if (kafka) {
+      await dropRecords(staged, kafka.drop);
+      for (const f of parquet) f.dropRows = kafka.drop.get(f.source.key);
+    }
     deps.onStage?.('fetched', spec.binId);
     const t1 = Date.now();
     const where = `bin ${spec.binId} of ${spec.partition}`;

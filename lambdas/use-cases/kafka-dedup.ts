@@ -1,7 +1,11 @@
-import { countJsonRecords } from '../adapters/fetch-inputs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parquetRowCounts } from '../adapters/duckdb-engine';
+import { countJsonRecords, downloadObject } from '../adapters/fetch-inputs';
 import { mapLimit } from '../core/concurrency';
 import type { BinSpec } from '../core/contracts';
 import { InvalidInputError } from '../core/errors';
+import { contentId } from '../core/hash';
 import { dedupKafka, parseKafkaName, topicPartitionId, type KafkaDedup, type KafkaName, type KafkaObject } from '../core/kafka';
 import type { SourceFile } from '../core/partitions';
 import type { ObjectStore } from '../core/ports';
@@ -11,15 +15,30 @@ export interface KafkaDedupOptions {
   readonly specBucket: string;
   readonly concurrency: number;
   readonly maxDecompressedBytes: number;
+  /** Where objects of later bins are downloaded to be counted (Parquet). */
+  readonly scratchDir: string;
 }
 
-/** Kafka Connect JSON objects of the landing zone (Parquet ones are compacted as they are). */
-function kafkaJson(f: SourceFile): KafkaName | undefined {
-  return !f.fromGold && f.format.startsWith('jsonl') ? parseKafkaName(f.key) : undefined;
+/** Kafka Connect objects of the landing zone in a format whose records can be told apart (not CSV). */
+function kafkaName(f: SourceFile): KafkaName | undefined {
+  return !f.fromGold && (f.format.startsWith('jsonl') || f.format === 'parquet') ? parseKafkaName(f.key) : undefined;
+}
+
+/** Records of a JSON Lines or Parquet object, counted without staging it. */
+async function countRecords(store: ObjectStore, bucket: string, f: SourceFile, o: KafkaDedupOptions): Promise<number> {
+  if (f.format !== 'parquet') return countJsonRecords(store, bucket, f, { maxDecompressedBytes: o.maxDecompressedBytes });
+  const path = join(o.scratchDir, `count-${contentId([f.key, f.etag])}.parquet`);
+  try {
+    await downloadObject(store, bucket, f, path);
+    return (await parquetRowCounts([path])).get(path) ?? 0;
+  } finally {
+    await rm(path, { force: true });
+  }
 }
 
 /**
- * Decides which records of a bin's Kafka Connect objects repeat offsets that are kept elsewhere:
+ * Decides which records of a bin's Kafka Connect objects (JSON Lines or Parquet; `records` holds
+ * their counts) repeat offsets that are kept elsewhere:
  * in the committed version, in a later-starting object of the bin, or in one of the partition's
  * later bins. Of those later bins only the objects starting below this bin's highest offset can
  * overlap; they are counted (not staged), following the plan's chain of bins.
@@ -31,7 +50,7 @@ export async function kafkaDedupFor(
   o: KafkaDedupOptions,
 ): Promise<KafkaDedup | undefined> {
   const mine: KafkaObject[] = spec.files.flatMap((f) => {
-    const k = kafkaJson(f);
+    const k = kafkaName(f);
     return k ? [{ key: f.key, ...k, records: records.get(f.key) ?? 0 }] : [];
   });
   if (!mine.length) return undefined;
@@ -46,7 +65,7 @@ export async function kafkaDedupFor(
     const toCount: Array<{ file: SourceFile; name: KafkaName }> = [];
     for (const tp of [...open]) {
       const objects = next.files.flatMap((file) => {
-        const name = kafkaJson(file);
+        const name = kafkaName(file);
         return name && topicPartitionId(name) === tp ? [{ file, name }] : [];
       });
       const overlapping = objects.filter((x) => x.name.startOffset < reach.get(tp)!);
@@ -58,7 +77,7 @@ export async function kafkaDedupFor(
       ...(await mapLimit(toCount, o.concurrency, async ({ file, name }) => ({
         key: file.key,
         ...name,
-        records: await countJsonRecords(store, o.landingBucket, file, { maxDecompressedBytes: o.maxDecompressedBytes }),
+        records: await countRecords(store, o.landingBucket, file, o),
       }))),
     );
     nextKey = next.nextBinKey;

@@ -3,8 +3,11 @@
  * the same bin, in another bin of the run, or after its offsets were committed.
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { BinManifest } from '../../lambdas/core/contracts';
+import { DuckDBInstance } from '@duckdb/node-api';
+import type { BinManifest, BinSpec } from '../../lambdas/core/contracts';
 import { outputRatiosKey } from '../../lambdas/core/keys';
 import { rollbackPartition } from '../../lambdas/use-cases/rollback';
 import { useLoopback } from '../helpers/loopback';
@@ -37,6 +40,21 @@ async function offsetsInGold() {
     'SELECT count(*)::INT AS n, count(DISTINCT "offset")::INT AS d, min("offset")::INT AS lo, max("offset")::INT AS hi, sum(amount)::BIGINT::VARCHAR AS amount FROM $OUT',
   );
   return row;
+}
+
+/** A Kafka Connect ParquetFormat object: the same records as `records`, as Parquet bytes. */
+async function parquet(from: number, n: number, pad = 0): Promise<Buffer> {
+  const path = join(env.scratch, `p-${from}-${n}.parquet`);
+  const db = await DuckDBInstance.create(':memory:');
+  const c = await db.connect();
+  try {
+    const note = pad ? `, repeat('x', ${pad}) AS note` : '';
+    await c.run(`COPY (SELECT range AS "offset", range * 10 AS amount${note} FROM range(${from}, ${from + n}) ORDER BY range) TO '${path}' (FORMAT parquet, COMPRESSION snappy)`);
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+  return readFile(path);
 }
 
 const amountOf = (offsets: number[]) => String(offsets.reduce((s, o) => s + o * 10, 0));
@@ -111,26 +129,52 @@ it('never writes a redelivery twice after its offsets were committed, and fills 
   tally.handled += 3;
 });
 
+it('writes each offset once from Kafka Connect Parquet objects, alone or mixed with JSON', async () => {
+  const clock = new ManualClock();
+  const p = usePipeline(env.store, env.scratch, clock, settings);
+  await put(name(0, 'snappy.parquet'), await parquet(0, 10));
+  await put(name(5, 'snappy.parquet'), await parquet(5, 10)); // redelivery: 5..9 again
+  await put(name(15), records(15, 5));
+  await put(name(20, 'snappy.parquet'), await parquet(20, 5));
+  await put(name(25, 'snappy.parquet'), await parquet(25, 5));
+  tally.tried++;
+  const first = await p.run();
+  const manifest = (await env.store.getJson<BinManifest>('gold', (await p.compact(first.items[0])).manifestKey))!;
+  expect(manifest.inputs.find((i) => i.key === name(0, 'snappy.parquet'))).toMatchObject({ rows: 5, duplicates: 5 });
+  expect(manifest.kafka).toEqual([{ topic: 'orders', partition: 0, offsets: [[0, 30]], duplicates: 5 }]);
+  expect(await offsetsInGold()).toEqual({ n: 30, d: 30, lo: 0, hi: 29, amount: amountOf(range(0, 30)) });
+
+  tally.tried++;
+  clock.advance(3_600_000);
+  await put(name(28, 'snappy.parquet'), await parquet(28, 7)); // only 30..34 are new
+  await p.run();
+  expect(await offsetsInGold()).toEqual({ n: 35, d: 35, lo: 0, hi: 34, amount: amountOf(range(0, 35)) });
+  tally.handled += 2;
+});
+
 it('splits a topic-partition between bins without writing an offset twice across them', async () => {
   const p = usePipeline(env.store, env.scratch, new ManualClock(), settings);
-  // Measured ratios make ~8 MB of JSON two 64 MB bins, so the run splits the topic-partition.
+  // Measured ratios make ~12 MB of JSON three 64 MB bins, so the run splits the topic-partition;
+  // the 8 MB object is larger than a bin may be and gets one of its own.
   await env.store.putJson('gold', outputRatiosKey('orders'), { jsonl: 10 });
-  const pad = 950;
-  await put(name(0), records(0, 2000, pad));
-  await put(name(2000), records(2000, 2000, pad));
-  await put(name(3000), records(3000, 2000, pad)); // redelivery 3000..4999 across the bin boundary
-  await put(name(5000), records(5000, 1000, pad));
-  await put(name(6000), records(6000, 1000, pad));
+  await put(name(0), records(0, 1000, 1950));
+  await put(name(1000), records(1000, 2000, 3900));
+  // Redelivery 2000..3999 in the next bin, as Parquet: the bin before counts it from its footer.
+  await put(name(2000, 'snappy.parquet'), await parquet(2000, 2000, 100));
+  await put(name(4000), records(4000, 1000, 1950));
+  await put(name(5000), records(5000, 500, 1950));
   tally.tried++;
 
   const run = await p.run();
-  expect(run.items.map((i) => i.inputFiles)).toEqual([2, 3]);
+  const specs = await Promise.all(run.items.map(async (i) => (await env.store.getJson<BinSpec>('gold', i.binKey))!.files.map((f) => f.key)));
+  expect(specs).toEqual([[name(0)], [name(1000)], [name(2000, 'snappy.parquet'), name(4000), name(5000)]]);
   const manifests = await Promise.all(run.items.map(async (i) => (await env.store.getJson<BinManifest>('gold', (await p.compact(i)).manifestKey))!));
   expect(manifests.map((m) => m.kafka)).toEqual([
-    [{ topic: 'orders', partition: 0, offsets: [[0, 3000]], duplicates: 1000 }],
-    [{ topic: 'orders', partition: 0, offsets: [[3000, 7000]], duplicates: 0 }],
+    [{ topic: 'orders', partition: 0, offsets: [[0, 1000]], duplicates: 0 }],
+    [{ topic: 'orders', partition: 0, offsets: [[1000, 2000]], duplicates: 1000 }],
+    [{ topic: 'orders', partition: 0, offsets: [[2000, 5500]], duplicates: 0 }],
   ]);
   expect(run.swap).toMatchObject({ committed: 1, kafkaGaps: [] });
-  expect(await offsetsInGold()).toEqual({ n: 7000, d: 7000, lo: 0, hi: 6999, amount: amountOf(range(0, 7000)) });
+  expect(await offsetsInGold()).toEqual({ n: 5500, d: 5500, lo: 0, hi: 5499, amount: amountOf(range(0, 5500)) });
   tally.handled++;
 });
