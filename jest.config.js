@@ -6,4 +6,7 @@ module.exports = {
   transform: { '^.+\\.ts$': 'ts-jest' },
   testTimeout: 120000,
   setupFiles: ['<rootDir>/test/helpers/setup-env.ts'],
+  // The suite's total of bad inputs tried and handled, printed once at the end.
+  globalSetup: '<rootDir>/test/helpers/global-setup.ts',
+  globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
 };

@@ -15,7 +15,7 @@ import { ManualClock, testSettings, usePipeline } from '../helpers/pipeline';
 import { allKeys, queryParquetObjects } from '../helpers/rows';
 import { useTally } from '../helpers/tally';
 
-const tally = useTally('kafka inputs');
+const tally = useTally('Kafka redeliveries');
 const env = useLoopback('each', 'kafka');
 
 const settings = { ...testSettings, landingPrefix: 'topics/orders/', goldPrefix: 'orders/', partitionKeys: ['partition'], table: 'orders' };

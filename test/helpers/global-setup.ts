@@ -1,0 +1,5 @@
+import { startSuiteTally } from './tally';
+
+export default function globalSetup(): void {
+  startSuiteTally();
+}

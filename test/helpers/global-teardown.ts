@@ -1,0 +1,5 @@
+import { printSuiteTally } from './tally';
+
+export default function globalTeardown(): void {
+  printSuiteTally();
+}
