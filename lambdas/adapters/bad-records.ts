@@ -10,6 +10,8 @@ export interface RejectedRecord {
   readonly key: string;
   /** 1-based line number within the source object; absent when the whole object was set aside. */
   readonly line?: number;
+  /** 0-based index among the object's records (a Kafka object's record holds offset start + index). */
+  readonly record?: number;
   readonly reason: string;
   /** The record as staged; absent when it was too large to keep (its object is copied instead). */
   readonly bytes?: Buffer;
@@ -163,10 +165,11 @@ export class Rejections {
 
   constructor(private readonly budgetBytes = 64 * 1024 * 1024) {}
 
-  add(r: Omit<RejectedRecord, 'bytes'>, line: Pick<ChunkLine, 'bytes' | 'length'>): void {
-    const keep = line.length <= MAX_RECORD_BYTES && this.held + line.length <= this.budgetBytes;
-    if (keep) this.held += line.length;
-    this.records.push(keep ? { ...r, bytes: Buffer.from(line.bytes) } : r);
+  add(r: Omit<RejectedRecord, 'bytes' | 'line' | 'record'>, at: ChunkLine): void {
+    const keep = at.length <= MAX_RECORD_BYTES && this.held + at.length <= this.budgetBytes;
+    if (keep) this.held += at.length;
+    const where = { line: at.line, record: at.record };
+    this.records.push(keep ? { ...r, ...where, bytes: Buffer.from(at.bytes) } : { ...r, ...where });
   }
 }
 
@@ -179,7 +182,7 @@ export async function removeBadRecords(staged: StagedInputs, out: Rejections): P
   await blankLines(staged, undefined, (l) => {
     const reason = badRecordReason(l.bytes, l.length);
     if (reason) {
-      out.add({ key: l.segment.key, line: l.line, reason }, l);
+      out.add({ key: l.segment.key, reason }, l);
       found++;
     }
     return reason !== undefined;
@@ -227,7 +230,7 @@ export async function removeIncompatibleObjects(staged: StagedInputs, columns: r
   let found = 0;
   if (reasons.size) {
     await blankLines(staged, new Set(reasons.keys()), (l) => {
-      out.add({ key: l.segment.key, line: l.line, reason: reasons.get(l.segment.key)!, wholeObject: true }, l);
+      out.add({ key: l.segment.key, reason: reasons.get(l.segment.key)!, wholeObject: true }, l);
       found++;
       return true;
     });
@@ -272,7 +275,7 @@ export async function removeMisfitRecords(staged: StagedInputs, misfits: readonl
       if (v === null || v === undefined) continue;
       const hit = typeof v === 'number' ? m.numbers.has(v) : m.texts.has(typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v));
       if (hit) {
-        out.add({ key: l.segment.key, line: l.line, reason: `field "${m.column}" is ${JSON.stringify(v)}, which is not a ${m.type}` }, l);
+        out.add({ key: l.segment.key, reason: `field "${m.column}" is ${JSON.stringify(v)}, which is not a ${m.type}` }, l);
         found++;
         return true;
       }

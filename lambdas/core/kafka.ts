@@ -163,3 +163,14 @@ export function dedupKafka(bin: readonly KafkaObject[], later: readonly KafkaObj
 /** The offsets an output holds, per topic-partition. */
 export const offsetsOf = (ranges: readonly OffsetRange[] | undefined): KafkaOffsets =>
   mergeOffsets(...(ranges ?? []).map((r) => ({ [topicPartitionId(r)]: r.offsets })));
+
+/**
+ * The ranges without offsets whose kept record went to quarantine: the version does not hold them,
+ * so a later redelivery of those offsets is written instead of being dropped as a duplicate.
+ */
+export function withoutOffsets(ranges: readonly OffsetRange[], missing: KafkaOffsets): OffsetRange[] {
+  return ranges.map((r) => {
+    const gone = missing[topicPartitionId(r)];
+    return gone ? { ...r, offsets: subtract(r.offsets, gone) } : r;
+  });
+}

@@ -5,7 +5,7 @@ import { badRecordReason, dropRecords, type RejectedRecord } from '../adapters/b
 import { fetchInputs, originalLines, type StagedInputs } from '../adapters/fetch-inputs';
 import type { BinItem, BinManifest, BinSpec, CompactOutput } from '../core/contracts';
 import { InvalidInputError, VerificationError } from '../core/errors';
-import { parseKafkaName, size } from '../core/kafka';
+import { normalize, parseKafkaName, size, topicPartitionId, withoutOffsets, type KafkaOffsets } from '../core/kafka';
 import { quarantinePrefix } from '../core/keys';
 import type { ObjectStore } from '../core/ports';
 import { isDecimalType } from '../core/schema';
@@ -50,6 +50,22 @@ async function asStored(deps: CompactDeps, spec: BinSpec, staged: StagedInputs, 
     // The reason is read from the stored record too (a parser's error names byte positions).
     return bytes ? { ...r, bytes, reason: r.wholeObject ? r.reason : (badRecordReason(bytes) ?? r.reason) } : r;
   });
+}
+
+/** Offsets of Kafka records that went to quarantine instead of into the output. */
+function quarantinedOffsets(spec: BinSpec, rejected: readonly RejectedRecord[]): KafkaOffsets {
+  const names = new Map(spec.files.flatMap((f) => {
+    const k = f.fromGold ? undefined : parseKafkaName(f.key);
+    return k ? [[f.key, k] as const] : [];
+  }));
+  const out: Record<string, Array<[number, number]>> = {};
+  for (const r of rejected) {
+    const k = names.get(r.key);
+    if (!k || r.record === undefined) continue;
+    const at = k.startOffset + r.record;
+    (out[topicPartitionId(k)] ??= []).push([at, at + 1]);
+  }
+  return Object.fromEntries(Object.entries(out).map(([tp, iv]) => [tp, normalize(iv)]));
 }
 
 /** Too many unreadable records means the producer is broken: fail the bin rather than guess. */
@@ -228,7 +244,7 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
         ...(setAside.has(f.key) ? { setAside: true } : {}),
         ...(kafka?.drop.has(f.key) ? { duplicates: size(kafka.drop.get(f.key)!) } : {}),
       })),
-      ...(kafka ? { kafka: kafka.ranges } : {}),
+      ...(kafka ? { kafka: withoutOffsets(kafka.ranges, quarantinedOffsets(spec, rejected)) } : {}),
       ...(quarantine ? { quarantine } : {}),
       output: {
         bucket: s.goldBucket,

@@ -129,6 +129,27 @@ it('never writes a redelivery twice after its offsets were committed, and fills 
   tally.handled += 3;
 });
 
+it('does not count an offset whose record went to quarantine as held: its redelivery is written', async () => {
+  const clock = new ManualClock();
+  const p = usePipeline(env.store, env.scratch, clock, settings);
+  const lines = records(0, 100).split('\n');
+  lines[3] = '{"offset": 3, "amount": '; // truncated by the producer
+  await put(name(0), lines.join('\n'));
+  for (const from of [100, 200, 300, 400]) await put(name(from), records(from, 100));
+  tally.tried++;
+  const first = await p.run();
+  expect(first.swap).toMatchObject({ committed: 1, kafkaGaps: ['orders+0 in partition=0: 3'] });
+  expect((await p.state('partition=0'))!.kafka).toEqual({ 'orders+0': [[0, 3], [4, 500]] });
+  expect(await offsetsInGold()).toMatchObject({ n: 499, d: 499 });
+
+  clock.advance(3_600_000);
+  await put(name(3), records(3, 1)); // the sink delivers offset 3 again, intact
+  const second = await p.run();
+  expect(second.swap).toMatchObject({ committed: 1, kafkaGaps: [] });
+  expect(await offsetsInGold()).toEqual({ n: 500, d: 500, lo: 0, hi: 499, amount: amountOf(range(0, 500)) });
+  tally.handled++;
+});
+
 it('writes each offset once from Kafka Connect Parquet objects, alone or mixed with JSON', async () => {
   const clock = new ManualClock();
   const p = usePipeline(env.store, env.scratch, clock, settings);
