@@ -133,31 +133,58 @@ export function dedupKafka(bin: readonly KafkaObject[], later: readonly KafkaObj
   const groups = new Map<string, KafkaObject[]>();
   for (const o of [...bin, ...later]) {
     const tp = topicPartitionId(o);
-    groups.set(tp, [...(groups.get(tp) ?? []), o]);
+    (groups.get(tp) ?? groups.set(tp, []).get(tp)!).push(o);
   }
   const drop = new Map<string, Intervals>();
   const ranges: OffsetRange[] = [];
   for (const tp of [...groups.keys()].sort()) {
     const objects = groups.get(tp)!.sort(order);
     if (!objects.some((o) => mine.has(o.key))) continue;
-    let covered: Intervals = held[tp] ?? [];
-    let kept: Intervals = [];
+    const committed = held[tp] ?? [];
+    // Offsets of the objects already visited (all start at or after the current one), as a stack
+    // of disjoint ranges with the lowest on top: each object only touches the ranges it overlaps.
+    const later: Array<[number, number]> = [];
+    const kept: Array<readonly [number, number]> = [];
     let duplicates = 0;
     for (let i = objects.length - 1; i >= 0; i--) {
       const o = objects[i];
-      const range: Intervals = o.records > 0 ? [[o.startOffset, o.startOffset + o.records]] : [];
+      if (o.records <= 0) continue;
+      const [from, to] = [o.startOffset, o.startOffset + o.records];
       if (mine.has(o.key)) {
-        const repeated = intersect(range, covered);
-        if (repeated.length) drop.set(o.key, repeated.map(([a, b]) => [a - o.startOffset, b - o.startOffset] as const));
+        const repeated = normalize([...overlapping(committed, from, to), ...overlappingStack(later, from, to)]);
+        if (repeated.length) drop.set(o.key, repeated.map(([a, b]) => [a - from, b - from] as const));
         duplicates += size(repeated);
-        kept = union(kept, subtract(range, covered));
+        kept.push(...subtract([[from, to]], repeated));
       }
-      covered = union(covered, range);
+      let end = to;
+      while (later.length && later[later.length - 1][0] <= end) end = Math.max(end, later.pop()![1]);
+      later.push([from, end]);
     }
     const [topic, partition] = [tp.slice(0, tp.lastIndexOf('+')), Number(tp.slice(tp.lastIndexOf('+') + 1))];
-    ranges.push({ topic, partition, offsets: kept, duplicates });
+    ranges.push({ topic, partition, offsets: normalize(kept), duplicates });
   }
   return { drop, ranges };
+}
+
+/** The parts of sorted, disjoint `set` inside `[from, to)` (binary search to the first). */
+function overlapping(set: Intervals, from: number, to: number): Array<[number, number]> {
+  let lo = 0;
+  let hi = set.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (set[mid][1] <= from) lo = mid + 1;
+    else hi = mid;
+  }
+  const out: Array<[number, number]> = [];
+  for (let k = lo; k < set.length && set[k][0] < to; k++) out.push([Math.max(from, set[k][0]), Math.min(to, set[k][1])]);
+  return out;
+}
+
+/** The parts of a stack of disjoint ranges (lowest on top, none starting below `from`) inside `[from, to)`. */
+function overlappingStack(stack: ReadonlyArray<readonly [number, number]>, from: number, to: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let k = stack.length - 1; k >= 0 && stack[k][0] < to; k--) out.push([Math.max(from, stack[k][0]), Math.min(to, stack[k][1])]);
+  return out;
 }
 
 /** The offsets an output holds, per topic-partition. */
