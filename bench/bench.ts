@@ -9,6 +9,8 @@
  *   fetch   fetchInputs                vs a bare SDK GetObject loop at the same concurrency
  *   engine  compactToParquet on staged vs a bare DuckDB COPY over the same objects, one local file each
  *   e2e     compactBin                 vs fetch floor + engine floor
+ * Exact decimals (in memory, no S3): the fetch's line pass with declared-decimal quoting vs the
+ *   same pass without it, over the same JSON Lines bytes
  * Memory (peak RSS of a child process per case):
  *   a bin whose Parquet output is >= --big-mb MB (local JSON Lines chunks, no S3), with the
  *   engine timed against a bare COPY over the same chunks
@@ -19,6 +21,8 @@
  * CPU seconds printed for this process are the client's own cost.
  */
 import { spawn } from 'node:child_process';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -27,7 +31,8 @@ import { join } from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance, version as duckdbVersion } from '@duckdb/node-api';
 import { compactToParquet, sqlString, type EngineOptions } from '../lambdas/adapters/duckdb-engine';
-import { fetchInputs, type StagedInputs } from '../lambdas/adapters/fetch-inputs';
+import { fetchInputs, JsonLinesCounter, NumberQuoter, type StagedInputs } from '../lambdas/adapters/fetch-inputs';
+import { numberFields } from '../lambdas/core/json-numbers';
 import { makeS3Client, S3ObjectStore } from '../lambdas/adapters/s3';
 import type { BinItem, BinManifest, BinSpec } from '../lambdas/core/contracts';
 import { DEFAULT_ENGINE_SETTINGS, type EngineSettings } from '../lambdas/core/settings';
@@ -521,6 +526,44 @@ async function memory(o: BenchOptions, s3: S3Process, root: string, flatSpecs: r
 
 // ---------------------------------------------------------------- main
 
+/**
+ * Declared decimals cost one extra pass over JSON bytes in Node (quoting their number text): timed
+ * against the fetch's own line pass over the same bytes, in this process, in 64 KB chunks as
+ * a download delivers them.
+ */
+async function decimals(o: BenchOptions) {
+  const rows = sensorFiles({ prefix: '', hours: [MAIN_HOUR], filesPerHour: 1, rowsPerFile: 400_000, seed: 4 })[0].body
+    .split('\n')
+    .filter(Boolean)
+    .map((l, i) => `${l.slice(0, -1)},"price":${(i * 7919) % 100_000_000}.${String(i % 100).padStart(2, '0')}}`);
+  const data = Buffer.from(rows.join('\n') + '\n');
+  const chunks = Array.from({ length: Math.ceil(data.length / 65536) }, (_, i) => data.subarray(i * 65536, (i + 1) * 65536));
+  const pass = async (quote: boolean) => {
+    let out = 0;
+    const stages = [new JsonLinesCounter(Number.MAX_SAFE_INTEGER, 'bench'), ...(quote ? [new NumberQuoter(numberFields(['price']))] : [])];
+    await pipeline([Readable.from(chunks), ...stages, new Writable({ write: (c: Buffer, _e, done) => ((out += c.length), done()) })]);
+    return out;
+  };
+  const floor: number[] = [];
+  const ours: number[] = [];
+  for (let run = 1; run <= o.runs; run++) {
+    floor.push((await timed(() => pass(false))).ms);
+    const t = await timed(() => pass(true));
+    if (t.value !== data.length + 2 * rows.length) throw new Error(`quoting wrote ${t.value} bytes, expected ${data.length + 2 * rows.length}`);
+    ours.push(t.ms);
+  }
+  const [f, q] = [median(floor), median(ours)];
+  const mbps = (ms: number) => ((data.length / MB) / (ms / 1000)).toFixed(0);
+  console.log(`Exact decimals: ${fmtInt(rows.length)} JSON rows, ${(data.length / MB).toFixed(1)} MB, one declared decimal field; median of ${o.runs}`);
+  console.log(
+    table(
+      ['stage', 'ours (s)', 'floor (s)', 'ratio', 'ours MB/s', 'floor MB/s'],
+      [['line pass with decimal quoting vs without', secs(q), secs(f), (f / q).toFixed(2), mbps(q), mbps(f)]],
+    ),
+  );
+  console.log('informational: only tables that declare decimal columns pay this; the sensors table does not.');
+}
+
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   console.log('Compaction benchmark');
@@ -569,6 +612,13 @@ async function main(): Promise<void> {
     await throughput(o, s3, store, root, mainBin.item, mainBin.spec, bodies);
     console.log();
     log(`throughput section took ${secs(performance.now() - t0)} s`);
+    console.log();
+
+    // ---- exact decimals
+    t0 = performance.now();
+    log('EXACT DECIMALS');
+    await decimals(o);
+    log(`exact decimals section took ${secs(performance.now() - t0)} s`);
     console.log();
 
     // ---- memory

@@ -8,7 +8,7 @@ import { CompactorError, InvalidInputError, RetryableError } from '../core/error
 import { scratchExtension } from '../core/formats';
 import type { Intervals } from '../core/kafka';
 import type { SourceFile } from '../core/partitions';
-import { numberFields, quoteNumberFields, type NumberFields } from '../core/json-numbers';
+import { mentionsAny, numberFields, numberSpans, withQuotes, type NumberFields } from '../core/json-numbers';
 import type { ObjectStore } from '../core/ports';
 
 export interface FetchOptions {
@@ -122,7 +122,7 @@ export class JsonLinesCounter extends Transform {
   }
 }
 
-/** Quotes the number values of the given fields, line by line (see quoteNumberFields). */
+/** Quotes the number values of the given fields, line by line (see numberSpans). */
 export class NumberQuoter extends Transform {
   changed = false;
   private rest: Buffer = Buffer.alloc(0);
@@ -132,18 +132,22 @@ export class NumberQuoter extends Transform {
   }
 
   private lines(data: Buffer, final: boolean): Buffer {
-    const parts: Buffer[] = [];
+    const spans: Array<[number, number]> = [];
     let start = 0;
-    for (let nl = data.indexOf(0x0a); nl !== -1 || (final && start < data.length); nl = data.indexOf(0x0a, start)) {
-      const end = nl === -1 ? data.length : nl + 1;
-      const quoted = quoteNumberFields(data.subarray(start, end), this.fields);
-      if (quoted) this.changed = true;
-      parts.push(quoted ?? data.subarray(start, end));
-      start = end;
-      if (nl === -1) break;
+    const scan = mentionsAny(data, this.fields);
+    for (let nl = data.indexOf(0x0a); nl !== -1; nl = data.indexOf(0x0a, start)) {
+      if (scan) numberSpans(data, start, nl, this.fields, spans);
+      start = nl + 1;
+    }
+    if (final && start < data.length) {
+      if (scan) numberSpans(data, start, data.length, this.fields, spans);
+      start = data.length;
     }
     this.rest = data.subarray(start);
-    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    const whole = data.subarray(0, start);
+    if (!spans.length) return whole;
+    this.changed = true;
+    return withQuotes(whole, spans);
   }
 
   _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {

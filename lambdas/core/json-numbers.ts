@@ -7,28 +7,10 @@
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
-const isSpace = (b: number) => b === 0x20 || b === 0x09 || b === 0x0d || b === 0x0a;
-const isNumberStart = (b: number) => b === 0x2d || (b >= 0x30 && b <= 0x39);
-const isNumberPart = (b: number) => (b >= 0x30 && b <= 0x39) || b === 0x2e || b === 0x65 || b === 0x45 || b === 0x2b || b === 0x2d;
-
-function skipSpace(line: Buffer, i: number): number {
-  while (i < line.length && isSpace(line[i])) i++;
-  return i;
-}
-
-/** Index just past the string starting at `i` (a quote), or -1 when it is not closed. */
-function stringEnd(line: Buffer, i: number): number {
-  for (let j = i + 1; j < line.length; j++) {
-    if (line[j] === BACKSLASH) j++;
-    else if (line[j] === QUOTE) return j + 1;
-  }
-  return -1;
-}
-
 /** Field names as the bytes a record holds them in. */
 export interface NumberFields {
-  readonly names: readonly Buffer[];
-  /** `"name"`, to skip records without any of them at native speed. */
+  readonly names: readonly Uint8Array[];
+  /** `"name"`, to pass over chunks that hold none of them at native speed. */
   readonly quoted: readonly Buffer[];
 }
 
@@ -36,57 +18,92 @@ export function numberFields(names: readonly string[]): NumberFields {
   return { names: names.map((n) => Buffer.from(n)), quoted: names.map((n) => Buffer.from(JSON.stringify(n))) };
 }
 
+/** Whether `buf` names any of the fields at all (then no record of it needs scanning). */
+export const mentionsAny = (buf: Buffer, fields: NumberFields) => fields.quoted.some((q) => buf.includes(q));
+
+function isField(buf: Uint8Array, from: number, to: number, names: readonly Uint8Array[]): boolean {
+  next: for (const n of names) {
+    if (n.length !== to - from) continue;
+    for (let k = 0; k < n.length; k++) if (buf[from + k] !== n[k]) continue next;
+    return true;
+  }
+  return false;
+}
+
 /**
- * The record with the number values of the top-level `fields` quoted, or undefined when nothing
- * changes (no such field with a number value, or not an object we can scan: such a line is left
- * as it is for the reader to report).
+ * Adds to `out` where the number values of the top-level `fields` are in the record
+ * `buf[start, end)`, as absolute `[from, to)` spans; adds nothing when the record is not an
+ * object we can scan (such a line is left as it is for the reader to report). One pass in plain
+ * loops: this runs over every byte of a table with declared decimals.
  */
-export function quoteNumberFields(line: Buffer, fields: NumberFields): Buffer | undefined {
-  if (!fields.quoted.some((q) => line.includes(q))) return undefined;
-  let i = skipSpace(line, 0);
-  if (line[i] !== 0x7b) return undefined;
+export function numberSpans(buf: Uint8Array, start: number, end: number, fields: NumberFields, out: Array<[number, number]>): void {
+  const mark = out.length;
+  let i = start;
+  while (i < end && (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0d)) i++;
+  if (buf[i] !== 0x7b) return;
   i++;
   let depth = 1;
   let expectKey = true;
-  let key = false;
   let wanted = false;
-  const spans: Array<[number, number]> = [];
-  while (i < line.length) {
-    const b = line[i];
+  let keyed = false;
+  while (i < end) {
+    const b = buf[i];
     if (b === QUOTE) {
-      const end = stringEnd(line, i);
-      if (end < 0) return undefined;
+      const open = i;
+      i++;
+      while (i < end && buf[i] !== QUOTE) i += buf[i] === BACKSLASH ? 2 : 1;
+      if (i >= end) {
+        out.length = mark;
+        return;
+      }
+      i++;
       if (depth === 1 && expectKey) {
-        key = true;
-        wanted = fields.names.some((n) => n.length === end - i - 2 && line.compare(n, 0, n.length, i + 1, end - 1) === 0);
+        keyed = true;
+        wanted = isField(buf, open + 1, i - 1, fields.names);
         expectKey = false;
       }
-      i = end;
       continue;
     }
-    if (b === 0x3a && depth === 1 && key) {
-      i = skipSpace(line, i + 1);
-      if (wanted && isNumberStart(line[i])) {
-        const start = i;
-        while (i < line.length && isNumberPart(line[i])) i++;
-        spans.push([start, i]);
+    if (b === 0x3a && depth === 1 && keyed) {
+      i++;
+      while (i < end && (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0d)) i++;
+      const c = buf[i];
+      if (wanted && (c === 0x2d || (c >= 0x30 && c <= 0x39))) {
+        const from = i;
+        for (let d = buf[i]; i < end && ((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d); d = buf[++i]);
+        out.push([from, i]);
       }
-      key = false;
+      keyed = false;
       continue;
     }
     if (b === 0x7b || b === 0x5b) depth++;
     else if (b === 0x7d || b === 0x5d) {
-      if (--depth === 0) break;
+      if (--depth === 0) return;
     } else if (b === 0x2c && depth === 1) expectKey = true;
     i++;
   }
-  if (!spans.length || depth !== 0) return undefined;
-  const parts: Buffer[] = [];
-  let at = 0;
-  for (const [start, end] of spans) {
-    parts.push(line.subarray(at, start), Buffer.from('"'), line.subarray(start, end), Buffer.from('"'));
-    at = end;
+  out.length = mark;
+}
+
+/** `buf` with a quote before and after every span, in one copy. */
+export function withQuotes(buf: Buffer, spans: ReadonlyArray<readonly [number, number]>): Buffer {
+  const out = Buffer.allocUnsafe(buf.length + 2 * spans.length);
+  let from = 0;
+  let to = 0;
+  for (const [a, b] of spans) {
+    to += buf.copy(out, to, from, a);
+    out[to++] = QUOTE;
+    to += buf.copy(out, to, a, b);
+    out[to++] = QUOTE;
+    from = b;
   }
-  parts.push(line.subarray(at));
-  return Buffer.concat(parts);
+  buf.copy(out, to, from);
+  return out;
+}
+
+/** The record with the number values of the top-level `fields` quoted, or undefined when nothing changes. */
+export function quoteNumberFields(line: Buffer, fields: NumberFields): Buffer | undefined {
+  const spans: Array<[number, number]> = [];
+  if (mentionsAny(line, fields)) numberSpans(line, 0, line.length, fields, spans);
+  return spans.length ? withQuotes(line, spans) : undefined;
 }
