@@ -267,7 +267,7 @@ async function writeBigChunks(dir: string, rows: number, onProgress: (rows: numb
     if (written % 250_000 < block) onProgress(written, bytes);
   }
   await closeChunk();
-  return { jsonChunks, files: [], jsonRows, jsonSegments: [], rewritten: new Set(), setAside: [], bytes };
+  return { jsonChunks, files: [], jsonRows, jsonSegments: [], blanked: new Map(), rewritten: new Set(), setAside: [], bytes };
 }
 
 // ---------------------------------------------------------------- throughput

@@ -102,7 +102,7 @@ async function run(job: WorkerJob): Promise<WorkerResult> {
     afterFetchRssMb = peakMb();
     client.destroy();
   } else {
-    staged = { jsonChunks: job.jsonChunks, files: [], jsonRows: new Map(job.jsonRows), jsonSegments: [], rewritten: new Set(), setAside: [], bytes: job.bytes };
+    staged = { jsonChunks: job.jsonChunks, files: [], jsonRows: new Map(job.jsonRows), jsonSegments: [], blanked: new Map(), rewritten: new Set(), setAside: [], bytes: job.bytes };
   }
   const cpu0 = process.cpuUsage();
   const t = performance.now();

@@ -2,7 +2,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Intervals } from '../core/kafka';
+import { normalize, union, type Intervals } from '../core/kafka';
 import type { JsonSegment, StagedInputs } from './fetch-inputs';
 
 /** A JSON Lines record the engine cannot read, with where it came from. */
@@ -69,6 +69,8 @@ interface ChunkLine {
 async function scanChunk(staged: StagedInputs, chunk: string, visit: (l: ChunkLine) => void): Promise<void> {
   const segments = staged.jsonSegments.filter((s) => s.chunk === chunk).sort((a, b) => a.firstLine - b.firstLine);
   if (!segments.length) return;
+  const emptied = staged.blanked.get(chunk) ?? [];
+  let e = 0;
   let seg = 0;
   let record = 0;
   let lineNo = 0;
@@ -82,7 +84,11 @@ async function scanChunk(staged: StagedInputs, chunk: string, visit: (l: ChunkLi
       record = 0;
     }
     const segment = segments[seg];
-    if (length > MAX_RECORD_BYTES || (length > 0 && !isBlank(bytes))) {
+    while (e < emptied.length && emptied[e][1] <= lineNo) e++;
+    if (e < emptied.length && emptied[e][0] <= lineNo) {
+      // Emptied by an earlier pass: no longer visited, still a record of its object.
+      record++;
+    } else if (length > MAX_RECORD_BYTES || (length > 0 && !isBlank(bytes))) {
       visit({ segment, chunkLine: lineNo, line: lineNo - segment.firstLine + 1, record, bytes, length });
       record++;
     }
@@ -152,6 +158,7 @@ async function blankLines(staged: StagedInputs, keys: ReadonlySet<string> | unde
       }
     });
     await blankChunkLines(chunk, blank);
+    if (blank.size) staged.blanked.set(chunk, union(staged.blanked.get(chunk) ?? [], normalize([...blank].map((n) => [n, n + 1] as const))));
   }
 }
 

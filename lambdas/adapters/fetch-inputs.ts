@@ -39,6 +39,8 @@ export interface StagedInputs {
   readonly jsonRows: Map<string, number>;
   /** Where each JSON Lines object sits in its chunk, to name a bad line by object and line. */
   readonly jsonSegments: JsonSegment[];
+  /** Per chunk, the lines (0-based) our passes emptied: still records when counting an object's records. */
+  readonly blanked: Map<string, Intervals>;
   /** JSON objects staged with some of their numbers quoted: quarantine reads their original lines. */
   readonly rewritten: Set<string>;
   /** Objects left out whole before staging (over the decompressed size cap), with why. */
@@ -263,7 +265,7 @@ export async function fetchInputs(
   await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency, sources.length)) }, (_, w) => worker(w)));
   files.sort((a, b) => (a.path < b.path ? -1 : 1));
   setAside.sort((a, b) => (a.key < b.key ? -1 : 1));
-  return { jsonChunks: jsonChunks.sort(), files, jsonRows, jsonSegments, rewritten, setAside, bytes };
+  return { jsonChunks: jsonChunks.sort(), files, jsonRows, jsonSegments, blanked: new Map(), rewritten, setAside, bytes };
 }
 
 /**

@@ -3,7 +3,7 @@
  * so a renamed field fails to compile. Payloads carry S3 locations and counts, never file lists.
  */
 import type { InputFormat } from './formats';
-import type { KafkaOffsets, OffsetRange } from './kafka';
+import type { Intervals, KafkaOffsets, OffsetRange } from './kafka';
 import type { HeldPartition } from './planner';
 import type { PartitionValues, SkipReason, SourceFile } from './partitions';
 
@@ -102,6 +102,8 @@ export interface BinManifest {
     setAside?: boolean;
     /** Kafka records left out because another copy of their offset is kept. */
     duplicates?: number;
+    /** Their offsets: the object counts as compacted only once the version holds every one of them. */
+    dropped?: Intervals;
   }>;
   /** Kafka Connect inputs: the offsets this output holds per topic-partition, and duplicates left out. */
   readonly kafka?: readonly OffsetRange[];

@@ -5,7 +5,7 @@ import { badRecordReason, dropRecords, type RejectedRecord } from '../adapters/b
 import { fetchInputs, originalLines, type StagedInputs } from '../adapters/fetch-inputs';
 import type { BinItem, BinManifest, BinSpec, CompactOutput } from '../core/contracts';
 import { InvalidInputError, VerificationError } from '../core/errors';
-import { normalize, parseKafkaName, size, topicPartitionId, withoutOffsets, type KafkaOffsets } from '../core/kafka';
+import { normalize, parseKafkaName, size, topicPartitionId, withoutOffsets, type Intervals, type KafkaOffsets } from '../core/kafka';
 import { quarantinePrefix } from '../core/keys';
 import type { ObjectStore } from '../core/ports';
 import { isDecimalType } from '../core/schema';
@@ -50,6 +50,12 @@ async function asStored(deps: CompactDeps, spec: BinSpec, staged: StagedInputs, 
     // The reason is read from the stored record too (a parser's error names byte positions).
     return bytes ? { ...r, bytes, reason: r.wholeObject ? r.reason : (badRecordReason(bytes) ?? r.reason) } : r;
   });
+}
+
+/** The duplicates an input left out, as a count and as offsets. */
+function droppedOf(key: string, records: Intervals): { duplicates: number; dropped: Intervals } {
+  const start = parseKafkaName(key)!.startOffset;
+  return { duplicates: size(records), dropped: records.map(([a, b]) => [start + a, start + b] as const) };
 }
 
 /** Offsets of Kafka records that went to quarantine instead of into the output. */
@@ -242,7 +248,7 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
         ...(f.fromGold ? { fromGold: true } : {}),
         ...(rejectedOf.has(f.key) ? { rejected: rejectedOf.get(f.key) } : {}),
         ...(setAside.has(f.key) ? { setAside: true } : {}),
-        ...(kafka?.drop.has(f.key) ? { duplicates: size(kafka.drop.get(f.key)!) } : {}),
+        ...(kafka?.drop.has(f.key) ? droppedOf(f.key, kafka.drop.get(f.key)!) : {}),
       })),
       ...(kafka ? { kafka: withoutOffsets(kafka.ranges, quarantinedOffsets(spec, rejected)) } : {}),
       ...(quarantine ? { quarantine } : {}),

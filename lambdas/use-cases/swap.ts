@@ -2,7 +2,7 @@ import type { BinManifest, PlanOutput, SwapOutput } from '../core/contracts';
 import { ConcurrentCommitError, CatalogError, InvalidInputError } from '../core/errors';
 import { carriedKey, manifestKey, statePrefix, stateKey, versionPrefix } from '../core/keys';
 import type { Catalog, CatalogPartition, Clock, ObjectStore } from '../core/ports';
-import { mergeOffsets, offsetGaps, offsetsOf } from '../core/kafka';
+import { mergeOffsets, offsetGaps, offsetsOf, parseKafkaName, subtract, topicPartitionId, type KafkaOffsets } from '../core/kafka';
 import { schemaDrift } from '../core/schema';
 import type { TableSettings } from '../core/settings';
 import { supersede, type CoveredSource, type GoldFile, type PartitionState } from '../core/state';
@@ -21,6 +21,16 @@ type Outcome =
   | { kind: 'committed' | 'unchanged'; state: PartitionState }
   | { kind: 'incomplete'; reason: string }
   | { kind: 'conflict'; reason: string };
+
+/**
+ * A Kafka object that left out duplicates counts as compacted only if the version holds each of
+ * those offsets: when the copy kept instead went to quarantine, the object stays in landing (never
+ * retired) and the next run takes the offset from it.
+ */
+function holdsDropped(held: KafkaOffsets, input: BinManifest['inputs'][number]): boolean {
+  const k = input.dropped?.length ? parseKafkaName(input.key) : undefined;
+  return !k || subtract(input.dropped!, held[topicPartitionId(k)] ?? []).length === 0;
+}
 
 export const locationOf = (bucket: string, prefix: string) => `s3://${bucket}/${prefix}`;
 
@@ -74,12 +84,12 @@ async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedParti
   }
   if (rows === 0) return { kind: 'incomplete', reason: 'version holds no rows; an empty version never replaces data' };
 
+  const kafka = mergeOffsets(base?.kafka, ...manifests.map((m) => offsetsOf(m.kafka)));
   const known = new Set((base?.sources ?? []).map((x) => `${x.key}\u0000${x.etag}`));
   const added: CoveredSource[] = manifests
     .flatMap((m) => m.inputs)
-    .filter((i) => !i.fromGold && !known.has(`${i.key}\u0000${i.etag}`))
+    .filter((i) => !i.fromGold && !known.has(`${i.key}\u0000${i.etag}`) && holdsDropped(kafka, i))
     .map((i) => ({ key: i.key, etag: i.etag, since: now }));
-  const kafka = mergeOffsets(base?.kafka, ...manifests.map((m) => offsetsOf(m.kafka)));
   const state: PartitionState = {
     table: s.table,
     partition: p.path,

@@ -22,6 +22,7 @@ async function staged(): Promise<StagedInputs> {
       { chunk, key: 'a.json', firstLine: 0, lines: a.length },
       { chunk, key: 'b.json', firstLine: a.length, lines: b.length },
     ],
+    blanked: new Map(),
     rewritten: new Set(),
     setAside: [],
     bytes: 0,
@@ -41,6 +42,18 @@ describe('JSON chunk passes', () => {
     ]);
     expect((await readFile(s.jsonChunks[0], 'utf8')).split('\n')).toEqual(['{"n":1}', '', '', '{"n":3}', '', '{"n":5}', '', '']);
     expect(Object.fromEntries(s.jsonRows)).toEqual({ 'a.json': 2, 'b.json': 1 });
+  });
+
+  it('still counts emptied lines as records, so a later pass names each record by its index', async () => {
+    const s = await staged();
+    await dropRecords(s, new Map([['a.json', [[0, 1]] as const]]));
+    const out = new Rejections();
+    await removeBadRecords(s, out);
+    expect(out.records.map((r) => [r.key, r.line, r.record])).toEqual([
+      ['a.json', 2, 1],
+      ['b.json', 1, 0],
+      ['b.json', 3, 2],
+    ]);
   });
 
   it('drops records by their index within the object', async () => {
