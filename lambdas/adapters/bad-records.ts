@@ -2,6 +2,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { MAX_RECORD_BYTES } from '../core/formats';
 import { normalize, union, type Intervals } from '../core/kafka';
 import type { JsonSegment, StagedInputs } from './fetch-inputs';
 
@@ -19,8 +20,6 @@ export interface RejectedRecord {
   readonly wholeObject?: boolean;
 }
 
-/** Larger records are rejected (DuckDB is told the same limit). */
-export const MAX_RECORD_BYTES = 10 * 1024 * 1024;
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 

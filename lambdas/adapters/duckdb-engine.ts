@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { ColumnSchema } from '../core/contracts';
 import { ConfigurationError, InvalidInputError } from '../core/errors';
+import { MAX_RECORD_BYTES } from '../core/formats';
 import { isDecimalType } from '../core/schema';
 import type { Compression } from '../core/settings';
-import { MAX_RECORD_BYTES, Rejections, removeBadRecords, removeIncompatibleObjects, removeMisfitRecords, type Misfit, type RejectedRecord } from './bad-records';
+import { Rejections, removeBadRecords, removeIncompatibleObjects, removeMisfitRecords, type Misfit, type RejectedRecord } from './bad-records';
 import type { StagedInputs } from './fetch-inputs';
 
 export interface EngineOptions {

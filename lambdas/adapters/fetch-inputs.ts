@@ -5,7 +5,7 @@ import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { CompactorError, InvalidInputError, RetryableError } from '../core/errors';
-import { scratchExtension } from '../core/formats';
+import { MAX_RECORD_BYTES, scratchExtension } from '../core/formats';
 import type { Intervals } from '../core/kafka';
 import type { SourceFile } from '../core/partitions';
 import { mentionsAny, numberFields, numberSpans, withQuotes, type NumberFields } from '../core/json-numbers';
@@ -124,40 +124,83 @@ export class JsonLinesCounter extends Transform {
   }
 }
 
-/** Quotes the number values of the given fields, line by line (see numberSpans). */
+/**
+ * Quotes the number values of the given fields, line by line (see numberSpans). A line past the
+ * record size limit is passed through as it is (it is rejected later anyway), so memory and time
+ * stay linear whatever a line's length.
+ */
 export class NumberQuoter extends Transform {
   changed = false;
-  private rest: Buffer = Buffer.alloc(0);
+  /** The unfinished line so far. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Inside an oversized line: bytes go straight through until its newline. */
+  private passing = false;
 
   constructor(private readonly fields: NumberFields) {
     super();
   }
 
-  private lines(data: Buffer, final: boolean): Buffer {
+  /** Complete lines, quoted. */
+  private quote(lines: Buffer): Buffer {
+    if (!mentionsAny(lines, this.fields)) return lines;
     const spans: Array<[number, number]> = [];
     let start = 0;
-    const scan = mentionsAny(data, this.fields);
-    for (let nl = data.indexOf(0x0a); nl !== -1; nl = data.indexOf(0x0a, start)) {
-      if (scan) numberSpans(data, start, nl, this.fields, spans);
+    for (let nl = lines.indexOf(0x0a); nl !== -1; nl = lines.indexOf(0x0a, start)) {
+      numberSpans(lines, start, nl, this.fields, spans);
       start = nl + 1;
     }
-    if (final && start < data.length) {
-      if (scan) numberSpans(data, start, data.length, this.fields, spans);
-      start = data.length;
-    }
-    this.rest = data.subarray(start);
-    const whole = data.subarray(0, start);
-    if (!spans.length) return whole;
+    if (start < lines.length) numberSpans(lines, start, lines.length, this.fields, spans);
+    if (!spans.length) return lines;
     this.changed = true;
-    return withQuotes(whole, spans);
+    return withQuotes(lines, spans);
+  }
+
+  private hold(part: Buffer, out: Buffer[]): void {
+    if (!part.length) return;
+    this.pending.push(part);
+    this.pendingBytes += part.length;
+    if (this.pendingBytes > MAX_RECORD_BYTES) {
+      out.push(...this.pending);
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.passing = true;
+    }
   }
 
   _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    done(null, this.lines(this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk, false));
+    const out: Buffer[] = [];
+    let start = 0;
+    if (this.passing) {
+      const nl = chunk.indexOf(0x0a);
+      if (nl === -1) return done(null, chunk);
+      out.push(chunk.subarray(0, nl + 1));
+      this.passing = false;
+      start = nl + 1;
+    }
+    const last = chunk.lastIndexOf(0x0a);
+    if (last < start) {
+      this.hold(chunk.subarray(start), out);
+    } else {
+      const first = chunk.indexOf(0x0a, start);
+      let complete = chunk.subarray(start, last + 1);
+      if (this.pendingBytes + first - start > MAX_RECORD_BYTES) {
+        // The held line ends here over the limit: it goes through as it is.
+        out.push(...this.pending, chunk.subarray(start, first + 1));
+        this.pending = [];
+        this.pendingBytes = 0;
+        complete = chunk.subarray(first + 1, last + 1);
+      }
+      out.push(this.quote(this.pending.length ? Buffer.concat([...this.pending, complete]) : complete));
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.hold(chunk.subarray(last + 1), out);
+    }
+    done(null, out.length === 1 ? out[0] : Buffer.concat(out));
   }
 
   _flush(done: TransformCallback): void {
-    done(null, this.rest.length ? this.lines(this.rest, true) : undefined);
+    done(null, this.pending.length ? this.quote(Buffer.concat(this.pending)) : undefined);
   }
 }
 

@@ -49,3 +49,6 @@ export const DEFAULT_OUTPUT_RATIOS: Readonly<Record<InputFormat, number>> = {
   'csv.gz': 1.0,
   parquet: 1.0,
 };
+
+/** A JSON record larger than this is rejected (the engine is told the same limit). */
+export const MAX_RECORD_BYTES = 10 * 1024 * 1024;
