@@ -18,6 +18,8 @@ export interface RejectedRecord {
   readonly bytes?: Buffer;
   /** Set aside with its whole object (incompatible types), not for being unreadable. */
   readonly wholeObject?: boolean;
+  /** A value its declared column cannot hold: the field and the type. */
+  readonly misfit?: { readonly field: string; readonly type: string };
 }
 
 
@@ -281,7 +283,7 @@ export async function removeMisfitRecords(staged: StagedInputs, misfits: readonl
       if (v === null || v === undefined) continue;
       const hit = typeof v === 'number' ? m.numbers.has(v) : m.texts.has(typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v));
       if (hit) {
-        out.add({ key: l.segment.key, reason: `field "${m.column}" is ${JSON.stringify(v)}, which is not a ${m.type}` }, l);
+        out.add({ key: l.segment.key, reason: misfitReason(m.column, v, m.type), misfit: { field: m.column, type: m.type } }, l);
         found++;
         return true;
       }
@@ -290,3 +292,5 @@ export async function removeMisfitRecords(staged: StagedInputs, misfits: readonl
   });
   return found;
 }
+
+export const misfitReason = (field: string, value: unknown, type: string) => `field "${field}" is ${JSON.stringify(value)}, which is not a ${type}`;

@@ -280,16 +280,23 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
   }
 }
 
-/** Rows of local Parquet files, from their footers. */
-export async function parquetRowCounts(paths: readonly string[]): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  if (!paths.length) return counts;
+/** Rows of local Parquet files from their footers, and the files that are not readable Parquet (with why). */
+export async function parquetFooters(paths: readonly string[]): Promise<{ rows: Map<string, number>; unreadable: Map<string, string> }> {
+  const rows = new Map<string, number>();
+  const unreadable = new Map<string, string>();
+  if (!paths.length) return { rows, unreadable };
   const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
   const c = await instance.connect();
+  const read = async (batch: readonly string[]) => {
+    const r = await c.runAndReadAll(`SELECT file_name AS f, num_rows AS n FROM parquet_file_metadata(${list(batch)})`);
+    for (const row of r.getRowObjects()) rows.set(String(row.f), Number(row.n));
+  };
   try {
-    const r = await c.runAndReadAll(`SELECT file_name AS f, num_rows AS n FROM parquet_file_metadata(${list(paths)})`);
-    for (const row of r.getRowObjects()) counts.set(String(row.f), Number(row.n));
-    return counts;
+    // One query for all; only when it fails, one per file to tell which.
+    await read(paths).catch(async () => {
+      for (const p of paths) await read([p]).catch((e: Error) => unreadable.set(p, e.message));
+    });
+    return { rows, unreadable };
   } finally {
     c.closeSync();
     instance.closeSync();

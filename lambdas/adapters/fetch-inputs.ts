@@ -8,7 +8,7 @@ import { CompactorError, InvalidInputError, RetryableError } from '../core/error
 import { MAX_RECORD_BYTES, scratchExtension } from '../core/formats';
 import type { Intervals } from '../core/kafka';
 import type { SourceFile } from '../core/partitions';
-import { mentionsAny, numberFields, numberSpans, withQuotes, type NumberFields } from '../core/json-numbers';
+import { mentionsAny, numberFields, numberSpans, withQuotes, type NumberFields, type NumberSpan } from '../core/json-numbers';
 import type { ObjectStore } from '../core/ports';
 
 export interface FetchOptions {
@@ -144,7 +144,7 @@ export class NumberQuoter extends Transform {
   /** Complete lines, quoted. */
   private quote(lines: Buffer): Buffer {
     if (!mentionsAny(lines, this.fields)) return lines;
-    const spans: Array<[number, number]> = [];
+    const spans: NumberSpan[] = [];
     let start = 0;
     for (let nl = lines.indexOf(0x0a); nl !== -1; nl = lines.indexOf(0x0a, start)) {
       numberSpans(lines, start, nl, this.fields, spans);

@@ -9,25 +9,56 @@ const BACKSLASH = 0x5c;
 
 /** Field names as the bytes a record holds them in. */
 export interface NumberFields {
+  readonly text: readonly string[];
   readonly names: readonly Uint8Array[];
   /** `"name"`, to pass over chunks that hold none of them at native speed. */
   readonly quoted: readonly Buffer[];
 }
 
 export function numberFields(names: readonly string[]): NumberFields {
-  return { names: names.map((n) => Buffer.from(n)), quoted: names.map((n) => Buffer.from(JSON.stringify(n))) };
+  return { text: names, names: names.map((n) => Buffer.from(n)), quoted: names.map((n) => Buffer.from(JSON.stringify(n))) };
 }
 
-/** Whether `buf` names any of the fields at all (then no record of it needs scanning). */
-export const mentionsAny = (buf: Buffer, fields: NumberFields) => fields.quoted.some((q) => buf.includes(q));
+/** Whether `buf` may name one of the fields (if not, no record of it needs scanning); an escape may hide a name. */
+export const mentionsAny = (buf: Buffer, fields: NumberFields) => buf.includes(BACKSLASH) || fields.quoted.some((q) => buf.includes(q));
 
-function isField(buf: Uint8Array, from: number, to: number, names: readonly Uint8Array[]): boolean {
-  next: for (const n of names) {
+/** Whether the key between quotes `buf[from, to)` is one of the fields (escapes decoded). */
+function isField(buf: Uint8Array, from: number, to: number, fields: NumberFields): boolean {
+  next: for (const n of fields.names) {
     if (n.length !== to - from) continue;
     for (let k = 0; k < n.length; k++) if (buf[from + k] !== n[k]) continue next;
     return true;
   }
+  if (buf.subarray(from, to).includes(BACKSLASH)) {
+    try {
+      return fields.text.includes(JSON.parse(Buffer.from(buf.subarray(from - 1, to + 1)).toString('utf8')));
+    } catch {
+      return false;
+    }
+  }
   return false;
+}
+
+/**
+ * A number with an exponent as plain digits (`-0.5e-3` is `-0.0005`): exact, and the form the
+ * DECIMAL cast rounds correctly. Undefined when there is no exponent or it is absurdly large.
+ */
+export function plainNumber(text: string): string | undefined {
+  const m = /^(-?)(\d+)(?:\.(\d+))?[eE]([+-]?\d+)$/.exec(text);
+  if (!m) return undefined;
+  const [, sign, int, frac = '', exponent] = m;
+  const exp = Number(exponent);
+  if (Math.abs(exp) > 400) return undefined;
+  let digits = int + frac;
+  let point = int.length + exp;
+  if (point <= 0) {
+    digits = '0'.repeat(1 - point) + digits;
+    point = 1;
+  }
+  if (point > digits.length) digits += '0'.repeat(point - digits.length);
+  const whole = digits.slice(0, point).replace(/^0+(?=\d)/, '');
+  const fraction = digits.slice(point).replace(/0+$/, '');
+  return `${sign}${whole}${fraction ? `.${fraction}` : ''}`;
 }
 
 /**
@@ -36,7 +67,7 @@ function isField(buf: Uint8Array, from: number, to: number, names: readonly Uint
  * object we can scan (such a line is left as it is for the reader to report). One pass in plain
  * loops: this runs over every byte of a table with declared decimals.
  */
-export function numberSpans(buf: Uint8Array, start: number, end: number, fields: NumberFields, out: Array<[number, number]>): void {
+export function numberSpans(buf: Uint8Array, start: number, end: number, fields: NumberFields, out: NumberSpan[]): void {
   const mark = out.length;
   let i = start;
   while (i < end && (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0d)) i++;
@@ -59,7 +90,7 @@ export function numberSpans(buf: Uint8Array, start: number, end: number, fields:
       i++;
       if (depth === 1 && expectKey) {
         keyed = true;
-        wanted = isField(buf, open + 1, i - 1, fields.names);
+        wanted = isField(buf, open + 1, i - 1, fields);
         expectKey = false;
       }
       continue;
@@ -70,8 +101,12 @@ export function numberSpans(buf: Uint8Array, start: number, end: number, fields:
       const c = buf[i];
       if (wanted && (c === 0x2d || (c >= 0x30 && c <= 0x39))) {
         const from = i;
-        for (let d = buf[i]; i < end && ((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d); d = buf[++i]);
-        out.push([from, i]);
+        let exponent = false;
+        for (let d = buf[i]; i < end && ((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d); d = buf[++i]) {
+          if (d === 0x65 || d === 0x45) exponent = true;
+        }
+        const plain = exponent ? plainNumber(Buffer.from(buf.subarray(from, i)).toString('latin1')) : undefined;
+        out.push(plain === undefined ? [from, i] : [from, i, plain]);
       }
       keyed = false;
       continue;
@@ -85,17 +120,21 @@ export function numberSpans(buf: Uint8Array, start: number, end: number, fields:
   out.length = mark;
 }
 
-/** `buf` with a quote before and after every span, in one copy. */
-export function withQuotes(buf: Buffer, spans: ReadonlyArray<readonly [number, number]>): Buffer {
-  const out = Buffer.allocUnsafe(buf.length + 2 * spans.length);
+/** Where a number is, `[from, to)`, and its plain-digit text when it was written with an exponent. */
+export type NumberSpan = [number, number] | [number, number, string];
+
+/** `buf` with every span quoted (and written in plain digits where it had an exponent), in one copy. */
+export function withQuotes(buf: Buffer, spans: readonly NumberSpan[]): Buffer {
+  const grown = spans.reduce((n, s) => n + 2 + (s.length === 3 ? s[2].length - (s[1] - s[0]) : 0), 0);
+  const out = Buffer.allocUnsafe(buf.length + grown);
   let from = 0;
   let to = 0;
-  for (const [a, b] of spans) {
-    to += buf.copy(out, to, from, a);
+  for (const s of spans) {
+    to += buf.copy(out, to, from, s[0]);
     out[to++] = QUOTE;
-    to += buf.copy(out, to, a, b);
+    to += s.length === 3 ? out.write(s[2], to, 'latin1') : buf.copy(out, to, s[0], s[1]);
     out[to++] = QUOTE;
-    from = b;
+    from = s[1];
   }
   buf.copy(out, to, from);
   return out;
@@ -103,7 +142,7 @@ export function withQuotes(buf: Buffer, spans: ReadonlyArray<readonly [number, n
 
 /** The record with the number values of the top-level `fields` quoted, or undefined when nothing changes. */
 export function quoteNumberFields(line: Buffer, fields: NumberFields): Buffer | undefined {
-  const spans: Array<[number, number]> = [];
+  const spans: NumberSpan[] = [];
   if (mentionsAny(line, fields)) numberSpans(line, 0, line.length, fields, spans);
   return spans.length ? withQuotes(line, spans) : undefined;
 }

@@ -1,7 +1,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { compactToParquet, parquetRowCounts, type EngineOptions, type EngineResult } from '../adapters/duckdb-engine';
-import { badRecordReason, dropRecords, type RejectedRecord } from '../adapters/bad-records';
+import { compactToParquet, parquetFooters, type EngineOptions, type EngineResult } from '../adapters/duckdb-engine';
+import { badRecordReason, dropRecords, misfitReason, type RejectedRecord } from '../adapters/bad-records';
 import { fetchInputs, originalLines, type StagedInputs } from '../adapters/fetch-inputs';
 import type { BinItem, BinManifest, BinSpec, CompactOutput } from '../core/contracts';
 import { InvalidInputError, VerificationError } from '../core/errors';
@@ -47,9 +47,22 @@ async function asStored(deps: CompactDeps, spec: BinSpec, staged: StagedInputs, 
   }
   return rejected.map((r) => {
     const bytes = r.bytes && r.line !== undefined ? originals.get(r.key)?.get(r.line) : undefined;
-    // The reason is read from the stored record too (a parser's error names byte positions).
-    return bytes ? { ...r, bytes, reason: r.wholeObject ? r.reason : (badRecordReason(bytes) ?? r.reason) } : r;
+    // The reason is read from the stored record too (parser errors name byte positions, and a
+    // misfit's value is shown as the producer wrote it, not as staging quoted it).
+    return bytes ? { ...r, bytes, reason: storedReason(r, bytes) } : r;
   });
+}
+
+function storedReason(r: RejectedRecord, stored: Buffer): string {
+  if (r.wholeObject) return r.reason;
+  if (r.misfit) {
+    try {
+      return misfitReason(r.misfit.field, (JSON.parse(stored.toString('utf8')) as Record<string, unknown>)[r.misfit.field], r.misfit.type);
+    } catch {
+      return r.reason;
+    }
+  }
+  return badRecordReason(stored) ?? r.reason;
 }
 
 /** The duplicates an input left out, as a count and as offsets. */
@@ -176,9 +189,18 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
       maxDecompressedBytes: e.maxDecompressedMb * 1024 * 1024,
       exactNumberFields: Object.keys(declaredTypes).filter((c) => isDecimalType(declaredTypes[c])),
     });
+    // A landing object that is not readable Parquet is set aside whole; the rest is compacted.
+    const landingParquet = staged.files.filter((f) => f.source.format === 'parquet' && !f.source.fromGold);
+    const footers = await parquetFooters(landingParquet.map((f) => f.path));
+    for (const [path, message] of footers.unreadable) {
+      const at = staged.files.findIndex((f) => f.path === path);
+      const key = staged.files[at].source.key;
+      staged.setAside.push({ key, reason: `not a readable Parquet file: ${message.split(path).join(`s3://${s.landingBucket}/${key}`)}` });
+      staged.files.splice(at, 1);
+    }
     // Kafka Connect redelivery: offsets kept in another copy are left out here.
-    const parquet = staged.files.filter((f) => f.source.format === 'parquet' && !f.source.fromGold && parseKafkaName(f.source.key));
-    const parquetRows = await parquetRowCounts(parquet.map((f) => f.path));
+    const parquet = landingParquet.filter((f) => !footers.unreadable.has(f.path) && parseKafkaName(f.source.key));
+    const parquetRows = footers.rows;
     const kafka = await kafkaDedupFor(store, spec, new Map([...staged.jsonRows, ...parquet.map((f) => [f.source.key, parquetRows.get(f.path) ?? 0] as const)]), {
       landingBucket: s.landingBucket,
       specBucket: s.goldBucket,

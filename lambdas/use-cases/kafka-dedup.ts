@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parquetRowCounts } from '../adapters/duckdb-engine';
+import { parquetFooters } from '../adapters/duckdb-engine';
 import { countJsonRecords, downloadObject } from '../adapters/fetch-inputs';
 import { mapLimit } from '../core/concurrency';
 import type { BinSpec } from '../core/contracts';
@@ -30,7 +30,8 @@ async function countRecords(store: ObjectStore, bucket: string, f: SourceFile, o
   const path = join(o.scratchDir, `count-${contentId([f.key, f.etag])}.parquet`);
   try {
     await downloadObject(store, bucket, f, path);
-    return (await parquetRowCounts([path])).get(path) ?? 0;
+    // Unreadable: its own bin sets it aside, so it holds no offsets.
+    return (await parquetFooters([path])).rows.get(path) ?? 0;
   } finally {
     await rm(path, { force: true });
   }

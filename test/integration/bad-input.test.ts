@@ -241,6 +241,44 @@ describe('values', () => {
     tally.handled++;
   });
 
+  it('quarantines a decimal its declared type cannot hold, reported as the producer wrote it', async () => {
+    tally.tried++;
+    const p = usePipeline(env.store, env.scratch, new ManualClock());
+    const good = Array.from({ length: 100 }, (_, i) => `{"id": ${i}, "price": ${i}.5e-1}`).join('\n');
+    for (let i = 0; i < 5; i++) await put(`${P}p-${i}.json`, `${good}\n${i === 2 ? '{"id": 999, "price": 1e40}\n' : ''}`);
+    const { items } = await p.plan();
+    const out = await p.compact(items[0], { declaredTypes: { price: 'DECIMAL(20,2)' } });
+    expect(out).toMatchObject({ outputRows: 500, rejectedRecords: 1 });
+    const manifest = (await env.store.getJson<BinManifest>('gold', out.manifestKey))!;
+    const report = await env.store.getJson<{ rejected: unknown[] }>('gold', manifest.quarantine!.reportKey);
+    expect(report!.rejected).toEqual([{ file: `s3://landing/${P}p-2.json`, line: 101, reason: 'field "price" is 1e+40, which is not a DECIMAL(20,2)' }]);
+    expect(Buffer.from(await getBytes(env.s3.client, 'gold', manifest.quarantine!.recordsKey!)).toString()).toBe('{"id": 999, "price": 1e40}\n');
+    // 0.5e-1 .. 99.5e-1 written out exactly (9.95 stays 9.95, not 9.9499999 rounded).
+    expect(await readOutput([out.outputKey], 'SELECT sum(price)::VARCHAR AS s, max(price)::VARCHAR AS m FROM $OUT')).toEqual([{ s: '2500.00', m: '9.95' }]);
+    tally.handled++;
+  });
+
+  it('sets aside a landing object that is not readable Parquet, copies it to quarantine, and compacts the rest', async () => {
+    tally.tried++;
+    const p = usePipeline(env.store, env.scratch, new ManualClock());
+    const good = sensorFiles({ prefix: 'sensors/', hours: ['2024-12-19/14'], filesPerHour: 5, rowsPerFile: 4, seed: 35 });
+    await putFiles(env.s3.client, 'landing', good);
+    const broken = Buffer.concat([Buffer.from('PAR1'), Buffer.alloc(100, 7)]);
+    await put(`${P}broken.parquet`, broken);
+    const { output, items } = await p.plan();
+    const out = await p.compact(items[0]);
+    expect(out).toMatchObject({ outputRows: 20, rejectedObjects: 1 });
+    const manifest = (await env.store.getJson<BinManifest>('gold', out.manifestKey))!;
+    const report = await env.store.getJson<{ rejected: Array<{ file: string; reason: string; copy: string }> }>('gold', manifest.quarantine!.reportKey);
+    expect(report!.rejected).toEqual([
+      { file: `s3://landing/${P}broken.parquet`, reason: expect.stringMatching(/^not a readable Parquet file: .*s3:\/\/landing\/sensors\/dt=2024-12-19\/hour=14\/broken\.parquet/), copy: expect.stringMatching(/objects\/0-broken\.parquet$/) },
+    ]);
+    expect(report!.rejected[0].reason).not.toContain(env.scratch);
+    expect(Buffer.from(await getBytes(env.s3.client, 'gold', report!.rejected[0].copy.replace('s3://gold/', ''))).equals(broken)).toBe(true);
+    expect((await p.swap(output)).committed).toBe(1);
+    tally.handled++;
+  });
+
   it('quarantines the stored bytes of a bad record even where staging quoted its numbers', async () => {
     tally.tried++;
     const p = usePipeline(env.store, env.scratch, new ManualClock());
