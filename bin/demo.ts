@@ -1,7 +1,8 @@
 /**
  * npm start: the embedded default. A seeded landing zone of small sensor files on a loopback S3
  * server, compacted by the state machine that `cdk deploy` would deploy (executed offline), then
- * a console rerun, late data, and the lifecycle after the grace period.
+ * a console rerun, late data with a few bad records among it, and the lifecycle after the grace
+ * period.
  *   npm start -- --files 2000     (a smaller landing zone)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -9,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { logger } from '../lambdas/adapters/logger';
-import type { CompactOutput, PlanOutput, SwapOutput } from '../lambdas/core/contracts';
+import type { BinManifest, CompactOutput, PlanOutput, SwapOutput } from '../lambdas/core/contracts';
 import { SYSTEM_PREFIX, stateKey } from '../lambdas/core/keys';
 import type { PartitionState } from '../lambdas/core/state';
 import { putFiles, sensorFiles } from '../local/generate';
@@ -39,6 +40,7 @@ async function main() {
     say(`S3-compatible server (s3rver) on ${s3.endpoint}; Glue stand-in: local catalog`);
     let binsDone = 0;
     let binsTotal = 0;
+    const compacted: CompactOutput[] = [];
     const pipeline = localPipeline({
       s3,
       scratchDir: scratch,
@@ -51,7 +53,9 @@ async function main() {
           say(`plan: ${p.inputFiles} files (${humanBytes(p.inputBytes)}) in ${p.partitions} partition(s) -> ${p.bins} bin(s)`);
         } else if (step === 'compact') {
           const c = out as CompactOutput;
-          say(`compact: bin ${++binsDone}/${binsTotal} ${c.partition}: ${c.inputFiles} files, ${c.outputRows} rows -> ${humanBytes(c.outputBytes)} Parquet, rows verified`);
+          compacted.push(c);
+          const set = c.rejectedRecords ? `; ${c.rejectedRecords} bad record(s) to quarantine` : '';
+          say(`compact: bin ${++binsDone}/${binsTotal} ${c.partition}: ${c.inputFiles} files, ${c.outputRows} rows -> ${humanBytes(c.outputBytes)} Parquet, rows verified${set}`);
         } else if (step === 'swap') {
           const w = out as SwapOutput;
           say(`swap: ${w.committed} partition(s) committed, ${w.unchanged} unchanged, ${w.incomplete} incomplete`);
@@ -122,15 +126,29 @@ async function main() {
     const run2 = await pipeline.execute({ table: settings.table }, 'console-rerun');
     say(`run 2: ${run2.status}, ${run2.output?.plan?.bins ?? '?'} bin(s); gold data files ${goldBefore} -> ${await goldFiles()}`);
 
-    const late = sensorFiles({ prefix: settings.landingPrefix, hours: [HOURS[3]], filesPerHour: 25, rowsPerFile: 2, seed: 7 }).map((f) => ({ ...f, key: f.key.replace('reading-', 'late-') }));
-    await putFiles(s3.client, 'landing', late);
+    const late = sensorFiles({ prefix: settings.landingPrefix, hours: [HOURS[3]], filesPerHour: 100, rowsPerFile: 2, seed: 7 }).map((f) => ({ ...f, key: f.key.replace('reading-', 'late-') }));
+    // A producer hiccup among the late files: a truncated line, and a value the table's bigint cannot hold.
+    const [good1, good2] = late[0].body.split('\n').filter(Boolean);
+    const bad = [
+      { key: late[0].key.replace('late-', 'truncated-'), body: `${good1}\n${good2.slice(0, 40)}\n` },
+      { key: late[0].key.replace('late-', 'misfit-'), body: `${JSON.stringify({ ...JSON.parse(good2), battery: 'full' })}\n${good2}\n` },
+    ];
+    await putFiles(s3.client, 'landing', [...late, ...bad]);
     const latePath = `dt=${HOURS[3].replace('/', '/hour=')}`;
-    say(`late data: ${late.length} files land in ${latePath} after its compaction; run 3 ...`);
+    say(`late data: ${late.length} files land in ${latePath} after its compaction, and 2 more holding one bad record each; run 3 ...`);
     offset += 3_600_000;
+    compacted.length = 0;
     await pipeline.execute(pipeline.scheduledInput, 'scheduled-2');
     const st3 = (await store.getJson<PartitionState>('gold', stateKey(settings.table, latePath)))!;
-    say(`run 3: ${latePath} now at version ${st3.version}: ${st3.rows} rows = ${rowsBefore(latePath)} earlier + ${late.length * 2} late, each once`);
-    if (st3.rows !== rowsBefore(latePath) + late.length * 2) throw new Error('late data rows do not add up');
+    const lateRows = late.length * 2 + 2;
+    say(`run 3: ${latePath} now at version ${st3.version}: ${st3.rows} rows = ${rowsBefore(latePath)} earlier + ${lateRows} late, each once`);
+    if (st3.rows !== rowsBefore(latePath) + lateRows) throw new Error('late data rows do not add up');
+    for (const c of compacted.filter((x) => x.rejectedRecords)) {
+      const m = await store.getJson<BinManifest>('gold', c.manifestKey);
+      const report = await store.getJson<{ rejected: Array<{ file: string; line?: number; reason: string }> }>('gold', m!.quarantine!.reportKey);
+      console.log(`\nQuarantine (s3://gold/${m!.quarantine!.reportKey}):`);
+      console.log(table(['file', 'line', 'reason'], report!.rejected.map((r) => [r.file, r.line ?? '', r.reason])));
+    }
 
     offset += 4 * DAY;
     say(`4 days later (grace ${settings.graceDays} days): run 4 retires compacted sources and superseded versions ...`);
