@@ -283,7 +283,7 @@ export async function removeMisfitRecords(staged: StagedInputs, misfits: readonl
       if (v === null || v === undefined) continue;
       const hit = typeof v === 'number' ? m.numbers.has(v) : m.texts.has(typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v));
       if (hit) {
-        out.add({ key: l.segment.key, reason: misfitReason(m.column, v, m.type), misfit: { field: m.column, type: m.type } }, l);
+        out.add({ key: l.segment.key, reason: misfitReason(m.column, JSON.stringify(v), m.type), misfit: { field: m.column, type: m.type } }, l);
         found++;
         return true;
       }
@@ -293,4 +293,5 @@ export async function removeMisfitRecords(staged: StagedInputs, misfits: readonl
   return found;
 }
 
-export const misfitReason = (field: string, value: unknown, type: string) => `field "${field}" is ${JSON.stringify(value)}, which is not a ${type}`;
+/** `shown`: the value as JSON text. */
+export const misfitReason = (field: string, shown: string, type: string) => `field "${field}" is ${shown}, which is not a ${type}`;

@@ -32,6 +32,8 @@ export interface EngineResult {
   readonly schema: ColumnSchema[];
   /** JSON records left out because they cannot be read (the caller decides whether that is too many). */
   readonly rejected: RejectedRecord[];
+  /** False when every record was set aside: no file was written. */
+  readonly written: boolean;
 }
 
 const SRC = '__compactor_src';
@@ -80,6 +82,35 @@ function sourceQuery(staged: StagedInputs, csvText: readonly string[] = []): str
     );
   }
   return parts.join(' UNION ALL BY NAME ');
+}
+
+/** An engine message with local scratch paths replaced by the objects they hold. */
+function named(staged: StagedInputs, message: string): string {
+  let out = message;
+  for (const f of staged.files) out = out.split(f.path).join(f.source.key);
+  for (const chunk of staged.jsonChunks) out = out.split(chunk).join('(JSON Lines of this bin)');
+  return out;
+}
+
+/**
+ * Landing Parquet files whose data cannot be read (a readable footer is not enough) are taken out
+ * of the bin and set aside whole, with why. Runs only after staging failed.
+ */
+async function setAsideUnreadableParquet(c: DuckDBConnection, staged: StagedInputs): Promise<number> {
+  let found = 0;
+  for (const f of [...staged.files]) {
+    if (f.source.format !== 'parquet' || f.source.fromGold) continue;
+    // Hashing every row reads every page (a bare count would be answered from the footer).
+    const error = await c.runAndReadAll(`SELECT sum(hash(t)::HUGEINT) FROM read_parquet(${sqlString(f.path)}) t`).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    if (!error) continue;
+    staged.setAside.push({ key: f.source.key, reason: `not a readable Parquet file: ${named(staged, error.message)}` });
+    staged.files.splice(staged.files.indexOf(f), 1);
+    found++;
+  }
+  return found;
 }
 
 /** Declared decimal columns that the CSV inputs have (naming an absent one is an error in DuckDB). */
@@ -191,26 +222,39 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
     await c.run(`SET TimeZone = 'UTC'`);
     const declared = o.declaredTypes ?? {};
     const csvText = await csvDecimalColumns(c, staged, declared);
-    const stage = async (): Promise<Described[]> => {
+    /** Stages what is left to read; undefined when every record was set aside. */
+    const stage = async (): Promise<Described[] | undefined> => {
       const source = sourceQuery(staged, csvText);
-      if (!source) throw new InvalidInputError('bin has no readable inputs');
+      if (!source) return undefined;
       await c.run('DROP TABLE IF EXISTS staged');
       await c.run(`CREATE TABLE staged AS ${source}`);
       return (await c.runAndReadAll('DESCRIBE staged')).getRowObjects() as unknown as Described[];
     };
     const rejections = new Rejections();
-    let described: Described[];
+    const nothingLeft = (): EngineResult => ({
+      fileRows: new Map(),
+      stagedRows: 0,
+      outputRows: 0,
+      inputChecksum: '0',
+      outputChecksum: '0',
+      outputBytes: 0,
+      schema: [],
+      rejected: rejections.records,
+      written: false,
+    });
+    let described: Described[] | undefined;
     try {
       described = await stage();
     } catch (e) {
-      if (e instanceof InvalidInputError) throw e;
-      // Bad JSON records: find them, set them aside, and read the rest again.
+      // Bad JSON records and landing files that are not readable Parquet are set aside; the rest is read again.
       const bad = staged.jsonChunks.length ? await removeBadRecords(staged, rejections) : 0;
-      if (!bad) throw new InvalidInputError(`inputs could not be read: ${(e as Error).message}`, { cause: e });
-      described = await stage().catch((e2) => {
-        throw new InvalidInputError(`inputs could not be read, even without ${bad} bad record(s): ${(e2 as Error).message}`, { cause: e2 });
+      const broken = await setAsideUnreadableParquet(c, staged);
+      if (!bad && !broken) throw new InvalidInputError(`inputs could not be read: ${named(staged, (e as Error).message)}`, { cause: e });
+      described = await stage().catch((e2: Error) => {
+        throw new InvalidInputError(`inputs could not be read, even without ${bad} bad record(s) and ${broken} unreadable file(s): ${named(staged, e2.message)}`, { cause: e2 });
       });
     }
+    if (!described) return nothingLeft();
 
     // Mixed kinds in one field (an object here, a number there) come out as JSON: unless the field
     // may become a string or has a declared type (checked value by value below), the files that
@@ -219,7 +263,10 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
     const mixed = described
       .filter((d) => d.column_type === 'JSON' && !coerce.includes('*') && !coerce.includes(d.column_name) && !declared[d.column_name])
       .map((d) => d.column_name);
-    if (mixed.length && staged.jsonChunks.length && (await removeIncompatibleObjects(staged, mixed, rejections))) described = await stage();
+    if (mixed.length && staged.jsonChunks.length && (await removeIncompatibleObjects(staged, mixed, rejections))) {
+      described = await stage();
+      if (!described) return nothingLeft();
+    }
 
     // Values that do not fit a declared type: the records holding them are set aside.
     let projection = await projectionOf(c, described, declared);
@@ -236,6 +283,7 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
       const named = misfits.map((m) => `column "${m.column}" (${m.type}): ${m.examples.join(', ')}`).join('; ');
       if (!removed) throw new InvalidInputError(`inputs do not fit the declared column types: ${named || first.error?.message}`, { cause: first.error });
       described = await stage();
+      if (!described) return nothingLeft();
       projection = await projectionOf(c, described, declared);
       before = await checksum(c, projection).catch((e: Error) => {
         throw new InvalidInputError(`inputs do not fit the declared column types, even without ${removed} record(s): ${e.message}`, { cause: e });
@@ -271,6 +319,7 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
       outputBytes: (await stat(outPath)).size,
       schema,
       rejected: rejections.records,
+      written: true,
     };
   } finally {
     c.closeSync();

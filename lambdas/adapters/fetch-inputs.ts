@@ -124,6 +124,8 @@ export class JsonLinesCounter extends Transform {
   }
 }
 
+const QUOTABLE_LINE_BYTES = MAX_RECORD_BYTES - 64 * 1024;
+
 /**
  * Quotes the number values of the given fields, line by line (see numberSpans). A line past the
  * record size limit is passed through as it is (it is rejected later anyway), so memory and time
@@ -146,11 +148,13 @@ export class NumberQuoter extends Transform {
     if (!mentionsAny(lines, this.fields)) return lines;
     const spans: NumberSpan[] = [];
     let start = 0;
+    // A line near the size limit is left as it is: quoting must not push it over.
+    const scan = (from: number, to: number) => to - from <= QUOTABLE_LINE_BYTES && numberSpans(lines, from, to, this.fields, spans);
     for (let nl = lines.indexOf(0x0a); nl !== -1; nl = lines.indexOf(0x0a, start)) {
-      numberSpans(lines, start, nl, this.fields, spans);
+      scan(start, nl);
       start = nl + 1;
     }
-    if (start < lines.length) numberSpans(lines, start, lines.length, this.fields, spans);
+    if (start < lines.length) scan(start, lines.length);
     if (!spans.length) return lines;
     this.changed = true;
     return withQuotes(lines, spans);

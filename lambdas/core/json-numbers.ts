@@ -6,6 +6,7 @@
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
 
 /** Field names as the bytes a record holds them in. */
 export interface NumberFields {
@@ -105,8 +106,12 @@ export function numberSpans(buf: Uint8Array, start: number, end: number, fields:
         for (let d = buf[i]; i < end && ((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d); d = buf[++i]) {
           if (d === 0x65 || d === 0x45) exponent = true;
         }
-        const plain = exponent ? plainNumber(Buffer.from(buf.subarray(from, i)).toString('latin1')) : undefined;
-        out.push(plain === undefined ? [from, i] : [from, i, plain]);
+        const text = Buffer.from(buf.subarray(from, i)).toString('latin1');
+        // Only a valid JSON number is quoted: `1.e5` or `00012` stay as they are, for the reader to reject.
+        if (JSON_NUMBER.test(text)) {
+          const plain = exponent ? plainNumber(text) : undefined;
+          out.push(plain === undefined ? [from, i] : [from, i, plain]);
+        }
       }
       keyed = false;
       continue;

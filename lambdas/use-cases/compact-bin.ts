@@ -8,6 +8,7 @@ import { InvalidInputError, VerificationError } from '../core/errors';
 import { normalize, parseKafkaName, size, topicPartitionId, withoutOffsets, type Intervals, type KafkaOffsets } from '../core/kafka';
 import { quarantinePrefix } from '../core/keys';
 import type { ObjectStore } from '../core/ports';
+import { numberFields, numberSpans, type NumberSpan } from '../core/json-numbers';
 import { isDecimalType } from '../core/schema';
 import type { EngineSettings, TableSettings } from '../core/settings';
 import { kafkaDedupFor } from './kafka-dedup';
@@ -56,8 +57,12 @@ async function asStored(deps: CompactDeps, spec: BinSpec, staged: StagedInputs, 
 function storedReason(r: RejectedRecord, stored: Buffer): string {
   if (r.wholeObject) return r.reason;
   if (r.misfit) {
+    // A number as its digits (JSON.parse would round a wide one), anything else as JSON.
+    const spans: NumberSpan[] = [];
+    numberSpans(stored, 0, stored.length, numberFields([r.misfit.field]), spans);
+    if (spans.length) return misfitReason(r.misfit.field, stored.toString('latin1', spans[0][0], spans[0][1]), r.misfit.type);
     try {
-      return misfitReason(r.misfit.field, (JSON.parse(stored.toString('utf8')) as Record<string, unknown>)[r.misfit.field], r.misfit.type);
+      return misfitReason(r.misfit.field, JSON.stringify((JSON.parse(stored.toString('utf8')) as Record<string, unknown>)[r.misfit.field]), r.misfit.type);
     } catch {
       return r.reason;
     }
@@ -71,8 +76,13 @@ function droppedOf(key: string, records: Intervals): { duplicates: number; dropp
   return { duplicates: size(records), dropped: records.map(([a, b]) => [start + a, start + b] as const) };
 }
 
-/** Offsets of Kafka records that went to quarantine instead of into the output. */
-function quarantinedOffsets(spec: BinSpec, rejected: readonly RejectedRecord[]): KafkaOffsets {
+/** Offsets of Kafka records that went to quarantine (alone, or with their whole object) instead of into the output. */
+function quarantinedOffsets(
+  spec: BinSpec,
+  rejected: readonly RejectedRecord[],
+  setAside: StagedInputs['setAside'],
+  records: ReadonlyMap<string, number>,
+): KafkaOffsets {
   const names = new Map(spec.files.flatMap((f) => {
     const k = f.fromGold ? undefined : parseKafkaName(f.key);
     return k ? [[f.key, k] as const] : [];
@@ -84,16 +94,27 @@ function quarantinedOffsets(spec: BinSpec, rejected: readonly RejectedRecord[]):
     const at = k.startOffset + r.record;
     (out[topicPartitionId(k)] ??= []).push([at, at + 1]);
   }
+  for (const x of setAside) {
+    const k = names.get(x.key);
+    if (k) (out[topicPartitionId(k)] ??= []).push([k.startOffset, k.startOffset + (records.get(x.key) ?? 0)]);
+  }
   return Object.fromEntries(Object.entries(out).map(([tp, iv]) => [tp, normalize(iv)]));
 }
 
-/** Too many unreadable records means the producer is broken: fail the bin rather than guess. */
-function checkRejected(where: string, rejected: readonly RejectedRecord[], inputRows: number, maxPercent: number): void {
+/**
+ * A handful of bad records is quarantined whatever the bin's size (a small bin, or a rerun taking
+ * back a few offsets, must not get stuck on one record); past that, more than `maxPercent` of the
+ * records read means the producer is broken: fail the bin rather than guess. 0 % fails on any.
+ */
+export const BAD_RECORDS_ALWAYS_QUARANTINED = 10;
+
+function checkRejected(where: string, rejected: readonly RejectedRecord[], recordsRead: number, maxPercent: number): void {
   const unreadable = rejected.filter((r) => !r.wholeObject);
-  if (unreadable.length && (unreadable.length * 100) / (inputRows + rejected.length) > maxPercent) {
+  const tolerated = maxPercent > 0 ? BAD_RECORDS_ALWAYS_QUARANTINED : 0;
+  if (unreadable.length > tolerated && (unreadable.length * 100) / recordsRead > maxPercent) {
     const first = unreadable.slice(0, 3).map((r) => `${r.key} line ${r.line}: ${r.reason}`).join('; ');
     throw new InvalidInputError(
-      `${where}: ${unreadable.length} of ${inputRows + rejected.length} records cannot be read, over the ${maxPercent}% limit; nothing was written. First: ${first}`,
+      `${where}: ${unreadable.length} of ${recordsRead} records cannot be read, over the ${maxPercent}% limit; nothing was written. First: ${first}`,
     );
   }
 }
@@ -201,7 +222,8 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
     // Kafka Connect redelivery: offsets kept in another copy are left out here.
     const parquet = landingParquet.filter((f) => !footers.unreadable.has(f.path) && parseKafkaName(f.source.key));
     const parquetRows = footers.rows;
-    const kafka = await kafkaDedupFor(store, spec, new Map([...staged.jsonRows, ...parquet.map((f) => [f.source.key, parquetRows.get(f.path) ?? 0] as const)]), {
+    const kafkaRecords = new Map([...staged.jsonRows, ...parquet.map((f) => [f.source.key, parquetRows.get(f.path) ?? 0] as const)]);
+    const kafka = await kafkaDedupFor(store, spec, kafkaRecords, {
       landingBucket: s.landingBucket,
       specBucket: s.goldBucket,
       concurrency: e.fetchConcurrency,
@@ -217,8 +239,7 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
     const where = `bin ${spec.binId} of ${spec.partition}`;
     const outPath = join(workDir, 'out.parquet');
     const hasRecords = staged.files.length > 0 || [...staged.jsonRows.values()].some((n) => n > 0);
-    // Nothing to write (blank objects, redelivered offsets only): an empty output, no file.
-    const result = hasRecords
+    const engine = hasRecords
       ? await compactToParquet(staged, workDir, outPath, {
           compression: e.compression,
           sortBy: e.sortBy,
@@ -229,15 +250,19 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
           coerceToString: e.coerceToString,
         })
       : undefined;
+    // Nothing to write (blank objects, redelivered offsets only, every record set aside): an empty output, no file.
+    const result = engine?.written ? engine : undefined;
     deps.onStage?.('written', spec.binId);
     const t2 = Date.now();
 
     const rowsOf = new Map(staged.files.map((f) => [f.source.key, result?.fileRows.get(f.path) ?? 0]));
     for (const [key, rows] of staged.jsonRows) rowsOf.set(key, rows);
     const inputRows = [...rowsOf.values()].reduce((a, b) => a + b, 0);
-    const rejected = await asStored(deps, spec, staged, result?.rejected ?? []);
-    checkRejected(where, rejected, inputRows, e.maxRejectedPercent);
+    const rejected = await asStored(deps, spec, staged, engine?.rejected ?? []);
+    const duplicates = [...(kafka?.drop.values() ?? [])].reduce((n, d) => n + size(d), 0);
+    checkRejected(where, rejected, inputRows + rejected.length + duplicates, e.maxRejectedPercent);
     if (result) verifyEngine(where, result, inputRows);
+    else if (inputRows) throw new VerificationError(`${where}: the inputs hold ${inputRows} rows but nothing was written`);
 
     let uploaded = { bytes: 0 };
     if (result) {
@@ -272,7 +297,7 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
         ...(setAside.has(f.key) ? { setAside: true } : {}),
         ...(kafka?.drop.has(f.key) ? droppedOf(f.key, kafka.drop.get(f.key)!) : {}),
       })),
-      ...(kafka ? { kafka: withoutOffsets(kafka.ranges, quarantinedOffsets(spec, rejected)) } : {}),
+      ...(kafka ? { kafka: withoutOffsets(kafka.ranges, quarantinedOffsets(spec, rejected, staged.setAside, kafkaRecords)) } : {}),
       ...(quarantine ? { quarantine } : {}),
       output: {
         bucket: s.goldBucket,

@@ -2,8 +2,11 @@
  * Messy landing zones: every bad input gets a clear, reported outcome, and no good row is lost
  * because of a bad neighbour.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { DuckDBInstance } from '@duckdb/node-api';
 import type { BinManifest } from '../../lambdas/core/contracts';
 import { planRun } from '../../lambdas/use-cases/plan-run';
 import { putFiles, sensorFiles } from '../../local/generate';
@@ -66,17 +69,29 @@ describe('bad records', () => {
     tally.handled += 5;
   });
 
+  it('quarantines up to 10 bad records whatever the share, so a small bin is not stuck on them', async () => {
+    tally.tried++;
+    const p = usePipeline(env.store, env.scratch, new ManualClock());
+    const good = sensorFiles({ prefix: 'sensors/', hours: ['2024-12-19/14'], filesPerHour: 5, rowsPerFile: 4, seed: 36 });
+    await putFiles(env.s3.client, 'landing', good);
+    await put(`${P}broken.json`, '{"a":\n'.repeat(10));
+    const { items } = await p.plan();
+    expect(await p.compact(items[0])).toMatchObject({ outputRows: 20, rejectedRecords: 10 });
+    tally.handled++;
+  });
+
   it('fails the bin with InvalidInputError and writes nothing when too many records are bad', async () => {
     tally.tried++;
     const clock = new ManualClock();
     const p = usePipeline(env.store, env.scratch, clock);
     await putFiles(env.s3.client, 'landing', sensorFiles({ prefix: 'sensors/', hours: ['2024-12-19/14'], filesPerHour: 5, rowsPerFile: 4, seed: 32 }));
-    await put(`${P}broken.json`, '{"a":\n{"b":\n');
+    // A few bad records are always quarantined (a small bin must not get stuck on one); 11 are too many here.
+    await put(`${P}broken.json`, '{"a":\n'.repeat(11));
     const { output, items } = await p.plan();
     await expect(p.compact(items[0])).rejects.toMatchObject({
       name: 'InvalidInputError',
       message: expect.stringMatching(
-        new RegExp(`^bin ${items[0].binId} of dt=2024-12-19/hour=14: 2 of 22 records cannot be read, over the 1% limit; nothing was written\\. First: ${P}broken\\.json line 1: malformed JSON`),
+        new RegExp(`^bin ${items[0].binId} of dt=2024-12-19/hour=14: 11 of 31 records cannot be read, over the 1% limit; nothing was written\\. First: ${P}broken\\.json line 1: malformed JSON`),
       ),
     });
     expect((await allKeys(env.s3.client, 'gold', 'sensors/')).length).toBe(0);
@@ -241,6 +256,39 @@ describe('values', () => {
     tally.handled++;
   });
 
+  it('leaves numbers that are not valid JSON to be rejected as malformed, even in a declared decimal field', async () => {
+    tally.tried += 4;
+    const p = usePipeline(env.store, env.scratch, new ManualClock());
+    const good = Array.from({ length: 100 }, (_, i) => `{"id": ${i}, "price": ${i}}`).join('\n');
+    const bad = ['{"id": 901, "price": 1.e5}', '{"id": 902, "price": -.5e1}', '{"id": 903, "price": 00012}', '{"id": 904, "price": 1-2}'];
+    for (let i = 0; i < 5; i++) await put(`${P}n-${i}.json`, `${good}\n${i === 0 ? bad.join('\n') + '\n' : ''}`);
+    const { items } = await p.plan();
+    const out = await p.compact(items[0], { declaredTypes: { price: 'DECIMAL(20,2)' } });
+    expect(out).toMatchObject({ outputRows: 500, rejectedRecords: 4 });
+    const manifest = (await env.store.getJson<BinManifest>('gold', out.manifestKey))!;
+    const report = await env.store.getJson<{ rejected: Array<{ line: number; reason: string }> }>('gold', manifest.quarantine!.reportKey);
+    expect(report!.rejected.map((r) => [r.line, r.reason.slice(0, 16)])).toEqual([
+      [101, 'malformed JSON ('],
+      [102, 'malformed JSON ('],
+      [103, 'malformed JSON ('],
+      [104, 'malformed JSON ('],
+    ]);
+    tally.handled += 4;
+  });
+
+  it('reports a misfit as the producer wrote it, wide integers included', async () => {
+    tally.tried++;
+    const p = usePipeline(env.store, env.scratch, new ManualClock());
+    const good = Array.from({ length: 100 }, (_, i) => `{"id": ${i}, "price": ${i}}`).join('\n');
+    for (let i = 0; i < 5; i++) await put(`${P}w-${i}.json`, `${good}\n${i === 0 ? '{"id":1007,"price":12345678901234567890123}\n' : ''}`);
+    const { items } = await p.plan();
+    const out = await p.compact(items[0], { declaredTypes: { price: 'DECIMAL(20,2)' } });
+    const manifest = (await env.store.getJson<BinManifest>('gold', out.manifestKey))!;
+    const report = await env.store.getJson<{ rejected: unknown[] }>('gold', manifest.quarantine!.reportKey);
+    expect(report!.rejected).toEqual([{ file: `s3://landing/${P}w-0.json`, line: 101, reason: 'field "price" is 12345678901234567890123, which is not a DECIMAL(20,2)' }]);
+    tally.handled++;
+  });
+
   it('quarantines a decimal its declared type cannot hold, reported as the producer wrote it', async () => {
     tally.tried++;
     const p = usePipeline(env.store, env.scratch, new ManualClock());
@@ -251,10 +299,34 @@ describe('values', () => {
     expect(out).toMatchObject({ outputRows: 500, rejectedRecords: 1 });
     const manifest = (await env.store.getJson<BinManifest>('gold', out.manifestKey))!;
     const report = await env.store.getJson<{ rejected: unknown[] }>('gold', manifest.quarantine!.reportKey);
-    expect(report!.rejected).toEqual([{ file: `s3://landing/${P}p-2.json`, line: 101, reason: 'field "price" is 1e+40, which is not a DECIMAL(20,2)' }]);
+    expect(report!.rejected).toEqual([{ file: `s3://landing/${P}p-2.json`, line: 101, reason: 'field "price" is 1e40, which is not a DECIMAL(20,2)' }]);
     expect(Buffer.from(await getBytes(env.s3.client, 'gold', manifest.quarantine!.recordsKey!)).toString()).toBe('{"id": 999, "price": 1e40}\n');
     // 0.5e-1 .. 99.5e-1 written out exactly (9.95 stays 9.95, not 9.9499999 rounded).
     expect(await readOutput([out.outputKey], 'SELECT sum(price)::VARCHAR AS s, max(price)::VARCHAR AS m FROM $OUT')).toEqual([{ s: '2500.00', m: '9.95' }]);
+    tally.handled++;
+  });
+
+  it('sets aside a Parquet object whose footer reads but whose data does not', async () => {
+    tally.tried++;
+    const p = usePipeline(env.store, env.scratch, new ManualClock());
+    await putFiles(env.s3.client, 'landing', sensorFiles({ prefix: 'sensors/', hours: ['2024-12-19/14'], filesPerHour: 5, rowsPerFile: 4, seed: 37 }));
+    const path = join(env.scratch, 'damaged.parquet');
+    const db = await DuckDBInstance.create(':memory:');
+    const c = await db.connect();
+    await c.run(`COPY (SELECT range AS seq, md5(range::VARCHAR) AS device_id FROM range(20000)) TO '${path}' (FORMAT parquet, COMPRESSION snappy)`);
+    c.closeSync();
+    db.closeSync();
+    const bytes = await readFile(path);
+    for (let i = 100; i < 2000; i++) bytes[i] = (bytes[i] * 7 + 13) & 0xff;
+    await put(`${P}damaged.parquet`, bytes);
+    const { items } = await p.plan();
+    const out = await p.compact(items[0]);
+    expect(out).toMatchObject({ outputRows: 20, rejectedObjects: 1 });
+    const manifest = (await env.store.getJson<BinManifest>('gold', out.manifestKey))!;
+    const report = await env.store.getJson<{ rejected: Array<{ file: string; reason: string }> }>('gold', manifest.quarantine!.reportKey);
+    expect(report!.rejected).toEqual([{ file: `s3://landing/${P}damaged.parquet`, reason: expect.stringMatching(/^not a readable Parquet file: /), copy: expect.any(String) }]);
+    expect(report!.rejected[0].reason).toContain(`${P}damaged.parquet`);
+    expect(report!.rejected[0].reason).not.toContain(env.scratch);
     tally.handled++;
   });
 

@@ -14,6 +14,7 @@ import { useLoopback } from '../helpers/loopback';
 import { ManualClock, testSettings, usePipeline } from '../helpers/pipeline';
 import { allKeys, queryParquetObjects } from '../helpers/rows';
 import { useTally } from '../helpers/tally';
+import { rng } from '../../local/generate';
 
 const tally = useTally('Kafka redeliveries');
 const env = useLoopback('each', 'kafka');
@@ -194,6 +195,41 @@ it('keeps an object whose left-out copy was the only good one in landing, and ta
   // Nothing left to take: the next run changes nothing.
   clock.advance(3_600_000);
   expect((await p.run()).items).toEqual([]);
+  tally.handled++;
+});
+
+it('takes an offset back once when both copies are broken, even with nothing else in its bin', async () => {
+  const clock = new ManualClock();
+  const p = usePipeline(env.store, env.scratch, clock, settings);
+  // Incompressible padding, so the version's Parquet file is large enough to be carried as it is.
+  const random = rng(9);
+  const noise = () => Buffer.from(Array.from({ length: 1536 }, () => Math.floor(random() * 256))).toString('base64');
+  const broken = (from: number, n: number, at: number, padded = false) =>
+    Array.from({ length: n }, (_, i) =>
+      from + i === at ? `{"offset": ${at}, "amount": ` : JSON.stringify({ offset: from + i, amount: (from + i) * 10, ...(padded ? { note: noise() } : {}) }),
+    ).join('\n') + '\n';
+  // The same record arrives broken in both copies: the later one is kept, and quarantined.
+  await put(name(0), broken(0, 10, 7));
+  await put(name(5), broken(5, 4000, 7, true));
+  for (const from of [4005, 4010, 4015]) await put(name(from), records(from, 5));
+  tally.tried++;
+  const first = await p.run();
+  expect(first.swap).toMatchObject({ committed: 1, kafkaGaps: ['orders+0 in partition=0: 7'] });
+
+  // Its gold file now counts as large (carried as it is), so the rerun's bin holds name(0) alone:
+  // every record of it is either held already or broken, and the bin writes nothing.
+  await env.store.putJson('gold', outputRatiosKey('orders'), { parquet: 10 });
+  clock.advance(3_600_000);
+  const second = await p.run();
+  expect(second.items.map((i) => i.inputFiles)).toEqual([1]);
+  expect(second.swap).toMatchObject({ committed: 1, kafkaGaps: ['orders+0 in partition=0: 7'] });
+  const manifest = (await env.store.getJson<BinManifest>('gold', (await p.compact(second.items[0])).manifestKey))!;
+  expect(manifest.output).toMatchObject({ empty: true, rows: 0 });
+  expect(manifest.inputs).toEqual([expect.objectContaining({ key: name(0), rows: 0, rejected: 1, duplicates: 9 })]);
+  expect((await p.state('partition=0'))!.sources.map((x) => x.key)).toContain(name(0));
+  clock.advance(3_600_000);
+  expect((await p.run()).items).toEqual([]);
+  expect(await offsetsInGold()).toMatchObject({ n: 4019, d: 4019, lo: 0, hi: 4019 });
   tally.handled++;
 });
 
