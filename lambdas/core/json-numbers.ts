@@ -6,7 +6,6 @@
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
 
 /** Field names as the bytes a record holds them in. */
 export interface NumberFields {
@@ -23,14 +22,38 @@ export function numberFields(names: readonly string[]): NumberFields {
 /** Whether `buf` may name one of the fields (if not, no record of it needs scanning); an escape may hide a name. */
 export const mentionsAny = (buf: Buffer, fields: NumberFields) => buf.includes(BACKSLASH) || fields.quoted.some((q) => buf.includes(q));
 
+const isDigit = (b: number) => b >= 0x30 && b <= 0x39;
+
+/** `buf[from, to)` follows JSON's number grammar: `-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`. */
+function isJsonNumber(buf: Uint8Array, from: number, to: number): boolean {
+  let i = from;
+  if (buf[i] === 0x2d) i++;
+  if (buf[i] === 0x30) i++;
+  else if (i < to && buf[i] >= 0x31 && buf[i] <= 0x39) while (i < to && isDigit(buf[i])) i++;
+  else return false;
+  if (i < to && buf[i] === 0x2e) {
+    const digits = ++i;
+    while (i < to && isDigit(buf[i])) i++;
+    if (i === digits) return false;
+  }
+  if (i < to && (buf[i] === 0x65 || buf[i] === 0x45)) {
+    i++;
+    if (i < to && (buf[i] === 0x2b || buf[i] === 0x2d)) i++;
+    const digits = i;
+    while (i < to && isDigit(buf[i])) i++;
+    if (i === digits) return false;
+  }
+  return i === to;
+}
+
 /** Whether the key between quotes `buf[from, to)` is one of the fields (escapes decoded). */
-function isField(buf: Uint8Array, from: number, to: number, fields: NumberFields): boolean {
+function isField(buf: Uint8Array, from: number, to: number, escaped: boolean, fields: NumberFields): boolean {
   next: for (const n of fields.names) {
     if (n.length !== to - from) continue;
     for (let k = 0; k < n.length; k++) if (buf[from + k] !== n[k]) continue next;
     return true;
   }
-  if (buf.subarray(from, to).includes(BACKSLASH)) {
+  if (escaped) {
     try {
       return fields.text.includes(JSON.parse(Buffer.from(buf.subarray(from - 1, to + 1)).toString('utf8')));
     } catch {
@@ -82,8 +105,15 @@ export function numberSpans(buf: Uint8Array, start: number, end: number, fields:
     const b = buf[i];
     if (b === QUOTE) {
       const open = i;
+      let escaped = false;
       i++;
-      while (i < end && buf[i] !== QUOTE) i += buf[i] === BACKSLASH ? 2 : 1;
+      while (i < end && buf[i] !== QUOTE) {
+        if (buf[i] === BACKSLASH) {
+          escaped = true;
+          i++;
+        }
+        i++;
+      }
       if (i >= end) {
         out.length = mark;
         return;
@@ -91,7 +121,7 @@ export function numberSpans(buf: Uint8Array, start: number, end: number, fields:
       i++;
       if (depth === 1 && expectKey) {
         keyed = true;
-        wanted = isField(buf, open + 1, i - 1, fields);
+        wanted = isField(buf, open + 1, i - 1, escaped, fields);
         expectKey = false;
       }
       continue;
@@ -106,10 +136,9 @@ export function numberSpans(buf: Uint8Array, start: number, end: number, fields:
         for (let d = buf[i]; i < end && ((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d); d = buf[++i]) {
           if (d === 0x65 || d === 0x45) exponent = true;
         }
-        const text = Buffer.from(buf.subarray(from, i)).toString('latin1');
         // Only a valid JSON number is quoted: `1.e5` or `00012` stay as they are, for the reader to reject.
-        if (JSON_NUMBER.test(text)) {
-          const plain = exponent ? plainNumber(text) : undefined;
+        if (isJsonNumber(buf, from, i)) {
+          const plain = exponent ? plainNumber(Buffer.from(buf.subarray(from, i)).toString('latin1')) : undefined;
           out.push(plain === undefined ? [from, i] : [from, i, plain]);
         }
       }

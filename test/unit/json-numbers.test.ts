@@ -33,3 +33,12 @@ describe('plainNumber', () => {
     ['1e999', undefined],
   ])('%s -> %s', (text, plain) => expect(plainNumber(text)).toBe(plain));
 });
+
+describe('quoteNumberFields on invalid numbers', () => {
+  it.each(['1.e5', '-.5e1', '00012', '1-2', '1e+', '-', '01.5'])('leaves %s for the reader to reject', (n) => {
+    expect(quoteNumberFields(Buffer.from(`{"price": ${n}}`), numberFields(['price']))).toBeUndefined();
+  });
+  it.each(['0', '-0', '0.5', '10', '1e5', '1E-5', '-12.50e+3'])('quotes %s', (n) => {
+    expect(quoteNumberFields(Buffer.from(`{"price": ${n}}`), numberFields(['price']))).toBeDefined();
+  });
+});
