@@ -1,17 +1,16 @@
-import { rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compactToParquet, parquetFooters, type EngineOptions, type EngineResult } from '../adapters/duckdb-engine';
-import { badRecordReason, dropRecords, misfitReason, type RejectedRecord } from '../adapters/bad-records';
-import { fetchInputs, originalLines, type StagedInputs } from '../adapters/fetch-inputs';
+import { dropRecords, type RejectedRecord } from '../adapters/bad-records';
+import { fetchInputs } from '../adapters/fetch-inputs';
 import type { BinItem, BinManifest, BinSpec, CompactOutput } from '../core/contracts';
 import { InvalidInputError, VerificationError } from '../core/errors';
-import { normalize, parseKafkaName, size, topicPartitionId, withoutOffsets, type Intervals, type KafkaOffsets } from '../core/kafka';
-import { quarantinePrefix } from '../core/keys';
+import { parseKafkaName, size, withoutOffsets, type Intervals } from '../core/kafka';
 import type { ObjectStore } from '../core/ports';
-import { numberFields, numberSpans, type NumberSpan } from '../core/json-numbers';
 import { isDecimalType } from '../core/schema';
 import type { EngineSettings, TableSettings } from '../core/settings';
 import { kafkaDedupFor } from './kafka-dedup';
+import { asStored, quarantinedOffsets, writeQuarantine, type QuarantineDeps } from './quarantine';
 
 export interface CompactDeps {
   readonly store: ObjectStore;
@@ -36,69 +35,10 @@ const outputOf = (m: BinManifest, item: Pick<BinItem, 'binId' | 'partition' | 'v
   rejectedObjects: m.quarantine?.objects ?? 0,
 });
 
-/** Rejected records as their objects hold them: staging may have quoted the numbers of some. */
-async function asStored(deps: CompactDeps, spec: BinSpec, staged: StagedInputs, rejected: RejectedRecord[]): Promise<RejectedRecord[]> {
-  const keys = new Set(rejected.filter((r) => r.bytes && r.line !== undefined && staged.rewritten.has(r.key)).map((r) => r.key));
-  if (!keys.size) return rejected;
-  const originals = new Map<string, Map<number, Buffer>>();
-  for (const key of keys) {
-    const src = spec.files.find((f) => f.key === key)!;
-    const lines = new Set(rejected.filter((r) => r.key === key && r.bytes).map((r) => r.line!));
-    originals.set(key, await originalLines(deps.store, deps.settings.landingBucket, src, lines, { maxDecompressedBytes: deps.engine.maxDecompressedMb * 1024 * 1024 }));
-  }
-  return rejected.map((r) => {
-    const bytes = r.bytes && r.line !== undefined ? originals.get(r.key)?.get(r.line) : undefined;
-    // The reason is read from the stored record too (parser errors name byte positions, and a
-    // misfit's value is shown as the producer wrote it, not as staging quoted it).
-    return bytes ? { ...r, bytes, reason: storedReason(r, bytes) } : r;
-  });
-}
-
-function storedReason(r: RejectedRecord, stored: Buffer): string {
-  if (r.wholeObject) return r.reason;
-  if (r.misfit) {
-    // A number as its digits (JSON.parse would round a wide one), anything else as JSON.
-    const spans: NumberSpan[] = [];
-    numberSpans(stored, 0, stored.length, numberFields([r.misfit.field]), spans);
-    if (spans.length) return misfitReason(r.misfit.field, stored.toString('latin1', spans[0][0], spans[0][1]), r.misfit.type);
-    try {
-      return misfitReason(r.misfit.field, JSON.stringify((JSON.parse(stored.toString('utf8')) as Record<string, unknown>)[r.misfit.field]), r.misfit.type);
-    } catch {
-      return r.reason;
-    }
-  }
-  return badRecordReason(stored) ?? r.reason;
-}
-
 /** The duplicates an input left out, as a count and as offsets. */
 function droppedOf(key: string, records: Intervals): { duplicates: number; dropped: Intervals } {
   const start = parseKafkaName(key)!.startOffset;
   return { duplicates: size(records), dropped: records.map(([a, b]) => [start + a, start + b] as const) };
-}
-
-/** Offsets of Kafka records that went to quarantine (alone, or with their whole object) instead of into the output. */
-function quarantinedOffsets(
-  spec: BinSpec,
-  rejected: readonly RejectedRecord[],
-  setAside: StagedInputs['setAside'],
-  records: ReadonlyMap<string, number>,
-): KafkaOffsets {
-  const names = new Map(spec.files.flatMap((f) => {
-    const k = f.fromGold ? undefined : parseKafkaName(f.key);
-    return k ? [[f.key, k] as const] : [];
-  }));
-  const out: Record<string, Array<[number, number]>> = {};
-  for (const r of rejected) {
-    const k = names.get(r.key);
-    if (!k || r.record === undefined) continue;
-    const at = k.startOffset + r.record;
-    (out[topicPartitionId(k)] ??= []).push([at, at + 1]);
-  }
-  for (const x of setAside) {
-    const k = names.get(x.key);
-    if (k) (out[topicPartitionId(k)] ??= []).push([k.startOffset, k.startOffset + (records.get(x.key) ?? 0)]);
-  }
-  return Object.fromEntries(Object.entries(out).map(([tp, iv]) => [tp, normalize(iv)]));
 }
 
 /**
@@ -132,63 +72,13 @@ function verifyEngine(where: string, result: EngineResult, inputRows: number): v
 }
 
 /**
- * Keeps what the output leaves out, outside any table location: the rejected records (their
- * stored bytes) and a copy of every object set aside whole or holding a record too large to keep
- * in memory, with a report naming file, line and reason. Once the version is committed their
- * sources may be retired: this is what remains of them.
- */
-async function writeQuarantine(
-  deps: CompactDeps,
-  spec: BinSpec,
-  recordsPath: string,
-  rejected: readonly RejectedRecord[],
-  setAside: StagedInputs['setAside'],
-): Promise<BinManifest['quarantine']> {
-  if (!rejected.length && !setAside.length) return undefined;
-  const { store, settings: s } = deps;
-  const prefix = quarantinePrefix(s.table, spec.partition, spec.binId);
-  const landing = (key: string) => `s3://${s.landingBucket}/${key}`;
-  const copies = new Map<string, string>();
-  for (const key of [...setAside.map((x) => x.key), ...rejected.filter((r) => !r.bytes).map((r) => r.key)]) {
-    if (copies.has(key)) continue;
-    const to = `${prefix}objects/${copies.size}-${key.slice(key.lastIndexOf('/') + 1).slice(-200)}`;
-    await store.copy({ bucket: s.landingBucket, key }, { bucket: s.goldBucket, key: to }, spec.files.find((f) => f.key === key)?.etag);
-    copies.set(key, to);
-  }
-  const copyOf = (key: string) => (copies.has(key) ? { copy: `s3://${s.goldBucket}/${copies.get(key)}` } : {});
-  const kept = rejected.flatMap((r) => (r.bytes ? [r.bytes, NEWLINE] : []));
-  if (kept.length) {
-    await writeFile(recordsPath, Buffer.concat(kept));
-    await store.uploadFile(s.goldBucket, `${prefix}records.jsonl`, recordsPath, 'application/x-ndjson');
-  }
-  await store.putJson(s.goldBucket, `${prefix}report.json`, {
-    table: s.table,
-    partition: spec.partition,
-    binId: spec.binId,
-    rejected: [
-      ...rejected.filter((r) => !r.wholeObject).map((r) => ({ file: landing(r.key), line: r.line, reason: r.reason, ...(r.bytes ? {} : copyOf(r.key)) })),
-      // Whole files set aside: one entry each.
-      ...[...new Map(rejected.filter((r) => r.wholeObject).map((r) => [r.key, r.reason]))].map(([key, reason]) => ({ file: landing(key), reason, ...copyOf(key) })),
-      ...setAside.map((x) => ({ file: landing(x.key), reason: x.reason, ...copyOf(x.key) })),
-    ],
-  });
-  return {
-    records: rejected.length,
-    ...(kept.length ? { recordsKey: `${prefix}records.jsonl` } : {}),
-    objects: copies.size,
-    reportKey: `${prefix}report.json`,
-  };
-}
-
-const NEWLINE = Buffer.from('\n');
-
-/**
  * Compacts one bin into one Parquet file at its deterministic key, then writes its manifest.
  * The manifest is written last and only after every check passed: it is the proof that the
  * output holds each input row exactly once. A rerun overwrites the same key.
  */
 export async function compactBin(deps: CompactDeps, item: BinItem): Promise<CompactOutput> {
   const { store, settings: s, engine: e } = deps;
+  const quarantine: QuarantineDeps = { store, settings: s, maxDecompressedBytes: e.maxDecompressedMb * 1024 * 1024 };
   const spec = await store.getJson<BinSpec>(s.goldBucket, item.binKey);
   if (!spec) throw new InvalidInputError(`bin spec s3://${s.goldBucket}/${item.binKey} not found: was plan ${item.planId} removed?`);
   if (spec.binId !== item.binId) throw new InvalidInputError(`bin spec ${item.binKey} is for bin ${spec.binId}, not ${item.binId}`);
@@ -258,7 +148,7 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
     const rowsOf = new Map(staged.files.map((f) => [f.source.key, result?.fileRows.get(f.path) ?? 0]));
     for (const [key, rows] of staged.jsonRows) rowsOf.set(key, rows);
     const inputRows = [...rowsOf.values()].reduce((a, b) => a + b, 0);
-    const rejected = await asStored(deps, spec, staged, engine?.rejected ?? []);
+    const rejected = await asStored(quarantine, spec, staged, engine?.rejected ?? []);
     const duplicates = [...(kafka?.drop.values() ?? [])].reduce((n, d) => n + size(d), 0);
     checkRejected(where, rejected, inputRows + rejected.length + duplicates, e.maxRejectedPercent);
     if (result) verifyEngine(where, result, inputRows);
@@ -275,7 +165,7 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
     deps.onStage?.('uploaded', spec.binId);
     const t3 = Date.now();
 
-    const quarantine = await writeQuarantine(deps, spec, join(workDir, 'rejected.jsonl'), rejected, staged.setAside);
+    const quarantined = await writeQuarantine(quarantine, spec, join(workDir, 'rejected.jsonl'), rejected, staged.setAside);
     const rejectedOf = new Map<string, number>();
     for (const r of rejected) rejectedOf.set(r.key, (rejectedOf.get(r.key) ?? 0) + 1);
     const setAside = new Set(staged.setAside.map((x) => x.key));
@@ -298,7 +188,7 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
         ...(kafka?.drop.has(f.key) ? droppedOf(f.key, kafka.drop.get(f.key)!) : {}),
       })),
       ...(kafka ? { kafka: withoutOffsets(kafka.ranges, quarantinedOffsets(spec, rejected, staged.setAside, kafkaRecords)) } : {}),
-      ...(quarantine ? { quarantine } : {}),
+      ...(quarantined ? { quarantine: quarantined } : {}),
       output: {
         bucket: s.goldBucket,
         key: spec.outputKey,

@@ -280,12 +280,16 @@ describe('values', () => {
     tally.tried++;
     const p = usePipeline(env.store, env.scratch, new ManualClock());
     const good = Array.from({ length: 100 }, (_, i) => `{"id": ${i}, "price": ${i}}`).join('\n');
-    for (let i = 0; i < 5; i++) await put(`${P}w-${i}.json`, `${good}\n${i === 0 ? '{"id":1007,"price":12345678901234567890123}\n' : ''}`);
+    const wide = '{"id":1007,"price":12345678901234567890123}\n{"id":1008,"price":1,"n":12345678901234567890123}\n';
+    for (let i = 0; i < 5; i++) await put(`${P}w-${i}.json`, `${good}\n${i === 0 ? wide : ''}`);
     const { items } = await p.plan();
-    const out = await p.compact(items[0], { declaredTypes: { price: 'DECIMAL(20,2)' } });
+    const out = await p.compact(items[0], { declaredTypes: { price: 'DECIMAL(20,2)', n: 'BIGINT' } });
     const manifest = (await env.store.getJson<BinManifest>('gold', out.manifestKey))!;
     const report = await env.store.getJson<{ rejected: unknown[] }>('gold', manifest.quarantine!.reportKey);
-    expect(report!.rejected).toEqual([{ file: `s3://landing/${P}w-0.json`, line: 101, reason: 'field "price" is 12345678901234567890123, which is not a DECIMAL(20,2)' }]);
+    expect(report!.rejected).toEqual([
+      { file: `s3://landing/${P}w-0.json`, line: 101, reason: 'field "price" is 12345678901234567890123, which is not a DECIMAL(20,2)' },
+      { file: `s3://landing/${P}w-0.json`, line: 102, reason: 'field "n" is 12345678901234567890123, which is not a BIGINT' },
+    ]);
     tally.handled++;
   });
 
