@@ -22,7 +22,6 @@ export interface RejectedRecord {
   readonly misfit?: { readonly field: string; readonly type: string };
 }
 
-
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 const isBlank = (line: Buffer) => line.every((b) => b === 0x20 || b === 0x09 || b === 0x0d);

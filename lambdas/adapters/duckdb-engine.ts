@@ -170,7 +170,7 @@ async function declaredMisfits(
   c: DuckDBConnection,
   described: readonly Described[],
   declared: Readonly<Record<string, string>>,
-  nameOf: (path: string) => string,
+  staged: StagedInputs,
 ): Promise<Misfit[]> {
   const out: Misfit[] = [];
   const hasSrc = described.some((d) => d.column_name === SRC);
@@ -185,7 +185,7 @@ async function declaredMisfits(
     const rows = r.getRowObjects();
     if (!rows.length) continue;
     const values = [...new Set(rows.map((x) => String(x.v)))];
-    const files = [...new Set(rows.flatMap((x) => (x.f === null ? [] : [nameOf(String(x.f))])))];
+    const files = [...new Set(rows.flatMap((x) => (x.f === null ? [] : [named(staged, String(x.f))])))];
     out.push({
       column: d.column_name,
       type,
@@ -277,8 +277,7 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
     );
     let before = first.sum;
     if (!before) {
-      const sources = new Map(staged.files.map((f) => [f.path, f.source.key]));
-      const misfits = await declaredMisfits(c, described, declared, (path) => sources.get(path) ?? path);
+      const misfits = await declaredMisfits(c, described, declared, staged);
       const removed = misfits.length && staged.jsonChunks.length ? await removeMisfitRecords(staged, misfits, rejections) : 0;
       const named = misfits.map((m) => `column "${m.column}" (${m.type}): ${m.examples.join(', ')}`).join('; ');
       if (!removed) throw new InvalidInputError(`inputs do not fit the declared column types: ${named || first.error?.message}`, { cause: first.error });

@@ -88,8 +88,6 @@ export function subtract(a: Intervals, b: Intervals): Intervals {
   return out;
 }
 
-export const intersect = (a: Intervals, b: Intervals): Intervals => subtract(a, subtract(a, b));
-
 export const size = (a: Intervals) => a.reduce((n, [x, y]) => n + y - x, 0);
 
 export function mergeOffsets(...sets: ReadonlyArray<KafkaOffsets | undefined>): KafkaOffsets {

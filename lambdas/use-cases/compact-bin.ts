@@ -78,7 +78,8 @@ function verifyEngine(where: string, result: EngineResult, inputRows: number): v
  */
 export async function compactBin(deps: CompactDeps, item: BinItem): Promise<CompactOutput> {
   const { store, settings: s, engine: e } = deps;
-  const quarantine: QuarantineDeps = { store, settings: s, maxDecompressedBytes: e.maxDecompressedMb * 1024 * 1024 };
+  const maxDecompressedBytes = e.maxDecompressedMb * 1024 * 1024;
+  const quarantine: QuarantineDeps = { store, settings: s, maxDecompressedBytes };
   const spec = await store.getJson<BinSpec>(s.goldBucket, item.binKey);
   if (!spec) throw new InvalidInputError(`bin spec s3://${s.goldBucket}/${item.binKey} not found: was plan ${item.planId} removed?`);
   if (spec.binId !== item.binId) throw new InvalidInputError(`bin spec ${item.binKey} is for bin ${spec.binId}, not ${item.binId}`);
@@ -97,7 +98,7 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
     const declaredTypes = { ...e.declaredTypes, ...deps.declaredTypes };
     const staged = await fetchInputs(store, { landing: s.landingBucket, gold: s.goldBucket }, spec.files, join(workDir, 'in'), {
       concurrency: e.fetchConcurrency,
-      maxDecompressedBytes: e.maxDecompressedMb * 1024 * 1024,
+      maxDecompressedBytes,
       exactNumberFields: Object.keys(declaredTypes).filter((c) => isDecimalType(declaredTypes[c])),
     });
     // A landing object that is not readable Parquet is set aside whole; the rest is compacted.
@@ -111,13 +112,12 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
     }
     // Kafka Connect redelivery: offsets kept in another copy are left out here.
     const parquet = landingParquet.filter((f) => !footers.unreadable.has(f.path) && parseKafkaName(f.source.key));
-    const parquetRows = footers.rows;
-    const kafkaRecords = new Map([...staged.jsonRows, ...parquet.map((f) => [f.source.key, parquetRows.get(f.path) ?? 0] as const)]);
+    const kafkaRecords = new Map([...staged.jsonRows, ...parquet.map((f) => [f.source.key, footers.rows.get(f.path) ?? 0] as const)]);
     const kafka = await kafkaDedupFor(store, spec, kafkaRecords, {
       landingBucket: s.landingBucket,
       specBucket: s.goldBucket,
       concurrency: e.fetchConcurrency,
-      maxDecompressedBytes: e.maxDecompressedMb * 1024 * 1024,
+      maxDecompressedBytes,
       scratchDir: workDir,
     });
     if (kafka) {
@@ -128,27 +128,24 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
     const t1 = Date.now();
     const where = `bin ${spec.binId} of ${spec.partition}`;
     const outPath = join(workDir, 'out.parquet');
-    const hasRecords = staged.files.length > 0 || [...staged.jsonRows.values()].some((n) => n > 0);
-    const engine = hasRecords
-      ? await compactToParquet(staged, workDir, outPath, {
-          compression: e.compression,
-          sortBy: e.sortBy,
-          memoryLimitMb: e.memoryLimitMb,
-          threads: e.threads,
-          rowGroupBytes: e.rowGroupBytes,
-          declaredTypes,
-          coerceToString: e.coerceToString,
-        })
-      : undefined;
+    const engine = await compactToParquet(staged, workDir, outPath, {
+      compression: e.compression,
+      sortBy: e.sortBy,
+      memoryLimitMb: e.memoryLimitMb,
+      threads: e.threads,
+      rowGroupBytes: e.rowGroupBytes,
+      declaredTypes,
+      coerceToString: e.coerceToString,
+    });
     // Nothing to write (blank objects, redelivered offsets only, every record set aside): an empty output, no file.
-    const result = engine?.written ? engine : undefined;
+    const result = engine.written ? engine : undefined;
     deps.onStage?.('written', spec.binId);
     const t2 = Date.now();
 
     const rowsOf = new Map(staged.files.map((f) => [f.source.key, result?.fileRows.get(f.path) ?? 0]));
     for (const [key, rows] of staged.jsonRows) rowsOf.set(key, rows);
     const inputRows = [...rowsOf.values()].reduce((a, b) => a + b, 0);
-    const rejected = await asStored(quarantine, spec, staged, engine?.rejected ?? []);
+    const rejected = await asStored(quarantine, spec, staged, engine.rejected);
     const duplicates = [...(kafka?.drop.values() ?? [])].reduce((n, d) => n + size(d), 0);
     checkRejected(where, rejected, inputRows + rejected.length + duplicates, e.maxRejectedPercent);
     if (result) verifyEngine(where, result, inputRows);

@@ -128,4 +128,3 @@ export async function writeQuarantine(
 }
 
 const NEWLINE = Buffer.from('\n');
-
