@@ -208,6 +208,20 @@ export class NumberQuoter extends Transform {
   }
 }
 
+/** Streams one JSON Lines object (gunzipped when it is `.gz`) through a record counter into `into`. */
+async function throughCounter(
+  store: ObjectStore,
+  bucket: string,
+  src: SourceFile,
+  maxBytes: number,
+  into: ReadonlyArray<NodeJS.WritableStream>,
+): Promise<JsonLinesCounter> {
+  const body = await store.getStream(bucket, src.key, src.etag);
+  const counter = new JsonLinesCounter(maxBytes, `s3://${bucket}/${src.key}`);
+  await pipeline([body, ...(src.format === 'jsonl.gz' ? [createGunzip()] : []), counter, ...into]);
+  return counter;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function withRetries<T>(attempts: number, what: string, fn: () => Promise<T>): Promise<T> {
@@ -273,11 +287,8 @@ export async function fetchInputs(
         const path = chunkPath;
         const counter = await withRetries(attempts, `fetch ${label}`, async () => {
           await truncate(path, offset).catch(() => undefined);
-          const body = await store.getStream(bucket, src.key, src.etag);
-          const c = new JsonLinesCounter(maxBytes, label);
           const quoter = exact && new NumberQuoter(exact);
-          const stages = [...(src.format === 'jsonl.gz' ? [createGunzip()] : []), c, ...(quoter ? [quoter] : [])];
-          await pipeline([body, ...stages, createWriteStream(path, { flags: 'a' })]);
+          const c = await throughCounter(store, bucket, src, maxBytes, [...(quoter ? [quoter] : []), createWriteStream(path, { flags: 'a' })]);
           if (quoter && quoter.changed) rewritten.add(src.key);
           return c;
         }).catch(async (e) => {
@@ -327,12 +338,8 @@ export async function countJsonRecords(
 ): Promise<number> {
   const label = `s3://${bucket}/${src.key}`;
   return withRetries(o.attempts ?? 4, `count ${label}`, async () => {
-    const body = await store.getStream(bucket, src.key, src.etag);
-    const c = new JsonLinesCounter(o.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED, label);
     const discard = new Writable({ write: (_chunk, _enc, done) => done() });
-    if (src.format === 'jsonl.gz') await pipeline(body, createGunzip(), c, discard);
-    else await pipeline(body, c, discard);
-    return c.records;
+    return (await throughCounter(store, bucket, src, o.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED, [discard])).records;
   }).catch((e) => {
     if (e instanceof DecompressedTooLargeError) return 0;
     throw e;
@@ -372,9 +379,7 @@ export async function originalLines(
         done();
       },
     });
-    const body = await store.getStream(bucket, src.key, src.etag);
-    const c = new JsonLinesCounter(o.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED, label);
-    await pipeline([body, ...(src.format === 'jsonl.gz' ? [createGunzip()] : []), c, collect]);
+    await throughCounter(store, bucket, src, o.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED, [collect]);
     return found;
   });
 }
