@@ -25,6 +25,12 @@ const put = (key: string, body: string | Buffer) => env.s3.client.send(new PutOb
 /** Records as the sink writes them: one per offset, the same content whenever the offset is redelivered. */
 const records = (from: number, n: number, pad = 0) =>
   Array.from({ length: n }, (_, i) => JSON.stringify({ offset: from + i, amount: (from + i) * 10, ...(pad ? { note: 'x'.repeat(pad) } : {}) })).join('\n') + '\n';
+/** The same records, with the one at offset `at` truncated as a producer crash leaves it. */
+const broken = (from: number, n: number, at: number) => {
+  const lines = records(from, n).split('\n');
+  lines[at - from] = `{"offset": ${at}, "amount": `;
+  return lines.join('\n');
+};
 const name = (offset: number, ext = 'json') => `${dir}orders+0+${String(offset).padStart(10, '0')}.${ext}`;
 
 /** Row count, distinct offsets and their range over the current version's files. */
@@ -133,9 +139,7 @@ it('never writes a redelivery twice after its offsets were committed, and fills 
 it('does not count an offset whose record went to quarantine as held: its redelivery is written', async () => {
   const clock = new ManualClock();
   const p = usePipeline(env.store, env.scratch, clock, settings);
-  const lines = records(0, 100).split('\n');
-  lines[3] = '{"offset": 3, "amount": '; // truncated by the producer
-  await put(name(0), lines.join('\n'));
+  await put(name(0), broken(0, 100, 3));
   for (const from of [100, 200, 300, 400]) await put(name(from), records(from, 100));
   tally.tried++;
   const first = await p.run();
@@ -159,9 +163,7 @@ it('names a quarantined record by its own offset after duplicates before it were
   await p.run();
   tally.tried++;
   clock.advance(3_600_000);
-  const lines = records(20, 300).split('\n');
-  lines[7] = '{"offset": 27, "amount": '; // 20..24 and 30..37 are held: offset 27 is the bad one
-  await put(name(20), lines.join('\n'));
+  await put(name(20), broken(20, 300, 27)); // 20..24 and 30..37 are held: offset 27 is the bad one
   const second = await p.run();
   expect(second.swap).toMatchObject({ committed: 1, kafkaGaps: ['orders+0 in partition=0: 27'] });
   expect((await p.state('partition=0'))!.kafka).toEqual({ 'orders+0': [[0, 27], [28, 320]] });
@@ -176,9 +178,7 @@ it('keeps an object whose left-out copy was the only good one in landing, and ta
   const clock = new ManualClock();
   const p = usePipeline(env.store, env.scratch, clock, settings);
   await put(name(0), records(0, 10));
-  const lines = records(5, 300).split('\n');
-  lines[2] = '{"offset": 7, "amount": '; // the later-starting copy of 7, the one kept, is broken
-  await put(name(5), lines.join('\n'));
+  await put(name(5), broken(5, 300, 7)); // the later-starting copy of 7, the one kept, is broken
   for (const from of [305, 310, 315]) await put(name(from), records(from, 5));
   tally.tried++;
   const first = await p.run();
@@ -204,13 +204,11 @@ it('takes an offset back once when both copies are broken, even with nothing els
   // Incompressible padding, so the version's Parquet file is large enough to be carried as it is.
   const random = rng(9);
   const noise = () => Buffer.from(Array.from({ length: 1536 }, () => Math.floor(random() * 256))).toString('base64');
-  const broken = (from: number, n: number, at: number, padded = false) =>
-    Array.from({ length: n }, (_, i) =>
-      from + i === at ? `{"offset": ${at}, "amount": ` : JSON.stringify({ offset: from + i, amount: (from + i) * 10, ...(padded ? { note: noise() } : {}) }),
-    ).join('\n') + '\n';
+  const brokenPadded = (from: number, n: number, at: number) =>
+    Array.from({ length: n }, (_, i) => (from + i === at ? `{"offset": ${at}, "amount": ` : JSON.stringify({ offset: from + i, amount: (from + i) * 10, note: noise() }))).join('\n') + '\n';
   // The same record arrives broken in both copies: the later one is kept, and quarantined.
   await put(name(0), broken(0, 10, 7));
-  await put(name(5), broken(5, 4000, 7, true));
+  await put(name(5), brokenPadded(5, 4000, 7));
   for (const from of [4005, 4010, 4015]) await put(name(from), records(from, 5));
   tally.tried++;
   const first = await p.run();
