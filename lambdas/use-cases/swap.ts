@@ -5,7 +5,7 @@ import type { Catalog, CatalogPartition, Clock, ObjectStore } from '../core/port
 import { mergeOffsets, offsetGaps, offsetsOf, parseKafkaName, subtract, topicPartitionId, type KafkaOffsets } from '../core/kafka';
 import { schemaDrift } from '../core/schema';
 import type { TableSettings } from '../core/settings';
-import { supersede, type CoveredSource, type GoldFile, type PartitionState } from '../core/state';
+import { sourceId, supersede, type CoveredSource, type GoldFile, type PartitionState } from '../core/state';
 import { mapLimit } from '../core/concurrency';
 import type { StoredPlan } from './plan-run';
 
@@ -85,10 +85,10 @@ async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedParti
   if (rows === 0) return { kind: 'incomplete', reason: 'version holds no rows; an empty version never replaces data' };
 
   const kafka = mergeOffsets(base?.kafka, ...manifests.map((m) => offsetsOf(m.kafka)));
-  const known = new Set((base?.sources ?? []).map((x) => `${x.key}\u0000${x.etag}`));
+  const known = new Set((base?.sources ?? []).map((x) => sourceId(x.key, x.etag)));
   const added: CoveredSource[] = manifests
     .flatMap((m) => m.inputs)
-    .filter((i) => !i.fromGold && !known.has(`${i.key}\u0000${i.etag}`) && holdsDropped(kafka, i))
+    .filter((i) => !i.fromGold && !known.has(sourceId(i.key, i.etag)) && holdsDropped(kafka, i))
     .map((i) => ({ key: i.key, etag: i.etag, since: now }));
   const state: PartitionState = {
     table: s.table,
