@@ -40,6 +40,16 @@ export interface CompactionCatalogProps {
   readonly removalPolicy?: RemovalPolicy;
 }
 
+/** The Glue database of the compacted tables, as `Database` under `scope`. */
+export function compactionDatabase(scope: Construct, name: string, removalPolicy: RemovalPolicy): glue.CfnDatabase {
+  const database = new glue.CfnDatabase(scope, 'Database', {
+    catalogId: Aws.ACCOUNT_ID,
+    databaseInput: { name, description: 'Compacted tables written by the S3 compactor' },
+  });
+  database.applyRemovalPolicy(removalPolicy);
+  return database;
+}
+
 /** The Glue database and external Parquet table that the swap step repoints partition by partition. */
 export class CompactionCatalog extends Construct {
   public readonly databaseName: string;
@@ -58,13 +68,7 @@ export class CompactionCatalog extends Construct {
     const glueArn = (resource: string) => stack.formatArn({ service: 'glue', resource });
     this.tableArns = [glueArn('catalog'), glueArn(`database/${props.databaseName}`), glueArn(`table/${props.databaseName}/${props.tableName}`)];
 
-    if (props.createDatabase ?? true) {
-      this.database = new glue.CfnDatabase(this, 'Database', {
-        catalogId: Aws.ACCOUNT_ID,
-        databaseInput: { name: props.databaseName, description: 'Compacted tables written by the S3 compactor' },
-      });
-      this.database.applyRemovalPolicy(removalPolicy);
-    }
+    if (props.createDatabase ?? true) this.database = compactionDatabase(this, props.databaseName, removalPolicy);
 
     if (props.createTable ?? true) {
       const column = (c: GlueColumn) => ({ name: c.name, type: c.type, ...(c.comment ? { comment: c.comment } : {}) });

@@ -39,6 +39,11 @@ export const GLUE_PARTITION_READ_ACTIONS = ['glue:GetTable', 'glue:GetPartition'
 /** Swap also appends new columns to the table (schema drift): glue:UpdateTable. */
 export const GLUE_PARTITION_WRITE_ACTIONS = [...GLUE_PARTITION_READ_ACTIONS, 'glue:BatchCreatePartition', 'glue:BatchUpdatePartition', 'glue:UpdateTable'];
 
+/** What a role reading objects of a bucket with a customer key needs on the key. */
+export const KMS_READ_ACTIONS = ['kms:Decrypt'];
+/** What a role writing (and reading) objects of a bucket with a customer key needs on the key. */
+export const KMS_WRITE_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'];
+
 export interface CompactionFunctionsProps {
   readonly tableName: string;
   readonly databaseName: string;
@@ -170,6 +175,13 @@ export class CompactionFunctions extends Construct {
     allow(this.lifecycle, ['s3:GetObject', 's3:PutObjectTagging', 's3:DeleteObject'], objects(gold, props.goldPrefix));
     allow(this.lifecycle, ['s3:GetObject', 's3:PutObject'], objects(gold, systemPrefix));
     allow(this.lifecycle, GLUE_PARTITION_READ_ACTIONS, [...props.tableArns]);
+    // lifecycle: a retired version's manifests move to the retired prefix, where a bucket rule expires them.
+    allow(this.lifecycle, ['s3:DeleteObject'], [gold.arnForObjects(`${systemPrefix}manifests/*`)]);
+
+    // KMS: a bucket encrypted with a customer key (its `encryptionKey`). Readers decrypt; writers
+    // also generate data keys (multipart uploads and copies decrypt as well).
+    for (const fn of [this.plan, this.compact, this.lifecycle]) landing.encryptionKey?.grant(fn, ...KMS_READ_ACTIONS);
+    for (const fn of [this.plan, this.compact, this.swap, this.lifecycle]) gold.encryptionKey?.grant(fn, ...KMS_WRITE_ACTIONS);
   }
 
   private fn(id: string, props: CompactionFunctionsProps, spec: FunctionSpec): nodejs.NodejsFunction {

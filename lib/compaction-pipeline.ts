@@ -1,34 +1,47 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as glue from 'aws-cdk-lib/aws-glue';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { RunRequest } from '../lambdas/core/contracts';
-import { SYSTEM_PREFIX } from '../lambdas/core/keys';
+import { SYSTEM_PREFIX, tableQuarantinePrefix } from '../lambdas/core/keys';
+import { StackOutputs, stackOutputKey, type StackOutputName } from '../lambdas/core/outputs';
 import type { LayoutKind } from '../lambdas/core/partitions';
+import { partitionProjectionEnabled, partitionProjectionProblem } from '../lambdas/core/projection';
 import type { Compression } from '../lambdas/core/settings';
 import { CompactionCatalog, type GlueColumn } from './compaction-catalog';
 import { CompactionFunctions } from './compaction-functions';
-import { CompactionStorage, DEFAULT_TIERING_DAYS, type TieringDays } from './compaction-storage';
+import type { CompactionLake } from './compaction-lake';
+import {
+  CompactionStorage,
+  dataRemovalPolicy,
+  DEFAULT_TABLE_TIERING,
+  DESTROY_DATA_CONTEXT,
+  encryptionProblems,
+  LEGACY_TIERING_DAYS,
+  retentionProblems,
+  SERVER_ACCESS_LOGS_FLAG,
+  tableLifecycleRules,
+  tieringProblems,
+  type SystemRetentionDays,
+  type TableTiering,
+  type TieringDays,
+} from './compaction-storage';
 import { CompactionWorkflow } from './compaction-workflow';
 
-/**
- * CDK context flag that allows `RemovalPolicy.DESTROY` (buckets emptied and deleted, Glue
- * database and table, log groups deleted with the stack): `cdk deploy -c compactor:destroyData=true`.
- * Without it, data resources are always retained.
- */
-export const DESTROY_DATA_CONTEXT = 'compactor:destroyData';
+export { DESTROY_DATA_CONTEXT };
 
 /** Feature flags this construct relies on, set on its own scope only (see constructor). */
 const REQUIRED_FEATURE_FLAGS: Record<string, boolean> = {
   // Without it the Map's ResultWriter is dropped from the definition.
   '@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2': true,
-  // Server access logs delivered through a bucket policy instead of the legacy ACL.
-  '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': true,
+  [SERVER_ACCESS_LOGS_FLAG]: true,
 };
 
 export const DEFAULT_PARTITION_KEYS: readonly GlueColumn[] = [
@@ -50,12 +63,20 @@ export interface CompactionPipelineProps {
    */
   readonly partitionKeys?: readonly GlueColumn[];
   /**
+   * Buckets and Glue database shared with other tables, created once (see CompactionLake). The
+   * lake then decides `landingBucket`, `goldBucket`, `databaseName`, `createDatabase`,
+   * `encryption` and `encryptionKey`: set them on the lake, not here.
+   * @default this pipeline creates its own buckets and database
+   */
+  readonly lake?: CompactionLake;
+  /**
    * Glue database holding the table.
    * @default 'compactor'
    */
   readonly databaseName?: string;
   /**
-   * Create the Glue database (false: it already exists).
+   * Create the Glue database (false: it already exists). Two pipelines in one stack cannot both
+   * create the same database: share a CompactionLake instead.
    * @default true
    */
   readonly createDatabase?: boolean;
@@ -65,15 +86,38 @@ export interface CompactionPipelineProps {
    */
   readonly createTable?: boolean;
   /**
+   * Parameters of the existing Glue table (`createTable: false`), as its definition sets them.
+   * Checked here: a table with partition projection (`projection.enabled`) cannot follow the
+   * partition locations this pipeline commits, and is rejected. The swap step checks the table
+   * itself too, at run time.
+   * @default not checked at synth time
+   */
+  readonly existingTableParameters?: Readonly<Record<string, string>>;
+  /**
    * Bucket the small files land in. Existing buckets get no lifecycle rules from this construct.
-   * @default a new bucket (public access blocked, TLS only, SSE-S3, access logs, lifecycle rules)
+   * A bucket encrypted with a customer key works when the key is its `encryptionKey`
+   * (`s3.Bucket.fromBucketAttributes({ bucketName, encryptionKey })`): the functions get grants on it.
+   * @default a new bucket (public access blocked, TLS only, SSE-S3, access logs, abort-multipart rule)
    */
   readonly landingBucket?: s3.IBucket;
   /**
    * Bucket for the compacted Parquet files and the pipeline's own objects under `_compactor/`.
-   * @default a new bucket (as the landing bucket, plus storage-class tiering of the table data)
+   * Existing buckets get no lifecycle rules: add this pipeline's `lifecycleRules` to yours. A
+   * customer key is used as for `landingBucket`.
+   * @default a new bucket (as the landing bucket, plus this table's tiering and retention rules)
    */
   readonly goldBucket?: s3.IBucket;
+  /**
+   * Encryption of the buckets created here: `S3_MANAGED` (SSE-S3) or `KMS` (a customer key, S3
+   * Bucket Keys on; producers writing to landing need `kms:GenerateDataKey` on it).
+   * @default s3.BucketEncryption.S3_MANAGED, or KMS when `encryptionKey` is given
+   */
+  readonly encryption?: s3.BucketEncryption;
+  /**
+   * Customer key of the buckets created here.
+   * @default a new key with yearly rotation, when `encryption` is KMS
+   */
+  readonly encryptionKey?: kms.IKey;
   /**
    * Prefix of the table's small files in the landing bucket; ends with `/`.
    * @default `<tableName>/`
@@ -133,10 +177,28 @@ export interface CompactionPipelineProps {
    */
   readonly layout?: LayoutKind;
   /**
-   * Storage-class transitions of the gold table data (only on a gold bucket created here).
-   * @default 30 days STANDARD_IA, 90 days GLACIER_IR, 365 days DEEP_ARCHIVE
+   * Storage-class transitions of the gold table data, by age (only on a gold bucket created here
+   * or by the lake). Only the classes named are used: `{ intelligentTiering: 0 }` for
+   * Intelligent-Tiering; GLACIER_IR or DEEP_ARCHIVE only when named. `false`: none, the data
+   * stays in S3 Standard.
+   * @default { infrequentAccess: 30 }: STANDARD_IA after 30 days, read directly by every engine
+   */
+  readonly tiering?: TableTiering | false;
+  /**
+   * Tiering with each field defaulting to 30 days STANDARD_IA, 90 days GLACIER_IR, 365 days
+   * DEEP_ARCHIVE (what earlier versions did without it).
+   * @deprecated use `tiering`: DEEP_ARCHIVE makes partitions unreadable by Athena and Spark
+   * @default not used; `tiering` decides
    */
   readonly tieringDays?: TieringDays;
+  /**
+   * Days the pipeline's own objects of this table are kept (only on a gold bucket created here or
+   * by the lake): plans, Map results, manifests of retired versions, run reports, quarantine.
+   * Partition state, the lease and the manifests of current and superseded versions never expire.
+   * `false`: nothing expires.
+   * @default DEFAULT_SYSTEM_RETENTION_DAYS: 30 (plans, Map results), 90 (retired manifests, run reports), 365 (quarantine)
+   */
+  readonly systemRetentionDays?: SystemRetentionDays | false;
   /**
    * Memory of the compact function in MB (1024-10240); DuckDB gets 60% of it.
    * @default 4096
@@ -164,8 +226,8 @@ export interface CompactionPipelineProps {
 
 const IDENT = /^[a-z_][a-z0-9_]*$/;
 
-/** Throws one error naming every invalid prop and how to fix it. */
-function validate(props: CompactionPipelineProps, destroyAllowed: boolean): void {
+/** Every invalid prop, each saying how to fix it. */
+function validate(props: CompactionPipelineProps): string[] {
   const problems: string[] = [];
   const int = (name: string, v: number | undefined, min: number, max: number) => {
     if (v !== undefined && !(Number.isInteger(v) && v >= min && v <= max)) problems.push(`${name} must be an integer from ${min} to ${max}, got ${v}`);
@@ -184,7 +246,8 @@ function validate(props: CompactionPipelineProps, destroyAllowed: boolean): void
   }
   prefix('landingPrefix', props.landingPrefix);
   prefix('goldPrefix', props.goldPrefix);
-  if (props.landingBucket && props.landingBucket === props.goldBucket) {
+  const landingBucket = props.lake?.landingBucket ?? props.landingBucket;
+  if (landingBucket && landingBucket === (props.lake?.goldBucket ?? props.goldBucket)) {
     const l = props.landingPrefix ?? `${props.tableName}/`;
     const g = props.goldPrefix ?? `${props.tableName}/`;
     if (l.startsWith(g) || g.startsWith(l)) problems.push(`landing and gold share one bucket, so landingPrefix "${l}" and goldPrefix "${g}" must not contain each other`);
@@ -223,21 +286,27 @@ function validate(props: CompactionPipelineProps, destroyAllowed: boolean): void
     problems.push(`runtime must be a Node.js runtime (the handlers are TypeScript bundled by esbuild), got ${props.runtime.name}`);
   }
 
-  const t = { ...DEFAULT_TIERING_DAYS, ...props.tieringDays };
-  int('tieringDays.infrequentAccess', t.infrequentAccess, 30, 36500);
-  int('tieringDays.glacierInstantRetrieval', t.glacierInstantRetrieval, 60, 36500);
-  int('tieringDays.deepArchive', t.deepArchive, 61, 36500);
-  if (t.glacierInstantRetrieval < t.infrequentAccess + 30) {
-    problems.push(`tieringDays.glacierInstantRetrieval (${t.glacierInstantRetrieval}) must be at least 30 days after infrequentAccess (${t.infrequentAccess})`);
+  if (props.tiering !== undefined && props.tieringDays !== undefined) {
+    problems.push('tiering and tieringDays are both set: keep tiering (tieringDays is deprecated)');
+  } else if (props.tieringDays !== undefined) {
+    problems.push(...tieringProblems('tieringDays', { ...LEGACY_TIERING_DAYS, ...props.tieringDays }));
+  } else if (props.tiering) {
+    problems.push(...tieringProblems('tiering', props.tiering));
   }
-  if (t.deepArchive <= t.glacierInstantRetrieval) {
-    problems.push(`tieringDays.deepArchive (${t.deepArchive}) must be later than glacierInstantRetrieval (${t.glacierInstantRetrieval})`);
-  }
+  if (props.systemRetentionDays) problems.push(...retentionProblems('systemRetentionDays', props.systemRetentionDays));
 
-  if (props.removalPolicy === RemovalPolicy.DESTROY && !destroyAllowed) {
-    problems.push(`removalPolicy DESTROY deletes data: it needs the context flag ${DESTROY_DATA_CONTEXT}=true (cdk deploy -c ${DESTROY_DATA_CONTEXT}=true)`);
+  if (props.lake) {
+    for (const name of ['landingBucket', 'goldBucket', 'databaseName', 'createDatabase', 'encryption', 'encryptionKey'] as const) {
+      if (props[name] !== undefined) problems.push(`${name} is the lake's when a lake is given: set it on the CompactionLake ${props.lake.node.path}, not on the pipeline`);
+    }
+  } else {
+    problems.push(...encryptionProblems(props));
   }
-  if (problems.length) throw new Error(`CompactionPipeline: invalid props:\n- ${problems.join('\n- ')}`);
+  if (props.existingTableParameters !== undefined) {
+    if (props.createTable ?? true) problems.push('existingTableParameters describes a table that already exists: it needs createTable: false');
+    if (partitionProjectionEnabled(props.existingTableParameters)) problems.push(`existingTableParameters: ${partitionProjectionProblem('the existing table')}`);
+  }
+  return problems;
 }
 
 /**
@@ -261,35 +330,63 @@ export class CompactionPipeline extends Construct {
   public readonly stateMachine: sfn.StateMachine;
   public readonly schedule: events.Rule;
   public readonly catalog: CompactionCatalog;
+  /**
+   * This table's gold-bucket lifecycle rules (tiering, expiry of the pipeline's own objects). Added
+   * to a gold bucket created here or by the lake; add them to a gold bucket of your own yourself.
+   */
+  public readonly lifecycleRules: readonly s3.LifecycleRule[];
+  /** The customer key of the buckets this pipeline created, when they use one. */
+  public readonly encryptionKey?: kms.IKey;
+  /** This table's stack outputs by name (see `addOutput`). */
+  public readonly outputs: Partial<Record<StackOutputName, CfnOutput>> = {};
 
   constructor(scope: Construct, id: string, props: CompactionPipelineProps) {
     super(scope, id);
     // Set on this construct's scope only, before any child exists, so the app's own flags stay as they are.
     for (const [flag, value] of Object.entries(REQUIRED_FEATURE_FLAGS)) this.node.setContext(flag, value);
 
-    const flag = this.node.tryGetContext(DESTROY_DATA_CONTEXT);
-    const destroyAllowed = flag === true || flag === 'true';
-    validate(props, destroyAllowed);
-
+    const removal = dataRemovalPolicy(this, props.removalPolicy);
+    const lake = props.lake;
     this.tableName = props.tableName;
-    this.databaseName = props.databaseName ?? 'compactor';
+    this.databaseName = lake?.databaseName ?? props.databaseName ?? 'compactor';
     this.landingPrefix = props.landingPrefix ?? `${props.tableName}/`;
     this.goldPrefix = props.goldPrefix ?? `${props.tableName}/`;
-    this.removalPolicy = props.removalPolicy ?? (destroyAllowed ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN);
+    const problems = [...validate(props), ...(removal.problem ? [removal.problem] : [])];
+    if (!problems.length && lake) problems.push(...lake.addTable({ tableName: this.tableName, path: this.node.path, landingPrefix: this.landingPrefix, goldPrefix: this.goldPrefix }));
+    const createsDatabase = !lake && (props.createDatabase ?? true);
+    if (createsDatabase) problems.push(...this.databaseTaken());
+    if (problems.length) throw new Error(`CompactionPipeline: invalid props:\n- ${problems.join('\n- ')}`);
+    if (props.tieringDays) {
+      Annotations.of(this).addWarningV2(
+        'compactor:tieringDays',
+        'tieringDays is deprecated: its defaults move table data to DEEP_ARCHIVE after 365 days, where Athena and Spark cannot read it; use tiering (only the classes named are used)',
+      );
+    }
+
+    this.removalPolicy = removal.policy;
     const partitionKeys = props.partitionKeys ?? DEFAULT_PARTITION_KEYS;
     const compression = props.compression ?? 'snappy';
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
 
-    const storage = new CompactionStorage(this, 'Storage', {
-      landingBucket: props.landingBucket,
-      goldBucket: props.goldBucket,
-      goldPrefix: this.goldPrefix,
-      tieringDays: props.tieringDays,
-      removalPolicy: this.removalPolicy,
-    });
-    this.landingBucket = storage.landingBucket;
-    this.goldBucket = storage.goldBucket;
-    this.accessLogsBucket = storage.accessLogsBucket;
+    // Without a lake the buckets stay where earlier versions created them (Storage/...): their
+    // logical ids, and so the retained buckets, do not change.
+    const storage = lake
+      ? undefined
+      : new CompactionStorage(this, 'Storage', {
+          landingBucket: props.landingBucket,
+          goldBucket: props.goldBucket,
+          encryption: props.encryption,
+          encryptionKey: props.encryptionKey,
+          removalPolicy: this.removalPolicy,
+        });
+    this.landingBucket = lake?.landingBucket ?? storage!.landingBucket;
+    this.goldBucket = lake?.goldBucket ?? storage!.goldBucket;
+    this.accessLogsBucket = lake ? undefined : storage!.accessLogsBucket;
+    this.encryptionKey = storage?.encryptionKey;
+    const tiering = props.tiering ?? (props.tieringDays ? { ...LEGACY_TIERING_DAYS, ...props.tieringDays } : DEFAULT_TABLE_TIERING);
+    this.lifecycleRules = tableLifecycleRules({ tableName: this.tableName, goldPrefix: this.goldPrefix, tiering, retention: props.systemRetentionDays ?? {} });
+    if (lake) lake.addTableRules(this.lifecycleRules);
+    else storage!.addTableRules(this.lifecycleRules);
 
     this.catalog = new CompactionCatalog(this, 'Catalog', {
       databaseName: this.databaseName,
@@ -299,10 +396,11 @@ export class CompactionPipeline extends Construct {
       goldBucket: this.goldBucket,
       goldPrefix: this.goldPrefix,
       compression,
-      createDatabase: props.createDatabase,
+      createDatabase: createsDatabase,
       createTable: props.createTable,
       removalPolicy: this.removalPolicy,
     });
+    if (lake?.database && this.catalog.table) this.catalog.table.addResourceDependency(lake.database);
 
     const functions = new CompactionFunctions(this, 'Functions', {
       tableName: props.tableName,
@@ -360,5 +458,46 @@ export class CompactionPipeline extends Construct {
       schedule: props.schedule ?? events.Schedule.rate(Duration.hours(1)),
       targets: [new targets.SfnStateMachine(this.stateMachine, { input: events.RuleTargetInput.fromObject(run) })],
     });
+
+    this.addStackOutputs();
+  }
+
+  /**
+   * The table's stack outputs: what an operator or a tool needs to find the deployed pipeline and
+   * its objects. Outputs of other parts of the pipeline are added here too.
+   */
+  private addStackOutputs(): void {
+    const s3Url = (bucket: s3.IBucket, prefix: string) => `s3://${bucket.bucketName}/${prefix}`;
+    this.addOutput(StackOutputs.StateMachineArn, this.stateMachine.stateMachineArn, 'the compaction workflow (start, redrive and rerun runs here)');
+    this.addOutput(StackOutputs.LandingBucketName, this.landingBucket.bucketName, 'bucket the small files land in');
+    this.addOutput(StackOutputs.GoldBucketName, this.goldBucket.bucketName, 'bucket of the compacted data and the pipeline\'s own objects');
+    this.addOutput(StackOutputs.GlueDatabaseName, this.databaseName, 'Glue database of the table');
+    this.addOutput(StackOutputs.GlueTableName, this.tableName, 'Glue table: read the table through it (partitions point at verified versions)');
+    this.addOutput(StackOutputs.LandingLocation, s3Url(this.landingBucket, this.landingPrefix), 'where the table\'s small files land');
+    this.addOutput(StackOutputs.TableLocation, s3Url(this.goldBucket, this.goldPrefix), 'the table location; each partition has v= version folders below it');
+    this.addOutput(StackOutputs.SystemLocation, s3Url(this.goldBucket, `${SYSTEM_PREFIX}${this.tableName}/`), 'plans, manifests, partition state, run lease and Map results');
+    this.addOutput(StackOutputs.QuarantineLocation, s3Url(this.goldBucket, tableQuarantinePrefix(this.tableName)), 'set-aside records with file, line and reason');
+    if (this.encryptionKey) this.addOutput(StackOutputs.EncryptionKeyArn, this.encryptionKey.keyArn, 'customer key of the landing and gold buckets');
+  }
+
+  /** Adds a stack output keyed `<Table><name>` (e.g. `SensorsStateMachineArn`), described with the table's name. */
+  public addOutput(name: StackOutputName, value: string, description: string): CfnOutput {
+    const output = new CfnOutput(this, `Output${name}`, { value, description: `${this.tableName}: ${description}` });
+    output.overrideLogicalId(stackOutputKey(this.tableName, name));
+    this.outputs[name] = output;
+    return output;
+  }
+
+  /** A second pipeline creating the same Glue database in this stack: CloudFormation would fail on it. */
+  private databaseTaken(): string[] {
+    const name = this.databaseName;
+    const other = Stack.of(this)
+      .node.findAll()
+      .find((c): c is glue.CfnDatabase => c instanceof glue.CfnDatabase && Stack.of(c).resolve((c.databaseInput as glue.CfnDatabase.DatabaseInputProperty).name) === name);
+    if (!other) return [];
+    return [
+      `the Glue database "${name}" is already created in this stack by ${other.node.path}: share one CompactionLake between the tables ` +
+        `(new CompactionLake(stack, 'Lake') and lake: on each pipeline), or pass createDatabase: false or another databaseName`,
+    ];
   }
 }

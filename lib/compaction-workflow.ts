@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import { field, StatePath, type LifecycleInput, type PlanInput, type PlanOutput, type SwapInput, type SwapOutput } from '../lambdas/core/contracts';
 import { ErrorNames } from '../lambdas/core/errors';
 import { itemsKey, SYSTEM_PREFIX } from '../lambdas/core/keys';
+import { KMS_WRITE_ACTIONS } from './compaction-functions';
 
 /** Errors of the Lambda service itself (throttling, a dropped invoke): the function never ran or its result was lost. */
 export const LAMBDA_SERVICE_ERRORS = [
@@ -252,5 +253,7 @@ export class CompactionWorkflow extends Construct {
     this.stateMachine.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.resultBucket.arnForObjects(itemsKey(props.tableName, '*'))] }),
     );
+    // A gold bucket with a customer key: the ItemReader decrypts the items, the ResultWriter writes results.
+    props.resultBucket.encryptionKey?.grant(this.stateMachine, ...KMS_WRITE_ACTIONS);
   }
 }

@@ -8,8 +8,9 @@ import {
   type PartitionError,
   type StorageDescriptor,
 } from '@aws-sdk/client-glue';
-import { CatalogError, RetryableError } from '../core/errors';
+import { CatalogError, ConfigurationError, RetryableError } from '../core/errors';
 import type { Catalog, CatalogColumn, CatalogPartition } from '../core/ports';
+import { partitionProjectionEnabled, partitionProjectionProblem } from '../core/projection';
 
 /** Glue API limits. */
 export const GLUE_GET_BATCH = 1000;
@@ -134,6 +135,8 @@ export class GlueCatalog implements Catalog {
 
   async getColumns(): Promise<CatalogColumn[]> {
     const out = await this.glue.send(new GetTableCommand({ DatabaseName: this.database, Name: this.table }));
+    // Partition projection makes Athena ignore the partition locations this pipeline commits.
+    if (partitionProjectionEnabled(out.Table?.Parameters ?? {})) throw new ConfigurationError(partitionProjectionProblem(`Glue table ${this.database}.${this.table}`));
     return (out.Table?.StorageDescriptor?.Columns ?? []).map((c) => ({ name: c.Name ?? '', type: c.Type ?? '' }));
   }
 

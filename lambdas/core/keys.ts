@@ -3,7 +3,9 @@
 /** Objects the pipeline keeps for itself (plans, manifests, stats), outside any table location. */
 export const SYSTEM_PREFIX = '_compactor/';
 
-const runDir = (table: string, planId: string) => `${SYSTEM_PREFIX}${table}/plans/${planId}/`;
+/** Plans of every run (bin specs, items lists): read during the run and by a redrive of it. */
+export const plansPrefix = (table: string) => `${SYSTEM_PREFIX}${table}/plans/`;
+const runDir = (table: string, planId: string) => `${plansPrefix(table)}${planId}/`;
 
 export const planKey = (table: string, planId: string) => `${runDir(table, planId)}plan.json`;
 export const itemsKey = (table: string, planId: string) => `${runDir(table, planId)}items.json`;
@@ -17,11 +19,28 @@ export const leaseKey = (table: string) => `${SYSTEM_PREFIX}${table}/lease.json`
 
 export const outputRatiosKey = (table: string) => `${SYSTEM_PREFIX}${table}/output-ratios.json`;
 
+/** The manifests of one version: kept where they are while the version is current or superseded. */
+export const versionManifestsPrefix = (table: string, partition: string, version: string) => `${SYSTEM_PREFIX}${table}/manifests/${partition}/v=${version}/`;
+
 export const manifestKey = (table: string, partition: string, version: string, binId: string) =>
-  `${SYSTEM_PREFIX}${table}/manifests/${partition}/v=${version}/${binId}.json`;
+  `${versionManifestsPrefix(table, partition, version)}${binId}.json`;
+
+/**
+ * Manifests of retired versions are moved here when their files are deleted: S3 lifecycle rules
+ * filter by prefix only, so only a prefix of their own lets a bucket rule expire them (counted
+ * from the move) while the manifests of current and superseded versions stay.
+ */
+export const retiredManifestsPrefix = (table: string) => `${SYSTEM_PREFIX}${table}/retired/manifests/`;
+
+/** Where a manifest of a retired version is kept until the retention expires it. */
+export const retiredManifestKey = (table: string, key: string) => `${retiredManifestsPrefix(table)}${key.slice(`${SYSTEM_PREFIX}${table}/manifests/`.length)}`;
+
+/** Per-execution run reports. */
+export const runReportsPrefix = (table: string) => `${SYSTEM_PREFIX}${table}/reports/`;
 
 /** Records of a bin that could not be read, with a report: outside any table location. */
-export const quarantinePrefix = (table: string, partition: string, binId: string) => `quarantine/${table}/${partition}/${binId}/`;
+export const tableQuarantinePrefix = (table: string) => `quarantine/${table}/`;
+export const quarantinePrefix = (table: string, partition: string, binId: string) => `${tableQuarantinePrefix(table)}${partition}/${binId}/`;
 
 /** Gold location of one partition version: what the catalog points at once committed. */
 export const versionPrefix = (goldPrefix: string, partition: string, version: string) =>

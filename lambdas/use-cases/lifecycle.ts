@@ -3,6 +3,7 @@ import { statePrefix, stateKey } from '../core/keys';
 import type { Catalog, Clock, ObjectStore } from '../core/ports';
 import type { TableSettings } from '../core/settings';
 import type { PartitionState } from '../core/state';
+import { retireManifests } from './retired-manifests';
 
 export interface LifecycleDeps {
   readonly store: ObjectStore;
@@ -78,6 +79,8 @@ export async function retireCompacted(deps: LifecycleDeps, dryRun = false): Prom
     const goldFiles = dueVersions.flatMap((v) => v.files.map((f) => f.key)).filter((k) => !st.files.some((f) => f.key === k));
     await store.deleteKeys(s.goldBucket, goldFiles);
     retired += deletable.length + goldFiles.length;
+    // Their manifests move to where a bucket rule expires them after the retention.
+    for (const v of dueVersions) if (v.version !== st.version) await retireManifests(store, s.goldBucket, s.table, st.partition, v.version);
 
     const done = new Set([...deletable, ...gone]);
     const doneVersions = new Set(dueVersions.map((v) => v.version));

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-glue';
 import { mockClient } from 'aws-sdk-client-mock';
 import { GlueCatalog } from '../../lambdas/adapters/glue-catalog';
-import { CatalogError, RetryableError } from '../../lambdas/core/errors';
+import { CatalogError, ConfigurationError, RetryableError } from '../../lambdas/core/errors';
 
 const glue = mockClient(GlueClient);
 const sleeps: number[] = [];
@@ -141,6 +141,21 @@ describe('GlueCatalog', () => {
         StorageDescriptor: { ...sd, Columns: [{ Name: 'device_id', Type: 'string' }, { Name: 'firmware', Type: 'string' }, { Name: 'rssi', Type: 'bigint' }] },
       },
     });
+    expect(await catalog().getColumns()).toEqual([{ name: 'device_id', type: 'string' }]);
+  });
+
+  it('refuses a table with partition projection, which ignores the partitions it points at versions', async () => {
+    glue.on(GetTableCommand).resolves({ Table: { Name: 'sensors', Parameters: { 'projection.enabled': 'TRUE', 'projection.dt.type': 'date' }, StorageDescriptor: sd } });
+    await expect(catalog().getColumns()).rejects.toThrow(
+      new ConfigurationError(
+        'Glue table lake.sensors has partition projection enabled (projection.enabled=true): Athena then computes each partition\'s location from ' +
+          'the projection and ignores the catalog partitions this pipeline points at verified v= versions, so a query reads every ' +
+          'version folder below a partition, superseded ones too (rows twice during the grace period). Set projection.enabled to ' +
+          'false on that table (or remove its projection.* parameters), or let the construct create the table',
+      ),
+    );
+    await expect(catalog().getColumns()).rejects.toMatchObject({ name: 'ConfigurationError' });
+    glue.on(GetTableCommand).resolves({ Table: { Name: 'sensors', Parameters: { 'projection.enabled': 'false' }, StorageDescriptor: sd } });
     expect(await catalog().getColumns()).toEqual([{ name: 'device_id', type: 'string' }]);
   });
 });

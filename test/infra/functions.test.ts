@@ -137,7 +137,7 @@ describe('IAM', () => {
     ]);
   });
 
-  it('lets lifecycle tag and delete landing and gold table data, rewrite state and read this table\'s partitions', () => {
+  it('lets lifecycle tag and delete landing and gold table data, rewrite state, move retired manifests and read this table\'s partitions', () => {
     expect(statementsOf(pipeline.lifecycleFunction)).toEqual([
       ...basics(pipeline.lifecycleFunction),
       { Action: 's3:ListBucket', Condition: listUnderTable, Effect: 'Allow', Resource: arnOf(landing) },
@@ -146,6 +146,8 @@ describe('IAM', () => {
       { Action: ['s3:GetObject', 's3:PutObjectTagging', 's3:DeleteObject'], Effect: 'Allow', Resource: goldTable },
       { Action: ['s3:GetObject', 's3:PutObject'], Effect: 'Allow', Resource: goldSystem },
       { Action: glueRead, Effect: 'Allow', Resource: tableArns },
+      // A retired version's manifests move to the retired prefix (copy, then delete the original).
+      { Action: 's3:DeleteObject', Effect: 'Allow', Resource: objectsArn(gold, '_compactor/sensors/manifests/*') },
     ]);
   });
 

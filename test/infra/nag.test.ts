@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Stack, Validations } from 'aws-cdk-lib';
+import { Stack, Validations, type App } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { logicalId, sensorsApp } from './pipeline-app';
+import type { CompactionPipeline } from '../../lib/compaction-pipeline';
+import { kmsBucketsStack, logicalId, sensorsApp, twoTableStack } from './pipeline-app';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -18,26 +19,27 @@ function nagSpelling(value: Json): string {
   return JSON.stringify(value);
 }
 
-it('passes the AWS Solutions checks with every exception acknowledged on its own resource, with a reason', () => {
-  // This test wants CDK's own CloudFormation validation too (pipeline-app turns it off for speed).
-  process.env.CDK_VALIDATION = 'true';
-  const { app, stack, pipeline } = sensorsApp();
-  const acks: Array<{ path: string; id: string }> = [];
-  const ack = (scope: IConstruct, id: string, reason: string) => {
-    Validations.of(scope).acknowledge({ id, reason });
-    acks.push({ path: scope.node.path, id });
-  };
+type Ack = (scope: IConstruct, id: string, reason: string) => void;
+interface Built {
+  readonly app: App;
+  readonly pipelines: readonly CompactionPipeline[];
+}
+
+/** The acknowledgements every pipeline needs, each on its own resource with its reason. */
+function acknowledgePipeline(pipeline: CompactionPipeline, ack: Ack): void {
+  const stack = Stack.of(pipeline);
+  const table = pipeline.tableName;
   const objects = (bucket: s3.IBucket, pattern: string) => `AwsSolutions-IAM5[Resource::${nagSpelling(stack.resolve(bucket.arnForObjects(pattern)))}]`;
   const policyOf = (fn: lambda.IFunction) => fn.role!.node.findChild('DefaultPolicy');
-  const landingTable = objects(pipeline.landingBucket, 'sensors/*');
-  const goldTable = objects(pipeline.goldBucket, 'sensors/*');
-  const goldSystem = objects(pipeline.goldBucket, '_compactor/sensors/*');
+  const landingTable = objects(pipeline.landingBucket, `${pipeline.landingPrefix}*`);
+  const goldTable = objects(pipeline.goldBucket, `${pipeline.goldPrefix}*`);
+  const goldSystem = objects(pipeline.goldBucket, `_compactor/${table}/*`);
 
   const byFunction: Array<[lambda.IFunction, string[]]> = [
     [pipeline.planFunction, [landingTable, goldSystem]],
-    [pipeline.compactFunction, [landingTable, goldTable, goldSystem, objects(pipeline.goldBucket, 'quarantine/sensors/*')]],
+    [pipeline.compactFunction, [landingTable, goldTable, goldSystem, objects(pipeline.goldBucket, `quarantine/${table}/*`)]],
     [pipeline.swapFunction, [goldTable, goldSystem]],
-    [pipeline.lifecycleFunction, [landingTable, goldTable, goldSystem]],
+    [pipeline.lifecycleFunction, [landingTable, goldTable, goldSystem, objects(pipeline.goldBucket, `_compactor/${table}/manifests/*`)]],
   ];
   for (const [fn, prefixes] of byFunction) {
     ack(policyOf(fn), 'AwsSolutions-IAM5[Resource::*]', 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions');
@@ -48,7 +50,7 @@ it('passes the AWS Solutions checks with every exception acknowledged on its own
 
   ack(
     policyOf(pipeline.planFunction),
-    'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:S3Compactor-sensors-compaction:*]',
+    `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${stack.stackName}-${table}-compaction:*]`,
     'The run lease asks whether the holding execution of this state machine still runs; execution names are per run',
   );
 
@@ -58,15 +60,33 @@ it('passes the AWS Solutions checks with every exception acknowledged on its own
   for (const fn of [pipeline.planFunction, pipeline.compactFunction, pipeline.swapFunction, pipeline.lifecycleFunction]) {
     ack(smPolicy, `AwsSolutions-IAM5[Resource::<${logicalId(fn)}.Arn>:*]`, 'LambdaInvoke grants the versions and aliases of this one function');
   }
-  ack(smPolicy, objects(pipeline.goldBucket, '_compactor/sensors/results/*'), 'The Map ResultWriter names its result files per execution under this table\'s results prefix');
-  ack(smPolicy, objects(pipeline.goldBucket, '_compactor/sensors/plans/*/items.json'), 'The ItemReader reads the items list of the run\'s plan; plan ids are generated per run');
+  ack(smPolicy, objects(pipeline.goldBucket, `_compactor/${table}/results/*`), 'The Map ResultWriter names its result files per execution under this table\'s results prefix');
+  ack(smPolicy, objects(pipeline.goldBucket, `_compactor/${table}/plans/*/items.json`), 'The ItemReader reads the items list of the run\'s plan; plan ids are generated per run');
   const executions = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${logicalId(sm)}"}]}]}`;
   const mapPolicy = sm.node.findChild('DistributedMapPolicy');
   ack(mapPolicy, `AwsSolutions-IAM5[Resource::${executions}:*]`, 'Distributed Map child executions of this state machine have generated names');
   ack(mapPolicy, `AwsSolutions-IAM5[Resource::${executions}/CompactBins:*]`, 'Redrive of this state machine\'s CompactBins Map Runs, whose ids are generated');
+}
 
-  // Every acknowledgement answers a real finding on that very resource: none is stale or too broad.
-  const { app: bare } = sensorsApp();
+/**
+ * Acknowledges every pipeline's findings (and `extra`), then checks that each acknowledgement
+ * answers a real finding on that very resource (none stale or too broad, against a second app
+ * built without them) and that the synthesized app passes the checks and CDK's own validation.
+ */
+function expectNagClean(build: () => Built, extra: (built: Built, ack: Ack) => void = () => {}): void {
+  // This test wants CDK's own CloudFormation validation too (pipeline-app turns it off for speed).
+  process.env.CDK_VALIDATION = 'true';
+  const built = build();
+  const { app } = built;
+  const acks: Array<{ path: string; id: string }> = [];
+  const ack: Ack = (scope, id, reason) => {
+    Validations.of(scope).acknowledge({ id, reason });
+    acks.push({ path: scope.node.path, id });
+  };
+  for (const pipeline of built.pipelines) acknowledgePipeline(pipeline, ack);
+  extra(built, ack);
+
+  const { app: bare } = build();
   const found = new AwsSolutionsChecks().validateScope(bare).violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} @ ${r.constructPath}`));
   const acknowledged = acks
     .filter((a) => a.id.startsWith('AwsSolutions-'))
@@ -85,5 +105,28 @@ it('passes the AWS Solutions checks with every exception acknowledged on its own
   expect(findings).toEqual([]);
   // cdk-nag filters its acknowledged findings itself; CDK's own validation must not fail either.
   expect(report.pluginReports.filter((r: Json) => r.conclusion !== 'success')).toEqual([]);
-  expect(Stack.of(pipeline).stackName).toBe('S3Compactor');
+}
+
+describe('AWS Solutions checks, every exception acknowledged on its own resource with a reason', () => {
+  it('passes for the app', () => {
+    expectNagClean(() => {
+      const { app, pipeline } = sensorsApp();
+      expect(Stack.of(pipeline).stackName).toBe('S3Compactor');
+      return { app, pipelines: [pipeline] };
+    });
+  });
+
+  it('passes for two tables sharing a lake whose buckets use a customer key', () => {
+    expectNagClean(() => {
+      const { app, sensors, orders } = twoTableStack();
+      return { app, pipelines: [sensors, orders] };
+    });
+  });
+
+  it('passes for a pipeline on a team\'s own buckets encrypted with customer keys', () => {
+    expectNagClean(() => {
+      const { app, pipeline } = kmsBucketsStack();
+      return { app, pipelines: [pipeline] };
+    });
+  });
 });

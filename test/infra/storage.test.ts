@@ -1,7 +1,10 @@
 import { RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import { leaseKey, manifestKey, outputRatiosKey, planKey, quarantinePrefix, retiredManifestKey, runReportsPrefix, stateKey } from '../../lambdas/core/keys';
+import type { CompactionPipelineProps } from '../../lib/compaction-pipeline';
 import { RETIRED_TAG_KEY, RETIRED_TAG_VALUE } from '../../lib/compaction-storage';
+import { mapResultsPrefix } from '../../lib/compaction-workflow';
 import { arnOf, logicalId, objectsArn, pipelineStack, ref } from './pipeline-app';
 
 const { stack, pipeline, template } = pipelineStack();
@@ -74,32 +77,99 @@ describe('buckets', () => {
     expect([RETIRED_TAG_KEY, RETIRED_TAG_VALUE]).toEqual(['compactor:retired', 'true']);
   });
 
-  it('moves gold table data to STANDARD_IA at 30 days, GLACIER_IR at 90 and DEEP_ARCHIVE at 365, under the table prefix only', () => {
+  it('moves gold table data to STANDARD_IA at 30 days and nothing colder, under the table prefix only', () => {
     expect(buckets[goldId].Properties.LifecycleConfiguration.Rules[2]).toEqual({
-      Id: 'TierTableData',
+      Id: 'TierTableData-sensors',
       Status: 'Enabled',
       Prefix: 'sensors/',
-      Transitions: [
-        { StorageClass: 'STANDARD_IA', TransitionInDays: 30 },
-        { StorageClass: 'GLACIER_IR', TransitionInDays: 90 },
-        { StorageClass: 'DEEP_ARCHIVE', TransitionInDays: 365 },
-      ],
+      Transitions: [{ StorageClass: 'STANDARD_IA', TransitionInDays: 30 }],
     });
   });
 
-  it('takes other tiering days and a custom gold prefix', () => {
-    const custom = pipelineStack({ goldPrefix: 'lake/sensors/', tieringDays: { infrequentAccess: 45, glacierInstantRetrieval: 180, deepArchive: 730 } });
-    const gold = custom.template.findResources('AWS::S3::Bucket')[logicalId(custom.pipeline.goldBucket)];
-    expect(gold.Properties.LifecycleConfiguration.Rules[2]).toEqual({
-      Id: 'TierTableData',
-      Status: 'Enabled',
-      Prefix: 'lake/sensors/',
-      Transitions: [
+  it('expires plans and Map results after 30 days, retired manifests and run reports after 90, quarantine after 365, each under this table\'s prefix', () => {
+    expect(buckets[goldId].Properties.LifecycleConfiguration.Rules.slice(3)).toEqual([
+      { Id: 'ExpirePlans-sensors', Status: 'Enabled', Prefix: '_compactor/sensors/plans/', ExpirationInDays: 30 },
+      { Id: 'ExpireMapResults-sensors', Status: 'Enabled', Prefix: '_compactor/sensors/results/', ExpirationInDays: 30 },
+      { Id: 'ExpireRetiredManifests-sensors', Status: 'Enabled', Prefix: '_compactor/sensors/retired/manifests/', ExpirationInDays: 90 },
+      { Id: 'ExpireRunReports-sensors', Status: 'Enabled', Prefix: '_compactor/sensors/reports/', ExpirationInDays: 90 },
+      { Id: 'ExpireQuarantine-sensors', Status: 'Enabled', Prefix: 'quarantine/sensors/', ExpirationInDays: 365 },
+    ]);
+    expect(pipeline.lifecycleRules).toHaveLength(6);
+  });
+
+  it('never expires partition state, the lease, output ratios or the manifests of current and superseded versions', () => {
+    const keys = [
+      stateKey('sensors', 'dt=2024-12-19/hour=14'),
+      leaseKey('sensors'),
+      outputRatiosKey('sensors'),
+      manifestKey('sensors', 'dt=2024-12-19/hour=14', 'abc', 'bin1'),
+      'sensors/dt=2024-12-19/hour=14/v=abc/part-bin1.parquet',
+    ];
+    type Rule = { Id: string; Prefix?: string; TagFilters?: unknown; ExpirationInDays?: number };
+    // A rule expires an untagged key when it has no tag filter and its prefix (if any) holds the key.
+    const expiring = (buckets[goldId].Properties.LifecycleConfiguration.Rules as Rule[]).filter((r) => r.ExpirationInDays && !r.TagFilters);
+    const expiryOf = (key: string) => expiring.filter((r) => key.startsWith(r.Prefix ?? '')).map((r) => r.Id);
+    for (const key of keys) expect([key, expiryOf(key)]).toEqual([key, []]);
+    // What does expire: a retired manifest, a plan, Map results, a run report, quarantine.
+    const retired = retiredManifestKey('sensors', manifestKey('sensors', 'dt=2024-12-19/hour=14', 'abc', 'bin1'));
+    expect(retired).toBe('_compactor/sensors/retired/manifests/dt=2024-12-19/hour=14/v=abc/bin1.json');
+    for (const key of [retired, planKey('sensors', 'p1'), `${mapResultsPrefix('sensors')}x/SUCCEEDED_0.json`, `${runReportsPrefix('sensors')}r.json`, quarantinePrefix('sensors', 'dt=2024-12-19', 'b1')]) {
+      expect([key, expiryOf(key).length]).toEqual([key, 1]);
+    }
+  });
+
+  it.each<[string, Partial<CompactionPipelineProps>, unknown[] | undefined]>([
+    ['Intelligent-Tiering at once', { tiering: { intelligentTiering: 0 } }, [{ StorageClass: 'INTELLIGENT_TIERING', TransitionInDays: 0 }]],
+    [
+      'an opted-in archive',
+      { tiering: { infrequentAccess: 45, glacierInstantRetrieval: 180, deepArchive: 730 } },
+      [
         { StorageClass: 'STANDARD_IA', TransitionInDays: 45 },
         { StorageClass: 'GLACIER_IR', TransitionInDays: 180 },
         { StorageClass: 'DEEP_ARCHIVE', TransitionInDays: 730 },
       ],
-    });
+    ],
+    ['no tiering', { tiering: false }, undefined],
+    [
+      'the deprecated tieringDays, with its old defaults',
+      { tieringDays: { infrequentAccess: 45 } },
+      [
+        { StorageClass: 'STANDARD_IA', TransitionInDays: 45 },
+        { StorageClass: 'GLACIER_IR', TransitionInDays: 90 },
+        { StorageClass: 'DEEP_ARCHIVE', TransitionInDays: 365 },
+      ],
+    ],
+  ])('tiers the table data with %s', (_what, props, transitions) => {
+    const custom = pipelineStack({ goldPrefix: 'lake/sensors/', ...props });
+    const rules = custom.template.findResources('AWS::S3::Bucket')[logicalId(custom.pipeline.goldBucket)].Properties.LifecycleConfiguration.Rules;
+    const tier = rules.find((r: { Id: string }) => r.Id === 'TierTableData-sensors');
+    expect(tier).toEqual(transitions && { Id: 'TierTableData-sensors', Status: 'Enabled', Prefix: 'lake/sensors/', Transitions: transitions });
+    expect(rules.map((r: { Id: string }) => r.Id)).toContain('ExpirePlans-sensors');
+  });
+
+  it('warns that the deprecated tieringDays moves data to DEEP_ARCHIVE', () => {
+    const old = pipelineStack({ tieringDays: {} });
+    Annotations.fromStack(old.stack).hasWarning(
+      '/Test/Pipeline',
+      'tieringDays is deprecated: its defaults move table data to DEEP_ARCHIVE after 365 days, where Athena and Spark cannot read it; use tiering (only the classes named are used) [ack: compactor:tieringDays]',
+    );
+    Annotations.fromStack(stack).hasNoWarning('*', Match.anyValue());
+  });
+
+  it('takes other retention days, or none', () => {
+    const rulesOf = (props: Partial<CompactionPipelineProps>) => {
+      const p = pipelineStack(props);
+      return p.template.findResources('AWS::S3::Bucket')[logicalId(p.pipeline.goldBucket)].Properties.LifecycleConfiguration.Rules;
+    };
+    const custom = rulesOf({ systemRetentionDays: { plans: 14, quarantine: 3650 } });
+    expect(custom.filter((r: { ExpirationInDays?: number; Prefix?: string }) => r.Prefix && r.ExpirationInDays).map((r: { Id: string; ExpirationInDays: number }) => [r.Id, r.ExpirationInDays])).toEqual([
+      ['ExpirePlans-sensors', 14],
+      ['ExpireMapResults-sensors', 30],
+      ['ExpireRetiredManifests-sensors', 90],
+      ['ExpireRunReports-sensors', 90],
+      ['ExpireQuarantine-sensors', 3650],
+    ]);
+    expect(rulesOf({ systemRetentionDays: false, tiering: false }).map((r: { Id: string }) => r.Id)).toEqual(['AbortIncompleteMultipartUploads', 'ExpireRetiredObjects']);
   });
 
   it('retains buckets, the Glue database and table and the log groups by default', () => {

@@ -1,0 +1,34 @@
+/**
+ * The stack outputs of one table's pipeline, shared by the construct that exports them and the
+ * tools that look a deployed table up: the output key is `<Table><Name>`, e.g. `SensorsStateMachineArn`.
+ */
+export const StackOutputs = {
+  StateMachineArn: 'StateMachineArn',
+  LandingBucketName: 'LandingBucketName',
+  GoldBucketName: 'GoldBucketName',
+  GlueDatabaseName: 'GlueDatabaseName',
+  GlueTableName: 'GlueTableName',
+  /** `s3://landing/<landing prefix>` */
+  LandingLocation: 'LandingLocation',
+  /** `s3://gold/<gold prefix>`: the Glue table's location; partitions point at `v=` folders below it. */
+  TableLocation: 'TableLocation',
+  /** `s3://gold/_compactor/<table>/`: plans, manifests, partition state, lease, Map results. */
+  SystemLocation: 'SystemLocation',
+  /** `s3://gold/quarantine/<table>/`: set-aside records with their reports. */
+  QuarantineLocation: 'QuarantineLocation',
+  /** ARN of the customer key of buckets the construct created with KMS. */
+  EncryptionKeyArn: 'EncryptionKeyArn',
+} as const;
+
+export type StackOutputName = (typeof StackOutputs)[keyof typeof StackOutputs];
+
+/** `sensor_readings` -> `SensorReadings`: CloudFormation output keys are alphanumeric. */
+const pascal = (name: string) =>
+  name
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((w) => w[0].toUpperCase() + w.slice(1))
+    .join('');
+
+/** The output key of `name` for `table` (or for a lake, by its construct id). */
+export const stackOutputKey = (owner: string, name: string) => `${pascal(owner)}${name}`;
