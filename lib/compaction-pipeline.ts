@@ -339,6 +339,8 @@ export class CompactionPipeline extends Construct {
   public readonly encryptionKey?: kms.IKey;
   /** This table's stack outputs by name (see `addOutput`). */
   public readonly outputs: Partial<Record<StackOutputName, CfnOutput>> = {};
+  /** Set once the props passed validation: a pipeline whose constructor threw holds no table. */
+  private accepted = false;
 
   constructor(scope: Construct, id: string, props: CompactionPipelineProps) {
     super(scope, id);
@@ -353,9 +355,11 @@ export class CompactionPipeline extends Construct {
     this.goldPrefix = props.goldPrefix ?? `${props.tableName}/`;
     const problems = [...validate(props), ...(removal.problem ? [removal.problem] : [])];
     if (!problems.length && lake) problems.push(...lake.addTable({ tableName: this.tableName, path: this.node.path, landingPrefix: this.landingPrefix, goldPrefix: this.goldPrefix }));
+    if (!problems.length) problems.push(...this.tableTaken());
     const createsDatabase = !lake && (props.createDatabase ?? true);
     if (createsDatabase) problems.push(...this.databaseTaken());
     if (problems.length) throw new Error(`CompactionPipeline: invalid props:\n- ${problems.join('\n- ')}`);
+    this.accepted = true;
     if (props.tieringDays) {
       Annotations.of(this).addWarningV2(
         'compactor:tieringDays',
@@ -486,6 +490,17 @@ export class CompactionPipeline extends Construct {
     output.overrideLogicalId(stackOutputKey(this.tableName, name));
     this.outputs[name] = output;
     return output;
+  }
+
+  /** Another pipeline of this stack with the same table, or one whose output keys would be this one's. */
+  private tableTaken(): string[] {
+    const key = stackOutputKey(this.tableName, StackOutputs.StateMachineArn);
+    const other = Stack.of(this)
+      .node.findAll()
+      .find((c): c is CompactionPipeline => c instanceof CompactionPipeline && c.accepted && stackOutputKey(c.tableName, StackOutputs.StateMachineArn) === key);
+    if (!other) return [];
+    if (other.tableName === this.tableName) return [`table "${this.tableName}" already has a pipeline in this stack (${other.node.path}): each table has one pipeline`];
+    return [`tableName "${this.tableName}" gives the same stack output keys (${key}, ...) as table "${other.tableName}" of ${other.node.path}: rename one of them`];
   }
 
   /** A second pipeline creating the same Glue database in this stack: CloudFormation would fail on it. */

@@ -152,6 +152,17 @@ describe('CompactionPipeline props', () => {
     expect(new CompactionPipeline(stack, 'Elsewhere', { tableName: 'orders', columns: SENSORS_COLUMNS, databaseName: 'sales' }).databaseName).toBe('sales');
   });
 
+  it('rejects a table twice in a stack, and table names whose output keys would collide', () => {
+    const stack = new Stack(new App({ context: TEST_CONTEXT }), 'Names');
+    new CompactionPipeline(stack, 'A', { tableName: 'sensor_data', columns: SENSORS_COLUMNS });
+    expect(() => new CompactionPipeline(stack, 'B', { tableName: 'sensor_data', columns: SENSORS_COLUMNS, databaseName: 'other' })).toThrow(
+      new Error(invalid('table "sensor_data" already has a pipeline in this stack (Names/A): each table has one pipeline')),
+    );
+    expect(() => new CompactionPipeline(stack, 'C', { tableName: 'sensor__data', columns: SENSORS_COLUMNS, databaseName: 'other' })).toThrow(
+      new Error(invalid('tableName "sensor__data" gives the same stack output keys (SensorDataStateMachineArn, ...) as table "sensor_data" of Names/A: rename one of them')),
+    );
+  });
+
   describe('with a lake', () => {
     const lakeStack = (props: CompactionLakeProps = {}) => {
       const stack = new Stack(new App({ context: TEST_CONTEXT }), 'Lakes');
