@@ -10,7 +10,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { RunRequest } from '../lambdas/core/contracts';
-import { SYSTEM_PREFIX, tableQuarantinePrefix } from '../lambdas/core/keys';
+import { QUARANTINE_PREFIX, SYSTEM_PREFIX, tableQuarantinePrefix } from '../lambdas/core/keys';
 import { StackOutputs, stackOutputKey, type StackOutputName } from '../lambdas/core/outputs';
 import type { LayoutKind } from '../lambdas/core/partitions';
 import { partitionProjectionEnabled, partitionProjectionProblem } from '../lambdas/core/projection';
@@ -236,6 +236,7 @@ function validate(props: CompactionPipelineProps): string[] {
     if (v === undefined) return;
     if (v === '' || !v.endsWith('/') || v.startsWith('/')) problems.push(`${name} must be a non-empty key prefix ending with "/" and not starting with "/", e.g. "${props.tableName}/"; got "${v}"`);
     else if (v.startsWith(SYSTEM_PREFIX)) problems.push(`${name} must not start with "${SYSTEM_PREFIX}" (reserved for the pipeline's own objects); got "${v}"`);
+    else if (name === 'goldPrefix' && v.startsWith(QUARANTINE_PREFIX)) problems.push(`goldPrefix must not start with "${QUARANTINE_PREFIX}" (reserved for set-aside records, which expire); got "${v}"`);
   };
 
   if (!IDENT.test(props.tableName ?? '')) {

@@ -39,7 +39,9 @@ export const retiredManifestKey = (table: string, key: string) => `${retiredMani
 export const runReportsPrefix = (table: string) => `${SYSTEM_PREFIX}${table}/reports/`;
 
 /** Records of a bin that could not be read, with a report: outside any table location. */
-export const tableQuarantinePrefix = (table: string) => `quarantine/${table}/`;
+/** Set-aside records of every table, outside any table location. */
+export const QUARANTINE_PREFIX = 'quarantine/';
+export const tableQuarantinePrefix = (table: string) => `${QUARANTINE_PREFIX}${table}/`;
 export const quarantinePrefix = (table: string, partition: string, binId: string) => `${tableQuarantinePrefix(table)}${partition}/${binId}/`;
 
 /** Gold location of one partition version: what the catalog points at once committed. */

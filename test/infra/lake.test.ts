@@ -71,8 +71,16 @@ describe('two tables sharing one lake', () => {
       const env = template.findResources('AWS::Lambda::Function')[logicalId(p.swapFunction)].Properties.Environment.Variables;
       expect(env).toMatchObject({ TABLE_NAME: p.tableName, GLUE_DATABASE: 'compactor', LANDING_BUCKET: ref(lake.landingBucket), GOLD_BUCKET: ref(lake.goldBucket) });
     }
-    const lifecycle = Object.values(template.findResources('AWS::IAM::Policy')).find((x) => JSON.stringify(x.Properties.Roles) === JSON.stringify([ref(orders.lifecycleFunction.role!)]));
-    expect(lifecycle!.Properties.PolicyDocument.Statement).toContainEqual({ Action: 's3:DeleteObject', Effect: 'Allow', Resource: objectsArn(lake.goldBucket, '_compactor/orders/manifests/*') });
+    const statementsOf = (role: unknown) => Object.values(template.findResources('AWS::IAM::Policy')).find((x) => JSON.stringify(x.Properties.Roles) === JSON.stringify([ref(role as never)]))!.Properties.PolicyDocument.Statement;
+    expect(statementsOf(orders.lifecycleFunction.role)).toContainEqual({ Action: 's3:DeleteObject', Effect: 'Allow', Resource: objectsArn(lake.goldBucket, '_compactor/orders/manifests/*') });
+    // The lake's one key, for both tables' roles.
+    for (const p of [sensors, orders]) {
+      expect(statementsOf(p.compactFunction.role).slice(-2)).toEqual([
+        { Action: 'kms:Decrypt', Effect: 'Allow', Resource: arnOf(lake.encryptionKey!) },
+        { Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Effect: 'Allow', Resource: arnOf(lake.encryptionKey!) },
+      ]);
+      expect(statementsOf(p.stateMachine.role).slice(-1)).toEqual([{ Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Effect: 'Allow', Resource: arnOf(lake.encryptionKey!) }]);
+    }
   });
 
   it('exports each table\'s outputs under its own keys, pointing at the shared buckets', () => {

@@ -20,6 +20,7 @@ describe('CompactionPipeline props', () => {
     ['a database name with a dash', { databaseName: 'my-db' }, ['databaseName must be lowercase letters, digits and "_", got "my-db"']],
     ['a prefix without a trailing slash', { landingPrefix: 'sensors' }, ['landingPrefix must be a non-empty key prefix ending with "/" and not starting with "/", e.g. "sensors/"; got "sensors"']],
     ['a gold prefix in the system prefix', { goldPrefix: '_compactor/sensors/' }, ['goldPrefix must not start with "_compactor/" (reserved for the pipeline\'s own objects); got "_compactor/sensors/"']],
+    ['a gold prefix in the quarantine prefix', { goldPrefix: 'quarantine/sensors/' }, ['goldPrefix must not start with "quarantine/" (reserved for set-aside records, which expire); got "quarantine/sensors/"']],
     ['no columns for a created table', { columns: [] }, ['columns are required when the construct creates the Glue table; pass columns, or createTable: false for an existing table']],
     ['a column that is also a partition key', { columns: [...SENSORS_COLUMNS, { name: 'dt', type: 'string' }] }, ['columns: "dt" is defined twice (partition keys are not data columns)']],
     ['no partition keys', { partitionKeys: [] }, ['partitionKeys must name at least one key (the landing layout is key=value/...)']],
