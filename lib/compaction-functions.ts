@@ -85,7 +85,8 @@ interface FunctionSpec {
  * - swap: read the table's system objects and gold table data, write partition state and carried
  *   files, repoint this table's Glue partitions.
  * - lifecycle: list, tag and delete landing objects under the table prefix and superseded gold
- *   table data; rewrite partition state; read this table's Glue partitions. No other role may
+ *   table data; move retired versions' manifests; rewrite partition state; read this table's Glue
+ *   partitions. No other role may
  *   delete anything.
  * Every role may `s3:ListBucket` the gold bucket: without it S3 answers 403 instead of 404 for a
  * missing key, and every step reads keys that may not exist yet (state, manifests, ratios).

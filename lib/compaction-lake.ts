@@ -105,7 +105,7 @@ export class CompactionLake extends Construct {
     if (this.storage.encryptionKey) {
       const output = new CfnOutput(this, `Output${StackOutputs.EncryptionKeyArn}`, {
         value: this.storage.encryptionKey.keyArn,
-        description: 'customer key of the lake\'s landing and gold buckets',
+        description: 'customer key of the buckets the lake created',
       });
       output.overrideLogicalId(stackOutputKey(id, StackOutputs.EncryptionKeyArn));
     }

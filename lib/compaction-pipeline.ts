@@ -482,7 +482,7 @@ export class CompactionPipeline extends Construct {
     this.addOutput(StackOutputs.TableLocation, s3Url(this.goldBucket, this.goldPrefix), 'the table location; each partition has v= version folders below it');
     this.addOutput(StackOutputs.SystemLocation, s3Url(this.goldBucket, `${SYSTEM_PREFIX}${this.tableName}/`), 'plans, manifests, partition state, run lease and Map results');
     this.addOutput(StackOutputs.QuarantineLocation, s3Url(this.goldBucket, tableQuarantinePrefix(this.tableName)), 'set-aside records with file, line and reason');
-    if (this.encryptionKey) this.addOutput(StackOutputs.EncryptionKeyArn, this.encryptionKey.keyArn, 'customer key of the landing and gold buckets');
+    if (this.encryptionKey) this.addOutput(StackOutputs.EncryptionKeyArn, this.encryptionKey.keyArn, 'customer key of the buckets this pipeline created');
   }
 
   /** Adds a stack output keyed `<Table><name>` (e.g. `SensorsStateMachineArn`), described with the table's name. */

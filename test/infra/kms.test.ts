@@ -115,7 +115,7 @@ describe('buckets created with a customer key (encryption: KMS)', () => {
       ['lifecycle', [read, write]],
       ['state machine', [write]],
     ]);
-    expect(template.toJSON().Outputs.SensorsEncryptionKeyArn).toEqual({ Description: 'sensors: customer key of the landing and gold buckets', Value: arnOf(key) });
+    expect(template.toJSON().Outputs.SensorsEncryptionKeyArn).toEqual({ Description: 'sensors: customer key of the buckets this pipeline created', Value: arnOf(key) });
   });
 
   it('uses a given key instead of creating one', () => {

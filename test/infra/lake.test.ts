@@ -95,7 +95,7 @@ describe('two tables sharing one lake', () => {
     expect(outputs.OrdersGoldBucketName.Value).toEqual(ref(lake.goldBucket));
     expect(outputs.SensorsGoldBucketName.Value).toEqual(ref(lake.goldBucket));
     expect(outputs.OrdersSystemLocation.Value).toEqual({ 'Fn::Join': ['', ['s3://', ref(lake.goldBucket), '/_compactor/orders/']] });
-    expect(outputs.LakeEncryptionKeyArn).toEqual({ Description: 'customer key of the lake\'s landing and gold buckets', Value: arnOf(lake.encryptionKey!) });
+    expect(outputs.LakeEncryptionKeyArn).toEqual({ Description: 'customer key of the buckets the lake created', Value: arnOf(lake.encryptionKey!) });
   });
 
   it('uses a lake of existing buckets and database as they are, leaving the rules to their owner', () => {
