@@ -2,14 +2,6 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
-/**
- * Object tag that marks an object as retired: the lifecycle Lambda sets it once the object's grace
- * period is over, and a bucket lifecycle rule expires tagged objects a day later.
- */
-export const RETIRED_TAG_KEY = 'compactor:retired';
-/** Value of {@link RETIRED_TAG_KEY} on a retired object. */
-export const RETIRED_TAG_VALUE = 'true';
-
 /** Days after creation at which compacted table data moves to a colder storage class. */
 export interface TieringDays {
   /**
@@ -39,7 +31,8 @@ export const DEFAULT_TIERING_DAYS: Required<TieringDays> = {
 export interface CompactionStorageProps {
   /**
    * Bucket receiving the small files. Lifecycle rules are only added to buckets created here:
-   * give an existing bucket the abort-multipart and retired-tag expiry rules yourself.
+   * give an existing bucket the abort-multipart rule yourself. No rule expires data: the
+   * lifecycle step retires it, after the grace period and only while it has its committed ETag.
    * @default a new bucket
    */
   readonly landingBucket?: s3.IBucket;
@@ -78,11 +71,6 @@ export class CompactionStorage extends Construct {
     const tiers = { ...DEFAULT_TIERING_DAYS, ...props.tieringDays };
 
     const abortUploads: s3.LifecycleRule = { id: 'AbortIncompleteMultipartUploads', abortIncompleteMultipartUploadAfter: Duration.days(1) };
-    const expireRetired: s3.LifecycleRule = {
-      id: 'ExpireRetiredObjects',
-      tagFilters: { [RETIRED_TAG_KEY]: RETIRED_TAG_VALUE },
-      expiration: Duration.days(1),
-    };
     const secure = {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -101,7 +89,7 @@ export class CompactionStorage extends Construct {
 
     this.landingBucket =
       props.landingBucket ??
-      new s3.Bucket(this, 'Landing', { ...secure, ...logged('landing/'), lifecycleRules: [abortUploads, expireRetired] });
+      new s3.Bucket(this, 'Landing', { ...secure, ...logged('landing/'), lifecycleRules: [abortUploads] });
 
     this.goldBucket =
       props.goldBucket ??
@@ -110,7 +98,6 @@ export class CompactionStorage extends Construct {
         ...logged('gold/'),
         lifecycleRules: [
           abortUploads,
-          expireRetired,
           {
             id: 'TierTableData',
             prefix: props.goldPrefix,

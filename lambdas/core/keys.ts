@@ -3,7 +3,11 @@
 /** Objects the pipeline keeps for itself (plans, manifests, stats), outside any table location. */
 export const SYSTEM_PREFIX = '_compactor/';
 
-const runDir = (table: string, planId: string) => `${SYSTEM_PREFIX}${table}/plans/${planId}/`;
+/** Each step's IAM grants are scoped to these prefixes of the table's system objects. */
+export const plansPrefix = (table: string) => `${SYSTEM_PREFIX}${table}/plans/`;
+export const manifestsPrefix = (table: string) => `${SYSTEM_PREFIX}${table}/manifests/`;
+
+const runDir = (table: string, planId: string) => `${plansPrefix(table)}${planId}/`;
 
 export const planKey = (table: string, planId: string) => `${runDir(table, planId)}plan.json`;
 export const itemsKey = (table: string, planId: string) => `${runDir(table, planId)}items.json`;
@@ -18,10 +22,11 @@ export const leaseKey = (table: string) => `${SYSTEM_PREFIX}${table}/lease.json`
 export const outputRatiosKey = (table: string) => `${SYSTEM_PREFIX}${table}/output-ratios.json`;
 
 export const manifestKey = (table: string, partition: string, version: string, binId: string) =>
-  `${SYSTEM_PREFIX}${table}/manifests/${partition}/v=${version}/${binId}.json`;
+  `${manifestsPrefix(table)}${partition}/v=${version}/${binId}.json`;
 
-/** Records of a bin that could not be read, with a report: outside any table location. */
-export const quarantinePrefix = (table: string, partition: string, binId: string) => `quarantine/${table}/${partition}/${binId}/`;
+/** Records of a table's bins that could not be read, with reports: outside any table location. */
+export const quarantineTablePrefix = (table: string) => `quarantine/${table}/`;
+export const quarantinePrefix = (table: string, partition: string, binId: string) => `${quarantineTablePrefix(table)}${partition}/${binId}/`;
 
 /** Gold location of one partition version: what the catalog points at once committed. */
 export const versionPrefix = (goldPrefix: string, partition: string, version: string) =>

@@ -31,13 +31,13 @@ it('passes the AWS Solutions checks with every exception acknowledged on its own
   const policyOf = (fn: lambda.IFunction) => fn.role!.node.findChild('DefaultPolicy');
   const landingTable = objects(pipeline.landingBucket, 'sensors/*');
   const goldTable = objects(pipeline.goldBucket, 'sensors/*');
-  const goldSystem = objects(pipeline.goldBucket, '_compactor/sensors/*');
+  const [state, plans, manifests] = ['state', 'plans', 'manifests'].map((p) => objects(pipeline.goldBucket, `_compactor/sensors/${p}/*`));
 
   const byFunction: Array<[lambda.IFunction, string[]]> = [
-    [pipeline.planFunction, [landingTable, goldSystem]],
-    [pipeline.compactFunction, [landingTable, goldTable, goldSystem, objects(pipeline.goldBucket, 'quarantine/sensors/*')]],
-    [pipeline.swapFunction, [goldTable, goldSystem]],
-    [pipeline.lifecycleFunction, [landingTable, goldTable, goldSystem]],
+    [pipeline.planFunction, [landingTable, state, plans]],
+    [pipeline.compactFunction, [landingTable, goldTable, plans, manifests, state, objects(pipeline.goldBucket, 'quarantine/sensors/*')]],
+    [pipeline.swapFunction, [goldTable, plans, manifests, state]],
+    [pipeline.lifecycleFunction, [landingTable, goldTable, state]],
   ];
   for (const [fn, prefixes] of byFunction) {
     ack(policyOf(fn), 'AwsSolutions-IAM5[Resource::*]', 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions');

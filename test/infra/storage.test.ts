@@ -1,7 +1,6 @@
 import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { RETIRED_TAG_KEY, RETIRED_TAG_VALUE } from '../../lib/compaction-storage';
 import { arnOf, logicalId, objectsArn, pipelineStack, ref } from './pipeline-app';
 
 const { stack, pipeline, template } = pipelineStack();
@@ -11,12 +10,6 @@ const goldId = logicalId(pipeline.goldBucket);
 const logsId = logicalId(pipeline.accessLogsBucket!);
 
 const abortUploads = { Id: 'AbortIncompleteMultipartUploads', Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } };
-const expireRetired = {
-  Id: 'ExpireRetiredObjects',
-  Status: 'Enabled',
-  ExpirationInDays: 1,
-  TagFilters: [{ Key: 'compactor:retired', Value: 'true' }],
-};
 
 function policyStatements(bucketId: string): unknown[] {
   const policies = Object.values(template.findResources('AWS::S3::BucketPolicy', { Properties: { Bucket: { Ref: bucketId } } }));
@@ -67,15 +60,21 @@ describe('buckets', () => {
     expect(policyStatements(logsId).slice(2)).toEqual([delivery(landingId, 'landing'), delivery(goldId, 'gold')]);
   });
 
-  it('aborts incomplete multipart uploads after a day on every bucket and expires retired objects in landing and gold', () => {
-    expect(buckets[landingId].Properties.LifecycleConfiguration).toEqual({ Rules: [abortUploads, expireRetired] });
+  it('aborts incomplete multipart uploads after a day on every bucket, and expires no data by a bucket rule', () => {
+    expect(buckets[landingId].Properties.LifecycleConfiguration).toEqual({ Rules: [abortUploads] });
     expect(buckets[logsId].Properties.LifecycleConfiguration).toEqual({ Rules: [abortUploads] });
-    expect(buckets[goldId].Properties.LifecycleConfiguration.Rules.slice(0, 2)).toEqual([abortUploads, expireRetired]);
-    expect([RETIRED_TAG_KEY, RETIRED_TAG_VALUE]).toEqual(['compactor:retired', 'true']);
+    expect(buckets[goldId].Properties.LifecycleConfiguration.Rules.map((r: { Id: string }) => r.Id)).toEqual(['AbortIncompleteMultipartUploads', 'TierTableData']);
+    expect(buckets[goldId].Properties.LifecycleConfiguration.Rules[0]).toEqual(abortUploads);
+    // Only storage-class transitions besides: no Expiration, no tag filter that would give a delete path around lifecycle's checks.
+    for (const b of Object.values(buckets)) {
+      for (const r of b.Properties.LifecycleConfiguration?.Rules ?? []) {
+        expect([r.Id, r.ExpirationInDays, r.ExpirationDate, r.TagFilters, r.NoncurrentVersionExpiration]).toEqual([r.Id, undefined, undefined, undefined, undefined]);
+      }
+    }
   });
 
   it('moves gold table data to STANDARD_IA at 30 days, GLACIER_IR at 90 and DEEP_ARCHIVE at 365, under the table prefix only', () => {
-    expect(buckets[goldId].Properties.LifecycleConfiguration.Rules[2]).toEqual({
+    expect(buckets[goldId].Properties.LifecycleConfiguration.Rules[1]).toEqual({
       Id: 'TierTableData',
       Status: 'Enabled',
       Prefix: 'sensors/',
@@ -90,7 +89,7 @@ describe('buckets', () => {
   it('takes other tiering days and a custom gold prefix', () => {
     const custom = pipelineStack({ goldPrefix: 'lake/sensors/', tieringDays: { infrequentAccess: 45, glacierInstantRetrieval: 180, deepArchive: 730 } });
     const gold = custom.template.findResources('AWS::S3::Bucket')[logicalId(custom.pipeline.goldBucket)];
-    expect(gold.Properties.LifecycleConfiguration.Rules[2]).toEqual({
+    expect(gold.Properties.LifecycleConfiguration.Rules[1]).toEqual({
       Id: 'TierTableData',
       Status: 'Enabled',
       Prefix: 'lake/sensors/',
