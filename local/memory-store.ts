@@ -75,14 +75,16 @@ export class MemoryStore implements ObjectStore {
     if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw s3Error('KeyTooLongError', 400, 'Your key is too long');
   }
 
-  /** Writes atomically under the conditions given; returns the ETag. */
+  /** Writes atomically under the conditions given (failing as the S3 adapter does); returns the ETag. */
   private write(via: string, bucket: string, key: string, body: Buffer, etag: string, cond: { ifMatch?: string; createOnly?: boolean } = {}): string {
     this.checkKey(key);
     const b = this.bucket(bucket);
     const current = b.get(key);
     if ((cond.createOnly && current) || (cond.ifMatch !== undefined && current?.etag !== cond.ifMatch)) {
       throw new ConcurrentCommitError(
-        `s3://${bucket}/${key} was changed by someone else (expected ${cond.ifMatch !== undefined ? `ETag ${cond.ifMatch}` : 'no object'})`,
+        via === 'putJsonIf'
+          ? `s3://${bucket}/${key} was changed by someone else (expected ${cond.ifMatch !== undefined ? `ETag ${cond.ifMatch}` : 'no object'})`
+          : `s3://${bucket}/${key} already exists and is never replaced`,
       );
     }
     const at = this.clock.now().toISOString();

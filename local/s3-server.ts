@@ -98,6 +98,19 @@ export function conditionalWrites(store: MetadataStore, locks: KeyLocks): Middle
   };
 }
 
+/** `If-Match` on GET, which s3rver ignores: a read of an object whose ETag changed fails with 412, as on S3. */
+export function conditionalReads(store: MetadataStore): Middleware {
+  return async (ctx, next) => {
+    const ifMatch = ctx.get('if-match');
+    const [, bucket, ...rest] = ctx.path.split('/');
+    if (ctx.method !== 'GET' || !ifMatch || !bucket || !rest.length) return next();
+    const { key } = objectOf(ctx);
+    const current = await etagOf(store, bucket, key);
+    if (current !== undefined && current !== ifMatch) return preconditionFailed(ctx, 'If-Match');
+    await next();
+  };
+}
+
 const xmlText = (s: string) =>
   s.replace(/&(#x[0-9a-f]+|#\d+|amp|lt|gt|quot|apos);/gi, (_, e: string) =>
     e[0] === '#' ? String.fromCodePoint(e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : Number(e.slice(1))) : ({ amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" } as Record<string, string>)[e.toLowerCase()],
@@ -178,7 +191,13 @@ export async function startLocalS3(buckets: readonly string[]): Promise<LocalS3>
   const server = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true });
   // Ahead of s3rver's own router, so preconditions are checked before any write or delete.
   const locks = new KeyLocks();
-  server.middleware.unshift(conditionalDeletes(server.store, locks), conditionalWrites(server.store, locks), copySourceConditions(server.store), copySourceEncoding);
+  server.middleware.unshift(
+    conditionalDeletes(server.store, locks),
+    conditionalWrites(server.store, locks),
+    conditionalReads(server.store),
+    copySourceConditions(server.store),
+    copySourceEncoding,
+  );
   const address: AddressInfo = await server.run();
   const endpoint = `http://127.0.0.1:${address.port}`;
   const client = makeS3Client({ endpoint, credentials: LOCAL_CREDENTIALS });
