@@ -286,6 +286,20 @@ export class World {
     this.script.on({ ...POINTS[point], match: (c) => c.actor === actor && POINTS[point].match(c), action });
   }
 
+  /** Starts a CLI run and kills its process at `point`; resolves once it is dead there, its lease left behind. */
+  async killedCliRun(point: PausePoint, host = HOST): Promise<void> {
+    const dead = this.cli('killed', host);
+    let reached!: () => void;
+    const there = new Promise<void>((r) => (reached = r));
+    this.at('killed', point, () => {
+      dead.kill();
+      reached();
+      return killed();
+    });
+    void dead.run();
+    await there;
+  }
+
   /** Runs until nothing is left to compact, as later scheduled runs would. */
   async drain(): Promise<void> {
     this.script.clear();
@@ -399,4 +413,4 @@ const POINTS: Record<PausePoint, { when: 'before' | 'after'; match: (c: StoreCal
 export const PAUSE_POINTS = Object.keys(POINTS) as PausePoint[];
 
 /** A promise that never settles: the process was killed there. */
-export const killed = () => new Promise<void>(() => undefined);
+const killed = () => new Promise<void>(() => undefined);

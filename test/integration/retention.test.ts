@@ -20,13 +20,25 @@ const seed = (n: number, files = 6) => sensorFiles({ prefix: 'sensors/', hours: 
 const late = (n: number, files = 1) => seed(n, files).map((f) => ({ ...f, key: f.key.replace('reading-', `late${n}-`) }));
 const landingKeys = () => env.store.keys('landing', 'sensors/');
 
+/** Lands `seed(n)` and commits it as the partition's first version. */
+async function firstVersion(p: ReturnType<typeof usePipeline>, n: number) {
+  const files = seed(n);
+  putAll(env.store, 'landing', files);
+  await p.run();
+  return files;
+}
+
+/** Readers of the table see exactly these records, once each. */
+async function expectVisible(p: ReturnType<typeof usePipeline>, files: ReadonlyArray<{ body: string }>) {
+  const rows = files.flatMap((f) => rowsFromJsonLines(f.body));
+  expect(compareRows(rows, await visibleRows(env.store, p.catalog, V14, env.scratch))).toMatchObject({ lost: 0, extra: 0 });
+}
+
 describe('retention', () => {
   it('keeps a landing key rewritten between the lifecycle\'s check and its delete, and plans it again', async () => {
     const script = new Script();
     const p = usePipeline(new HookedStore(env.store, script, 'pipeline'), env.scratch, env.clock);
-    const files = seed(1);
-    putAll(env.store, 'landing', files);
-    await p.run();
+    const files = await firstVersion(p, 1);
     env.clock.advance(4 * DAY);
     const rewritten = '{"device_id":"sensor-9999","ts":"2024-12-19T14:30:00.000Z","temperature":1.5,"humidity":2.5,"battery":3,"seq":99}\n';
     script.on({ match: (c) => c.op === 'deleteKeys' && c.bucket === 'landing', when: 'before', action: () => void env.store.putObject('landing', files[2].key, rewritten) });
@@ -40,15 +52,12 @@ describe('retention', () => {
     // The next run takes the new content as new data, on top of the committed rows.
     env.clock.advance(HOUR);
     await p.run();
-    const expected = [...files.flatMap((f) => rowsFromJsonLines(f.body)), ...rowsFromJsonLines(rewritten)];
-    expect(compareRows(expected, await visibleRows(env.store, p.catalog, V14, env.scratch))).toMatchObject({ lost: 0, extra: 0 });
+    await expectVisible(p, [...files, { body: rewritten }]);
   });
 
   it('counts the grace from the catalog\'s verification: a catalog repaired days later keeps the sources and the old version for the whole grace', async () => {
     const p = usePipeline(env.store, env.scratch, env.clock);
-    const files = seed(2);
-    putAll(env.store, 'landing', files);
-    await p.run();
+    const files = await firstVersion(p, 2);
     const v1 = (await p.state(P14))!;
 
     env.clock.advance(HOUR);
@@ -82,15 +91,12 @@ describe('retention', () => {
     expect(await p.lifecycle()).toMatchObject({ retired: 1 + v1.files.length, waiting: 0 });
     expect(landingKeys()).toEqual([]);
     expect(env.store.keys('gold', v1.location.replace('s3://gold/', ''))).toEqual([]);
-    const all = [...files, ...late(2)].flatMap((f) => rowsFromJsonLines(f.body));
-    expect(compareRows(all, await visibleRows(env.store, p.catalog, V14, env.scratch))).toMatchObject({ lost: 0, extra: 0 });
+    await expectVisible(p, [...files, ...late(2)]);
   });
 
   it('records a rewritten committed key once, and retires it reporting what happened', async () => {
     const p = usePipeline(env.store, env.scratch, env.clock);
-    const files = seed(3);
-    putAll(env.store, 'landing', files);
-    await p.run();
+    const files = await firstVersion(p, 3);
     // Same records, new bytes (fields in another order): a new ETag.
     const same = files[1].body.split('\n').filter(Boolean).map((l) => JSON.stringify(Object.fromEntries(Object.entries(JSON.parse(l)).reverse()))).join('\n') + '\n';
     const etag = env.store.putObject('landing', files[1].key, same);
@@ -111,8 +117,7 @@ describe('retention', () => {
   it('reports a partition an operator repointed by hand, keeps it, and adopts or overrules it on request', async () => {
     const p = usePipeline(env.store, env.scratch, env.clock);
     const deps = { store: env.store, catalog: p.catalog, settings: testSettings, clock: env.clock };
-    putAll(env.store, 'landing', seed(4));
-    await p.run();
+    await firstVersion(p, 4);
     const restored = 's3://gold/restored/dt=2024-12-19/hour=14/';
     await p.catalog.putPartitions([{ values: V14, location: restored }]);
 

@@ -6,7 +6,7 @@
  */
 import { logger } from '../../lambdas/adapters/logger';
 import { DAY } from '../helpers/pipeline';
-import { closeReader, GRACE_MS, killed, PAUSE_POINTS, World, type Figures, type PausePoint } from '../helpers/race';
+import { closeReader, GRACE_MS, PAUSE_POINTS, World, type Figures, type PausePoint } from '../helpers/race';
 
 logger.setLogLevel('ERROR');
 
@@ -235,16 +235,7 @@ describe('a process killed while holding the lease', () => {
   it('a CLI run killed mid-compaction on this host: the next run takes over at once', async () => {
     await race(async (w) => {
       await baseline(w);
-      const dead = w.cli('under-test');
-      let frozen!: () => void;
-      const reached = new Promise<void>((r) => (frozen = r));
-      w.at('under-test', 'compact: after fetching an input', () => {
-        dead.kill();
-        frozen();
-        return killed();
-      });
-      void dead.run();
-      await reached;
+      await w.killedCliRun('compact: after fetching an input');
       await w.cli('next').run();
     });
   });
@@ -252,15 +243,7 @@ describe('a process killed while holding the lease', () => {
   it('a CLI run killed on another host: a workflow execution waits for its lease to expire, then takes over', async () => {
     await race(async (w) => {
       await baseline(w);
-      const dead = w.cli('under-test', 'laptop');
-      let frozen!: () => void;
-      const reached = new Promise<void>((r) => (frozen = r));
-      w.at('under-test', 'compact: before uploading the output', () => {
-        frozen();
-        return killed();
-      });
-      void dead.run();
-      await reached;
+      await w.killedCliRun('compact: before uploading the output', 'laptop');
       expect(await w.execute('scheduled', 'scheduled-1')).toMatchObject({ status: 'FAILED', error: 'AlreadyRunningError' });
       w.clock.advance(3 * 60_000);
       expect((await w.execute('scheduled', 'scheduled-2')).status).toBe('SUCCEEDED');
@@ -280,16 +263,7 @@ describe('a process killed while holding the lease', () => {
   it('a CLI run killed after its upload, before its manifest: the next run keeps that file, proven to hold the bin\'s rows', async () => {
     await race(async (w) => {
       await baseline(w);
-      const dead = w.cli('under-test');
-      let frozen!: () => void;
-      const reached = new Promise<void>((r) => (frozen = r));
-      w.at('under-test', 'compact: before writing the manifest', () => {
-        dead.kill();
-        frozen();
-        return killed();
-      });
-      void dead.run();
-      await reached;
+      await w.killedCliRun('compact: before writing the manifest');
       const next = await w.cli('next').run();
       expect(next.swap).toMatchObject({ committed: 1 });
       const outputs = w.store.events.filter((e) => e.op === 'put' && e.key === next.compacted[0].outputKey);
