@@ -6,7 +6,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { SYSTEM_PREFIX } from '../lambdas/core/keys';
+import { leaseKey, manifestsPrefix, outputRatiosKey, plansPrefix, retiredManifestsPrefix, statePrefix, tableQuarantinePrefix } from '../lambdas/core/keys';
 import type { LayoutKind } from '../lambdas/core/partitions';
 import { Env, type Compression } from '../lambdas/core/settings';
 
@@ -78,18 +78,19 @@ interface FunctionSpec {
 }
 
 /**
- * The four Lambdas of the workflow, each with its own role holding only what its step does:
- * - plan: list and read landing under the table prefix; read and write the table's system objects.
- * - compact: read landing under the table prefix and gold table data; write gold table data and
- *   the table's system objects (manifests).
- * - swap: read the table's system objects and gold table data, write partition state and carried
- *   files, repoint this table's Glue partitions.
- * - lifecycle: list, tag and delete landing objects under the table prefix and superseded gold
- *   table data; move retired versions' manifests; rewrite partition state; read this table's Glue
- *   partitions. No other role may
- *   delete anything.
- * Every role may `s3:ListBucket` the gold bucket: without it S3 answers 403 instead of 404 for a
- * missing key, and every step reads keys that may not exist yet (state, manifests, ratios).
+ * The four Lambdas of the workflow, each with its own role holding only what its step does (every
+ * grant scoped to the table's prefixes; `_compactor/<table>/` is the table's system prefix):
+ * - plan: list and read landing; read partition state and output ratios; write plans and the lease.
+ * - compact: read landing, gold table data, plans, manifests and state; write gold table data (its
+ *   outputs, create-only), manifests and quarantine. Never state, the lease or plans.
+ * - swap: read plans, manifests, state and gold table data; write state and carried files; change
+ *   this table's Glue partitions and columns.
+ * - lifecycle: read and delete landing and gold table data (conditional deletes need s3:GetObject
+ *   too); move a retired version's manifests to the retired prefix (copy, then delete); read and
+ *   rewrite state; read this table's Glue partitions. No other role deletes.
+ * A role lists only where it reads keys that may not exist: S3 answers 404 instead of 403 for a
+ * missing key only to a role that may list it (ListBucket, here with an `s3:prefix` condition).
+ * No bucket rule deletes anything: retirement is lifecycle's, with its grace and ETag checks.
  */
 export class CompactionFunctions extends Construct {
   public readonly plan: nodejs.NodejsFunction;
@@ -100,8 +101,8 @@ export class CompactionFunctions extends Construct {
   constructor(scope: Construct, id: string, props: CompactionFunctionsProps) {
     super(scope, id);
     const { landingBucket: landing, goldBucket: gold } = props;
-    const systemPrefix = `${SYSTEM_PREFIX}${props.tableName}/`;
-    const quarantine = `quarantine/${props.tableName}/`;
+    const t = props.tableName;
+    const [state, plans, manifests, quarantine] = [statePrefix(t), plansPrefix(t), manifestsPrefix(t), tableQuarantinePrefix(t)];
 
     const table: Record<string, string> = {
       [Env.TableName]: props.tableName,
@@ -147,37 +148,48 @@ export class CompactionFunctions extends Construct {
       environment: { ...table, ...catalog, [Env.GraceDays]: String(props.graceDays) },
     });
 
-    const objects = (bucket: s3.IBucket, ...prefixes: string[]) => prefixes.map((p) => bucket.arnForObjects(`${p}*`));
+    /** Object ARNs: `prefix*` for prefixes (ending in `/`), the key itself for single objects. */
+    const objects = (bucket: s3.IBucket, ...keys: string[]) => keys.map((k) => bucket.arnForObjects(k.endsWith('/') ? `${k}*` : k));
     const allow = (fn: lambda.IFunction, actions: string[], resources: string[], conditions?: Record<string, unknown>) =>
       fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources, ...(conditions ? { conditions } : {}) }));
-    const listUnder = (prefix: string) => ({ StringLike: { 's3:prefix': [`${prefix}*`] } });
+    const listUnder = (bucket: s3.IBucket, ...keys: string[]): [string[], Record<string, unknown>] => [
+      [bucket.bucketArn],
+      { StringLike: { 's3:prefix': keys.map((k) => (k.endsWith('/') ? `${k}*` : k)) } },
+    ];
+    const lease = leaseKey(t);
+    const ratios = outputRatiosKey(t);
 
     // plan
-    allow(this.plan, ['s3:ListBucket'], [landing.bucketArn], listUnder(props.landingPrefix));
+    allow(this.plan, ['s3:ListBucket'], ...listUnder(landing, props.landingPrefix));
     allow(this.plan, ['s3:GetObject'], objects(landing, props.landingPrefix));
-    allow(this.plan, ['s3:ListBucket'], [gold.bucketArn]);
-    allow(this.plan, ['s3:GetObject', 's3:PutObject'], objects(gold, systemPrefix));
+    allow(this.plan, ['s3:ListBucket'], ...listUnder(gold, state, lease, ratios));
+    allow(this.plan, ['s3:GetObject'], objects(gold, state, lease, ratios));
+    allow(this.plan, ['s3:PutObject'], objects(gold, plans, lease));
 
-    // compact: an unconditional ListBucket on landing turns a vanished source into a 404
-    // (SourceChangedError) instead of a 403.
-    allow(this.compact, ['s3:ListBucket'], [landing.bucketArn, gold.bucketArn]);
-    allow(this.compact, ['s3:GetObject'], [...objects(landing, props.landingPrefix), ...objects(gold, props.goldPrefix, systemPrefix)]);
-    allow(this.compact, ['s3:PutObject', 's3:AbortMultipartUpload'], objects(gold, props.goldPrefix, systemPrefix, quarantine));
+    // compact: listing landing turns a vanished source into a 404 (SourceChangedError) instead of a 403.
+    allow(this.compact, ['s3:ListBucket'], ...listUnder(landing, props.landingPrefix));
+    allow(this.compact, ['s3:GetObject'], objects(landing, props.landingPrefix));
+    allow(this.compact, ['s3:ListBucket'], ...listUnder(gold, props.goldPrefix, plans, manifests, state));
+    allow(this.compact, ['s3:GetObject'], objects(gold, props.goldPrefix, plans, manifests, state));
+    allow(this.compact, ['s3:PutObject', 's3:AbortMultipartUpload'], objects(gold, props.goldPrefix, manifests, quarantine));
 
     // swap
-    allow(this.swap, ['s3:ListBucket'], [gold.bucketArn]);
-    allow(this.swap, ['s3:GetObject', 's3:PutObject'], objects(gold, props.goldPrefix, systemPrefix));
+    allow(this.swap, ['s3:ListBucket'], ...listUnder(gold, props.goldPrefix, plans, manifests, state));
+    allow(this.swap, ['s3:GetObject'], objects(gold, props.goldPrefix, plans, manifests, state));
+    allow(this.swap, ['s3:PutObject'], objects(gold, props.goldPrefix, state));
     allow(this.swap, GLUE_PARTITION_WRITE_ACTIONS, [...props.tableArns]);
 
-    // lifecycle: the only role that deletes.
-    allow(this.lifecycle, ['s3:ListBucket'], [landing.bucketArn], listUnder(props.landingPrefix));
-    allow(this.lifecycle, ['s3:ListBucket'], [gold.bucketArn]);
-    allow(this.lifecycle, ['s3:GetObject', 's3:PutObjectTagging', 's3:DeleteObject'], objects(landing, props.landingPrefix));
-    allow(this.lifecycle, ['s3:GetObject', 's3:PutObjectTagging', 's3:DeleteObject'], objects(gold, props.goldPrefix));
-    allow(this.lifecycle, ['s3:GetObject', 's3:PutObject'], objects(gold, systemPrefix));
+    // lifecycle: the only role that deletes, and only table data.
+    allow(this.lifecycle, ['s3:ListBucket'], ...listUnder(landing, props.landingPrefix));
+    allow(this.lifecycle, ['s3:GetObject', 's3:DeleteObject'], objects(landing, props.landingPrefix));
+    allow(this.lifecycle, ['s3:ListBucket'], ...listUnder(gold, props.goldPrefix, state));
+    allow(this.lifecycle, ['s3:GetObject', 's3:DeleteObject'], objects(gold, props.goldPrefix));
+    allow(this.lifecycle, ['s3:GetObject', 's3:PutObject'], objects(gold, state));
     allow(this.lifecycle, GLUE_PARTITION_READ_ACTIONS, [...props.tableArns]);
     // lifecycle: a retired version's manifests move to the retired prefix, where a bucket rule expires them.
-    allow(this.lifecycle, ['s3:DeleteObject'], [gold.arnForObjects(`${systemPrefix}manifests/*`)]);
+    allow(this.lifecycle, ['s3:ListBucket'], ...listUnder(gold, manifests));
+    allow(this.lifecycle, ['s3:GetObject', 's3:DeleteObject'], objects(gold, manifests));
+    allow(this.lifecycle, ['s3:PutObject'], objects(gold, retiredManifestsPrefix(t)));
 
     // KMS: a bucket encrypted with a customer key (its `encryptionKey`). Readers decrypt; writers
     // also generate data keys (multipart uploads and copies decrypt as well).

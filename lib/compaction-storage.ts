@@ -32,14 +32,6 @@ export function dataRemovalPolicy(scope: Construct, given: RemovalPolicy | undef
 }
 
 /**
- * Object tag that marks an object as retired: the lifecycle Lambda sets it once the object's grace
- * period is over, and a bucket lifecycle rule expires tagged objects a day later.
- */
-export const RETIRED_TAG_KEY = 'compactor:retired';
-/** Value of {@link RETIRED_TAG_KEY} on a retired object. */
-export const RETIRED_TAG_VALUE = 'true';
-
-/**
  * Days after creation at which compacted table data moves to another storage class. Only the
  * classes named are used, in this order: STANDARD_IA or INTELLIGENT_TIERING, then GLACIER_IR,
  * then DEEP_ARCHIVE.
@@ -228,7 +220,8 @@ export function tableLifecycleRules(props: TableRulesProps): s3.LifecycleRule[] 
 export interface CompactionStorageProps {
   /**
    * Bucket receiving the small files. Lifecycle rules are only added to buckets created here:
-   * give an existing bucket the abort-multipart rule yourself.
+   * give an existing bucket the abort-multipart rule yourself. No rule expires data: the
+   * lifecycle step retires it, after the grace period and only while it has its committed ETag.
    * @default a new bucket
    */
   readonly landingBucket?: s3.IBucket;
@@ -304,11 +297,6 @@ export class CompactionStorage extends Construct {
     }
 
     const abortUploads: s3.LifecycleRule = { id: 'AbortIncompleteMultipartUploads', abortIncompleteMultipartUploadAfter: Duration.days(1) };
-    const expireRetired: s3.LifecycleRule = {
-      id: 'ExpireRetiredObjects',
-      tagFilters: { [RETIRED_TAG_KEY]: RETIRED_TAG_VALUE },
-      expiration: Duration.days(1),
-    };
     const secure = {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -330,9 +318,9 @@ export class CompactionStorage extends Construct {
 
     this.landingBucket =
       props.landingBucket ??
-      new s3.Bucket(this, 'Landing', { ...encrypted, ...logged('landing/'), lifecycleRules: [abortUploads, expireRetired] });
+      new s3.Bucket(this, 'Landing', { ...encrypted, ...logged('landing/'), lifecycleRules: [abortUploads] });
 
-    if (!props.goldBucket) this.createdGold = new s3.Bucket(this, 'Gold', { ...encrypted, ...logged('gold/'), lifecycleRules: [abortUploads, expireRetired] });
+    if (!props.goldBucket) this.createdGold = new s3.Bucket(this, 'Gold', { ...encrypted, ...logged('gold/'), lifecycleRules: [abortUploads] });
     this.goldBucket = props.goldBucket ?? this.createdGold!;
   }
 

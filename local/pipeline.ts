@@ -12,7 +12,7 @@ import type { CompactionPipeline } from '../lib/compaction-pipeline';
 import { LocalCatalog } from '../lambdas/adapters/local-catalog';
 import { S3ObjectStore } from '../lambdas/adapters/s3';
 import type { Clock, ObjectStore } from '../lambdas/core/ports';
-import { parseEngineSettings, parseTableSettings, type TableSettings } from '../lambdas/core/settings';
+import { parseEngineSettings, parseTableSettings, type EngineSettings, type TableSettings } from '../lambdas/core/settings';
 import { makeHandler as compactHandler } from '../lambdas/handlers/compact';
 import { makeHandler as lifecycleHandler } from '../lambdas/handlers/lifecycle';
 import { makeHandler as planHandler } from '../lambdas/handlers/plan';
@@ -24,8 +24,14 @@ const DAY_MS = 86_400_000;
 
 const logicalId = (c: IConstruct) => Stack.of(c).getLogicalId((c.node.defaultChild ?? c) as CfnElement);
 
-/** The deployable app, synthesized without bundling (the handlers run in-process here). */
+let synthesized: ReturnType<typeof synthesize> | undefined;
+
+/** The deployable app, synthesized without bundling (the handlers run in-process here); once per process. */
 export function synthesizeApp() {
+  return (synthesized ??= synthesize());
+}
+
+function synthesize() {
   // CDK's CloudFormation validation costs seconds per synth and is run by `cdk synth`/tests anyway.
   process.env.CDK_VALIDATION ??= 'false';
   const app = new App({
@@ -37,19 +43,26 @@ export function synthesizeApp() {
 }
 
 export interface LocalPipelineOptions {
-  readonly s3: LocalS3;
+  /** The S3 server; optional when `store` is given. */
+  readonly s3?: LocalS3;
   readonly scratchDir: string;
   /** Where the local catalog keeps its partitions (in memory when unset). */
   readonly catalogFile?: string;
+  /** A catalog shared with other runs (tests); `catalogFile` is then unused. */
+  readonly catalog?: LocalCatalog;
   readonly clock?: Clock;
-  /** The store the handlers use (tests wrap the S3 store to inject faults). */
+  /** The store the handlers use (tests wrap the S3 store to inject faults, or use a memory store). */
   readonly store?: ObjectStore;
+  /** Running executions, shared with other runs that ask who holds the lease (tests). */
+  readonly executions?: LocalExecutions;
   /** Called as handlers run, for progress output. */
   readonly onEvent?: (step: 'plan' | 'compact' | 'swap' | 'lifecycle', output: unknown) => void;
 }
 
 export interface LocalPipeline {
   readonly settings: TableSettings;
+  /** The compact step's engine settings, as the template gives them (declared column types included). */
+  readonly engine: EngineSettings;
   readonly landingBucket: string;
   readonly goldBucket: string;
   readonly catalog: LocalCatalog;
@@ -81,15 +94,16 @@ export function localPipeline(o: LocalPipelineOptions): LocalPipeline {
   };
   const envOf = (id: string) => resolveEnvironment(template, id, refs);
   const settings = parseTableSettings(envOf(ids.plan));
-  const store = o.store ?? new S3ObjectStore(o.s3.client);
+  if (!o.store && !o.s3) throw new Error('localPipeline needs an S3 server or a store');
+  const store = o.store ?? new S3ObjectStore(o.s3!.client);
   // The table as the stack creates it: its columns come from the template's Glue table.
   const glueTable = Object.values(template.Resources as Record<string, { Type: string; Properties: { TableInput: { StorageDescriptor: { Columns: Array<{ Name: string; Type: string }> } } } }>).find(
     (r) => r.Type === 'AWS::Glue::Table',
   );
   const columns = (glueTable?.Properties.TableInput.StorageDescriptor.Columns ?? []).map((c) => ({ name: c.Name, type: c.Type }));
-  const catalog = new LocalCatalog(o.catalogFile, columns);
+  const catalog = o.catalog ?? new LocalCatalog(o.catalogFile, columns);
   const clock = o.clock ?? { now: () => new Date() };
-  const executions = new LocalExecutions();
+  const executions = o.executions ?? new LocalExecutions();
   const engine = { ...parseEngineSettings(envOf(ids.compact)), scratchDir: join(o.scratchDir, 'compact') };
   const graceDays = parseTableSettings(envOf(ids.lifecycle)).graceDays;
   const report = <T>(step: 'plan' | 'compact' | 'swap' | 'lifecycle', fn: (e: unknown) => Promise<T>) => async (e: unknown) => {
@@ -109,6 +123,7 @@ export function localPipeline(o: LocalPipelineOptions): LocalPipeline {
   const scheduledInput = JSON.parse(resolveValue(template, rule.Properties.Targets[0].Input, refs));
   return {
     settings,
+    engine,
     landingBucket: LOCAL_BUCKETS.landing,
     goldBucket: LOCAL_BUCKETS.gold,
     catalog,

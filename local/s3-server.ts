@@ -7,10 +7,12 @@ import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const S3rver = require('s3rver');
 import { makeS3Client } from '../lambdas/adapters/s3';
+import { mapLimit } from '../lambdas/core/concurrency';
 
 /**
  * A real S3-compatible server (s3rver) on loopback, with its data in a temp directory, plus the
- * the conditional writes and copy-source handling that s3rver lacks (see the middlewares below).
+ * conditional writes and deletes and the copy-source handling that s3rver lacks (see the
+ * middlewares below).
  */
 export interface LocalS3 {
   readonly endpoint: string;
@@ -34,40 +36,122 @@ interface MetadataStore {
   getMetadata(bucket: string, key: string): Promise<{ etag: string }>;
 }
 
-/**
- * S3 conditional writes, which s3rver ignores: a PUT with `If-None-Match: *` fails with 412 when
- * the key exists, one with `If-Match: <etag>` when the stored ETag differs. Checked and written
- * under a per-key lock, so of two racing writers exactly one wins, as on S3.
- */
-export function conditionalWrites(store: MetadataStore): Middleware {
-  const locks = new Map<string, Promise<void>>();
-  return async (ctx, next) => {
-    const ifNoneMatch = ctx.get('if-none-match');
-    const ifMatch = ctx.get('if-match');
-    if (ctx.method !== 'PUT' || (!ifNoneMatch && !ifMatch) || ctx.get('x-amz-copy-source') || 'partNumber' in ctx.query) return next();
-    const [, bucket, ...rest] = ctx.path.split('/');
-    const key = rest.map(decodeURIComponent).join('/');
-    const id = `${bucket}/${key}`;
-    const previous = locks.get(id) ?? Promise.resolve();
+/** Per-key locks: of two requests changing one key, the second waits until the first is done, as on S3. */
+export class KeyLocks {
+  private readonly locks = new Map<string, Promise<void>>();
+
+  async with<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(id) ?? Promise.resolve();
     let release!: () => void;
     const mine = new Promise<void>((r) => (release = r));
     const chained = previous.then(() => mine);
-    locks.set(id, chained);
+    this.locks.set(id, chained);
     await previous;
     try {
-      const current = await store.getMetadata(bucket, key).then((m) => m.etag, () => undefined);
-      const failed = (ifNoneMatch === '*' && current !== undefined) || (ifMatch !== '' && ifMatch !== current);
-      if (failed) {
-        ctx.status = 412;
-        ctx.type = 'application/xml';
-        ctx.body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>${ifMatch ? 'If-Match' : 'If-None-Match'}</Condition></Error>`;
-        return;
-      }
-      await next();
+      return await fn();
     } finally {
       release();
-      if (locks.get(id) === chained) locks.delete(id);
+      if (this.locks.get(id) === chained) this.locks.delete(id);
     }
+  }
+}
+
+const PRECONDITION_FAILED = 'At least one of the pre-conditions you specified did not hold';
+
+function preconditionFailed(ctx: KoaContext, condition: string): void {
+  ctx.status = 412;
+  ctx.type = 'application/xml';
+  ctx.body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>${PRECONDITION_FAILED}</Message><Condition>${condition}</Condition></Error>`;
+}
+
+const etagOf = (store: MetadataStore, bucket: string, key: string) => store.getMetadata(bucket, key).then((m) => m.etag, () => undefined);
+
+function objectOf(ctx: KoaContext): { bucket: string; key: string } {
+  const [, bucket, ...rest] = ctx.path.split('/');
+  return { bucket, key: rest.map(decodeURIComponent).join('/') };
+}
+
+/**
+ * S3 conditional writes, which s3rver ignores: a PUT (plain or copy) or a CompleteMultipartUpload
+ * with `If-None-Match: *` fails with 412 when the key exists, one with `If-Match: <etag>` when the
+ * stored ETag differs. Every write of an object (conditional or not) and every single-object
+ * DELETE holds the key's lock, so a condition is checked and acted on with no other change of
+ * that key in between, and of two racing writers exactly one wins, as on S3.
+ */
+export function conditionalWrites(store: MetadataStore, locks: KeyLocks): Middleware {
+  return async (ctx, next) => {
+    const [, bucket, ...rest] = ctx.path.split('/');
+    const write = (ctx.method === 'PUT' && !('partNumber' in ctx.query)) || (ctx.method === 'POST' && 'uploadId' in ctx.query);
+    if (!bucket || !rest.length || (!write && ctx.method !== 'DELETE')) return next();
+    const { key } = objectOf(ctx);
+    const ifNoneMatch = ctx.get('if-none-match');
+    const ifMatch = ctx.get('if-match');
+    await locks.with(`${bucket}/${key}`, async () => {
+      if (ifNoneMatch || ifMatch) {
+        const current = await etagOf(store, bucket, key);
+        if ((ifNoneMatch === '*' && current !== undefined) || (ifMatch !== '' && ifMatch !== current)) {
+          return preconditionFailed(ctx, ifMatch ? 'If-Match' : 'If-None-Match');
+        }
+      }
+      await next();
+    });
+  };
+}
+
+/** `If-Match` on GET, which s3rver ignores: a read of an object whose ETag changed fails with 412, as on S3. */
+export function conditionalReads(store: MetadataStore): Middleware {
+  return async (ctx, next) => {
+    const ifMatch = ctx.get('if-match');
+    const [, bucket, ...rest] = ctx.path.split('/');
+    if (ctx.method !== 'GET' || !ifMatch || !bucket || !rest.length) return next();
+    const { key } = objectOf(ctx);
+    const current = await etagOf(store, bucket, key);
+    if (current !== undefined && current !== ifMatch) return preconditionFailed(ctx, 'If-Match');
+    await next();
+  };
+}
+
+const xmlText = (s: string) =>
+  s.replace(/&(#x[0-9a-f]+|#\d+|amp|lt|gt|quot|apos);/gi, (_, e: string) =>
+    e[0] === '#' ? String.fromCodePoint(e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : Number(e.slice(1))) : ({ amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" } as Record<string, string>)[e.toLowerCase()],
+  );
+const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const element = (xml: string, name: string) => new RegExp(`<${name}>([\\s\\S]*?)</${name}>`).exec(xml)?.[1];
+
+/**
+ * DeleteObjects as S3 answers it, conditional deletes included (s3rver ignores the ETag and
+ * deletes every key): an object given with an `ETag` is deleted only while it has that ETag,
+ * otherwise reported in `Errors` as `PreconditionFailed` (`NoSuchKey` when it is gone); each
+ * key is checked and deleted under its lock. Handled here whole: s3rver never sees the request.
+ */
+export function conditionalDeletes(store: MetadataStore & { deleteObject(bucket: string, key: string): Promise<void> }, locks: KeyLocks): Middleware {
+  return async (ctx, next) => {
+    const [, bucket, ...rest] = ctx.path.split('/');
+    if (ctx.method !== 'POST' || !('delete' in ctx.query) || !bucket || rest.some(Boolean)) return next();
+    const chunks: Buffer[] = [];
+    for await (const c of (ctx as unknown as { req: AsyncIterable<Buffer> }).req) chunks.push(Buffer.from(c));
+    const xml = chunks.length ? Buffer.concat(chunks).toString('utf8') : '';
+    const objects = [...xml.matchAll(/<Object>([\s\S]*?)<\/Object>/g)].map((m) => ({ key: xmlText(element(m[1], 'Key') ?? ''), etag: element(m[1], 'ETag') }));
+    const quiet = element(xml, 'Quiet') === 'true';
+    // Keys in parallel (each under its own lock), as s3rver deletes them.
+    const results = await mapLimit(objects, 64, (o) =>
+      locks.with(`${bucket}/${o.key}`, async () => {
+        const key = `<Key>${xmlEscape(o.key)}</Key>`;
+        const current = await etagOf(store, bucket, o.key);
+        const expected = o.etag === undefined ? undefined : xmlText(o.etag);
+        if (expected !== undefined && current === undefined) return `<Error>${key}<Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>`;
+        if (expected !== undefined && expected !== current) return `<Error>${key}<Code>PreconditionFailed</Code><Message>${PRECONDITION_FAILED}</Message></Error>`;
+        // s3rver removes emptied folders after a delete and trips over a parallel delete that removed
+        // them first (ENOENT): the object itself is gone by then.
+        if (current !== undefined) await store.deleteObject(bucket, o.key).catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== 'ENOENT') throw e;
+        });
+        return quiet ? '' : `<Deleted>${key}</Deleted>`;
+      }),
+    );
+    ctx.status = 200;
+    ctx.type = 'application/xml';
+    ctx.body = `<?xml version="1.0" encoding="UTF-8"?><DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${results.join('')}</DeleteResult>`;
   };
 }
 
@@ -105,8 +189,15 @@ export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RV
 export async function startLocalS3(buckets: readonly string[]): Promise<LocalS3> {
   const directory = await mkdtemp(join(tmpdir(), 's3rver-'));
   const server = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true });
-  // Ahead of s3rver's own router, so preconditions are checked before any write.
-  server.middleware.unshift(conditionalWrites(server.store), copySourceConditions(server.store), copySourceEncoding);
+  // Ahead of s3rver's own router, so preconditions are checked before any write or delete.
+  const locks = new KeyLocks();
+  server.middleware.unshift(
+    conditionalDeletes(server.store, locks),
+    conditionalWrites(server.store, locks),
+    conditionalReads(server.store),
+    copySourceConditions(server.store),
+    copySourceEncoding,
+  );
   const address: AddressInfo = await server.run();
   const endpoint = `http://127.0.0.1:${address.port}`;
   const client = makeS3Client({ endpoint, credentials: LOCAL_CREDENTIALS });

@@ -350,3 +350,17 @@ export async function parquetFooters(paths: readonly string[]): Promise<{ rows: 
     instance.closeSync();
   }
 }
+
+/** Rows and row checksum of a Parquet file, computed as compactToParquet verifies its own output. */
+export async function parquetChecksum(path: string): Promise<{ rows: number; checksum: string }> {
+  const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
+  const c = await instance.connect();
+  try {
+    await c.run(`SET TimeZone = 'UTC'`);
+    const { rows, sum } = await checksum(c, `SELECT * FROM read_parquet(${sqlString(path)})`);
+    return { rows, checksum: sum };
+  } finally {
+    c.closeSync();
+    instance.closeSync();
+  }
+}

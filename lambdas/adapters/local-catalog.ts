@@ -1,74 +1,112 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { CatalogError } from '../core/errors';
 import type { Catalog, CatalogColumn, CatalogPartition } from '../core/ports';
+
+interface Stored {
+  columns: CatalogColumn[];
+  partitions: CatalogPartition[];
+}
+
+const isString = (x: unknown): x is string => typeof x === 'string';
+
+/** What is wrong with a parsed catalog file, if anything. */
+function problemOf(stored: unknown): string | undefined {
+  const o = stored as Partial<Stored> | null;
+  if (!o || typeof o !== 'object' || Array.isArray(o)) return 'it holds no JSON object';
+  if (!Array.isArray(o.columns)) return '"columns" is not a list';
+  const badColumn = o.columns.findIndex((c) => !c || !isString(c.name) || !isString(c.type));
+  if (badColumn >= 0) return `columns[${badColumn}] has no string "name" and "type"`;
+  if (!Array.isArray(o.partitions)) return '"partitions" is not a list';
+  const badPartition = o.partitions.findIndex((p) => !p || !Array.isArray(p.values) || !p.values.every(isString) || !isString(p.location));
+  if (badPartition >= 0) return `partitions[${badPartition}] has no string "values" list and "location"`;
+  return undefined;
+}
 
 /**
  * The catalog of the embedded default: partitions of one table in a JSON file (or only in
- * memory), written atomically. Same contract as the Glue adapter.
+ * memory). Same contract as the Glue adapter. The file is read anew by every call (an operator
+ * may edit it, another process may write it) and checked: a truncated or invalid file fails with
+ * a CatalogError naming it. Writes go through a temp file of their own and a rename, so a reader
+ * never sees half a file and two writers never share a temp file.
  */
 export class LocalCatalog implements Catalog {
-  private partitions = new Map<string, CatalogPartition>();
-  private columns: CatalogColumn[];
-  private loaded = false;
+  private memory: Stored;
 
-  /** `columns`: the table's columns as created (for a new file). */
-  constructor(private readonly file?: string, columns: readonly CatalogColumn[] = []) {
-    this.columns = [...columns];
+  /** `columns`: the table's columns as created (a missing file starts, or is rebuilt, with them). */
+  constructor(private readonly file?: string, private readonly columns: readonly CatalogColumn[] = []) {
+    this.memory = { columns: [...columns], partitions: [] };
   }
 
   private static id(values: readonly string[]): string {
     return JSON.stringify(values);
   }
 
-  private async load(): Promise<void> {
-    if (this.loaded || !this.file) return;
+  private async load(): Promise<Stored> {
+    if (!this.file) return this.memory;
+    let text: string;
     try {
-      const stored = JSON.parse(await readFile(this.file, 'utf8')) as { columns: CatalogColumn[]; partitions: CatalogPartition[] };
-      this.partitions = new Map(stored.partitions.map((p) => [LocalCatalog.id(p.values), p]));
-      this.columns = stored.columns;
+      text = await readFile(this.file, 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { columns: [...this.columns], partitions: [] };
+      throw e;
     }
-    this.loaded = true;
+    let stored: unknown;
+    try {
+      stored = JSON.parse(text);
+    } catch (e) {
+      throw new CatalogError(`local catalog ${this.file} is not valid JSON (${(e as Error).message}); fix it, or remove it to have it rebuilt from the committed versions`, { cause: e });
+    }
+    const problem = problemOf(stored);
+    if (problem) throw new CatalogError(`local catalog ${this.file} is not a catalog: ${problem}; fix it, or remove it to have it rebuilt from the committed versions`);
+    return stored as Stored;
+  }
+
+  private async save(stored: Stored): Promise<void> {
+    if (!this.file) {
+      this.memory = stored;
+      return;
+    }
+    await mkdir(dirname(this.file), { recursive: true });
+    const temp = `${this.file}.${process.pid}-${randomUUID()}.tmp`;
+    try {
+      await writeFile(temp, JSON.stringify(stored, null, 1));
+      await rename(temp, this.file);
+    } finally {
+      await rm(temp, { force: true });
+    }
   }
 
   async getPartitions(values: ReadonlyArray<readonly string[]>): Promise<Array<CatalogPartition | undefined>> {
-    await this.load();
-    return values.map((v) => this.partitions.get(LocalCatalog.id(v)));
+    const byId = new Map((await this.load()).partitions.map((p) => [LocalCatalog.id(p.values), p]));
+    return values.map((v) => byId.get(LocalCatalog.id(v)));
   }
 
   async putPartitions(partitions: readonly CatalogPartition[]): Promise<{ created: number; updated: number }> {
-    await this.load();
+    const stored = await this.load();
+    const byId = new Map(stored.partitions.map((p) => [LocalCatalog.id(p.values), p]));
     let created = 0;
     for (const p of partitions) {
-      if (!this.partitions.has(LocalCatalog.id(p.values))) created++;
-      this.partitions.set(LocalCatalog.id(p.values), { values: [...p.values], location: p.location });
+      if (!byId.has(LocalCatalog.id(p.values))) created++;
+      byId.set(LocalCatalog.id(p.values), { values: [...p.values], location: p.location });
     }
-    await this.save();
+    await this.save({ columns: stored.columns, partitions: [...byId.values()] });
     return { created, updated: partitions.length - created };
   }
 
   async getColumns(): Promise<CatalogColumn[]> {
-    await this.load();
-    return [...this.columns];
+    return [...(await this.load()).columns];
   }
 
   async appendColumns(columns: readonly CatalogColumn[]): Promise<void> {
-    await this.load();
-    this.columns.push(...columns);
-    await this.save();
-  }
-
-  private async save(): Promise<void> {
-    if (!this.file) return;
-    await mkdir(dirname(this.file), { recursive: true });
-    await writeFile(`${this.file}.tmp`, JSON.stringify({ columns: this.columns, partitions: [...this.partitions.values()] }, null, 1));
-    await rename(`${this.file}.tmp`, this.file);
+    if (!columns.length) return;
+    const stored = await this.load();
+    await this.save({ columns: [...stored.columns, ...columns], partitions: stored.partitions });
   }
 
   /** Every partition, in key order (for reports and tests). */
   async all(): Promise<CatalogPartition[]> {
-    await this.load();
-    return [...this.partitions.values()].sort((a, b) => (LocalCatalog.id(a.values) < LocalCatalog.id(b.values) ? -1 : 1));
+    return [...(await this.load()).partitions].sort((a, b) => (LocalCatalog.id(a.values) < LocalCatalog.id(b.values) ? -1 : 1));
   }
 }

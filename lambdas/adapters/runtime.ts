@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { GlueClient } from '@aws-sdk/client-glue';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { ConfigurationError } from '../core/errors';
@@ -25,6 +26,15 @@ export function runtimeFromEnv(vars: Vars = process.env): RuntimeDeps {
 }
 
 export const systemClock: Clock = { now: () => new Date() };
+
+/**
+ * Empties the scratch directory at a Lambda sandbox's first invocation: a sandbox runs one
+ * invocation at a time, so what is there was left by one that timed out (each attempt works in
+ * a directory of its own, which nothing else would remove).
+ */
+export function clearScratch(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
 
 /** The Glue table named by the environment. */
 export function glueCatalogFromEnv(settings: TableSettings, vars: Vars = process.env): Catalog {

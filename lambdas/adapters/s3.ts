@@ -13,9 +13,9 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { ConcurrentCommitError, RetryableError, SourceChangedError } from '../core/errors';
+import { ConcurrentCommitError, RetryableError, SourceChangedError, VerificationError } from '../core/errors';
 import type { ListedObject } from '../core/partitions';
-import type { ObjectRef, ObjectStore } from '../core/ports';
+import type { DeleteOutcome, DeleteTarget, ObjectRef, ObjectStore, WriteOptions } from '../core/ports';
 import { mapLimit } from '../core/concurrency';
 
 export interface S3Options {
@@ -60,8 +60,16 @@ function translate(e: unknown, what: string): never {
   throw e;
 }
 
+const exists = (bucket: string, key: string, e: unknown) =>
+  new ConcurrentCommitError(`s3://${bucket}/${key} already exists and is never replaced`, { cause: e });
+
 export class S3ObjectStore implements ObjectStore {
-  constructor(private readonly s3: S3Client) {}
+  private readonly partBytes: number;
+
+  /** `multipartPartBytes`: part size of multipart uploads (S3's minimum is 5 MB). */
+  constructor(private readonly s3: S3Client, options: { multipartPartBytes?: number } = {}) {
+    this.partBytes = options.multipartPartBytes ?? MULTIPART_PART_BYTES;
+  }
 
   async *list(bucket: string, prefix: string): AsyncIterable<ListedObject> {
     let token: string | undefined;
@@ -118,21 +126,28 @@ export class S3ObjectStore implements ObjectStore {
 
   /**
    * Uploads and reads the size back: an upload whose request was cut off and retried can leave a
-   * short object behind on some servers, so a size mismatch is uploaded again (3 attempts).
+   * short object behind on some servers, so a size mismatch is uploaded again (3 attempts). A
+   * create-only upload (`If-None-Match: *` on the PUT or on CompleteMultipartUpload) never
+   * replaces anything: an existing key fails it with ConcurrentCommitError, a short object with
+   * VerificationError.
    */
-  async uploadFile(bucket: string, key: string, path: string, contentType: string): Promise<{ bytes: number; etag: string }> {
+  async uploadFile(bucket: string, key: string, path: string, contentType: string, options: WriteOptions = {}): Promise<{ bytes: number; etag: string }> {
     const { size } = await stat(path);
     for (let attempt = 1; ; attempt++) {
       const upload = new Upload({
         client: this.s3,
-        params: { Bucket: bucket, Key: key, Body: createReadStream(path), ContentType: contentType },
-        partSize: MULTIPART_PART_BYTES,
+        params: { Bucket: bucket, Key: key, Body: createReadStream(path), ContentType: contentType, ...(options.createOnly ? { IfNoneMatch: '*' } : {}) },
+        partSize: this.partBytes,
         queueSize: MULTIPART_QUEUE,
         leavePartsOnError: false,
       });
-      const out = await upload.done().catch((e) => translate(e, `upload s3://${bucket}/${key}`));
+      const out = await upload.done().catch((e) => {
+        if (options.createOnly && isStatus(e, 412, 409)) throw exists(bucket, key, e);
+        return translate(e, `upload s3://${bucket}/${key}`);
+      });
       const stored = await this.head(bucket, key);
       if (stored?.bytes === size) return { bytes: size, etag: out.ETag ?? stored.etag };
+      if (options.createOnly) throw new VerificationError(`s3://${bucket}/${key} holds ${stored?.bytes ?? 'no'} bytes after an upload of ${size}; it is not replaced`);
       if (attempt >= 3) throw new RetryableError(`s3://${bucket}/${key} holds ${stored?.bytes ?? 'no'} bytes after ${attempt} uploads of ${size}`);
     }
   }
@@ -179,7 +194,7 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async copy(from: ObjectRef, to: ObjectRef, ifMatch?: string): Promise<void> {
+  async copy(from: ObjectRef, to: ObjectRef, ifMatch?: string, options: WriteOptions = {}): Promise<void> {
     const source = `s3://${from.bucket}/${from.key}`;
     try {
       await this.s3.send(
@@ -188,25 +203,38 @@ export class S3ObjectStore implements ObjectStore {
           Key: to.key,
           CopySource: `${from.bucket}/${encodeURIComponent(from.key).replace(/%2F/g, '/')}`,
           CopySourceIfMatch: ifMatch,
+          ...(options.createOnly ? { IfNoneMatch: '*' } : {}),
         }),
       );
     } catch (e) {
+      // Both conditions answer 412: the target tells which one failed.
+      if (options.createOnly && isStatus(e, 412, 409) && (await this.head(to.bucket, to.key))) throw exists(to.bucket, to.key, e);
       if (isStatus(e, 412)) throw new SourceChangedError(`${source} changed (ETag is no longer ${ifMatch})`, { cause: e });
       if (isStatus(e, 404)) throw new SourceChangedError(`${source} is missing`, { cause: e });
       return translate(e, `copy ${source} to s3://${to.bucket}/${to.key}`);
     }
   }
 
-  async deleteKeys(bucket: string, keys: readonly string[]): Promise<void> {
-    const batches = Array.from({ length: Math.ceil(keys.length / 1000) }, (_, i) => keys.slice(i * 1000, i * 1000 + 1000));
+  /** DeleteObjects, 1,000 keys a request; a target with an ETag is deleted only while it has it (S3 conditional delete). */
+  async deleteKeys(bucket: string, targets: readonly DeleteTarget[]): Promise<DeleteOutcome> {
+    const changed: string[] = [];
+    const missing: string[] = [];
+    const batches = Array.from({ length: Math.ceil(targets.length / 1000) }, (_, i) => targets.slice(i * 1000, i * 1000 + 1000));
     await mapLimit(batches, DELETE_BATCHES_IN_FLIGHT, async (batch) => {
       const out = await this.s3
-        .send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }))
+        .send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((t) => ({ Key: t.key, ...(t.etag ? { ETag: t.etag } : {}) })), Quiet: true } }))
         .catch((e) => translate(e, `delete from s3://${bucket}`));
-      if (out.Errors?.length) {
-        const named = out.Errors.slice(0, 5).map((er) => `${er.Key} (${er.Code}: ${er.Message})`).join('; ');
-        throw new RetryableError(`S3 refused to delete ${out.Errors.length} object(s) in s3://${bucket}: ${named}`);
+      const refused = [];
+      for (const er of out.Errors ?? []) {
+        if (er.Code === 'PreconditionFailed') changed.push(er.Key!);
+        else if (er.Code === 'NoSuchKey') missing.push(er.Key!);
+        else refused.push(er);
+      }
+      if (refused.length) {
+        const named = refused.slice(0, 5).map((er) => `${er.Key} (${er.Code}: ${er.Message})`).join('; ');
+        throw new RetryableError(`S3 refused to delete ${refused.length} object(s) in s3://${bucket}: ${named}`);
       }
     });
+    return { changed, missing };
   }
 }

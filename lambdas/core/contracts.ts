@@ -122,6 +122,8 @@ export interface BinManifest {
     readonly key: string;
     readonly empty?: boolean;
     readonly bytes: number;
+    /** The file's ETag: it is written once, so it never changes after this manifest (absent in older manifests). */
+    readonly etag?: string;
     readonly rows: number;
     /** Order-independent sum of row hashes, equal for the inputs and the written file. */
     readonly checksum: string;
@@ -176,6 +178,13 @@ export interface SwapOutput {
   readonly schemaConflicts: readonly string[];
   /** Kafka offsets missing in the partitions committed now, e.g. `orders+0 in partition=0: 25-29`. */
   readonly kafkaGaps: readonly string[];
+  /**
+   * Partitions whose catalog entry an operator pointed elsewhere by hand (not at a version this
+   * pipeline committed): kept as they are, each with what to do about it.
+   */
+  readonly catalogDrift: readonly string[];
+  /** Landing keys committed before and rewritten since: their new content was added as new data. */
+  readonly rewrittenSources: readonly string[];
 }
 
 /** Input of the lifecycle step. */

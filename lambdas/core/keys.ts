@@ -5,6 +5,9 @@ export const SYSTEM_PREFIX = '_compactor/';
 
 /** Plans of every run (bin specs, items lists): read during the run and by a redrive of it. */
 export const plansPrefix = (table: string) => `${SYSTEM_PREFIX}${table}/plans/`;
+/** Each step's IAM grants are scoped to prefixes of the table's system objects, such as these. */
+export const manifestsPrefix = (table: string) => `${SYSTEM_PREFIX}${table}/manifests/`;
+
 const runDir = (table: string, planId: string) => `${plansPrefix(table)}${planId}/`;
 
 export const planKey = (table: string, planId: string) => `${runDir(table, planId)}plan.json`;
@@ -20,7 +23,7 @@ export const leaseKey = (table: string) => `${SYSTEM_PREFIX}${table}/lease.json`
 export const outputRatiosKey = (table: string) => `${SYSTEM_PREFIX}${table}/output-ratios.json`;
 
 /** The manifests of one version: kept where they are while the version is current or superseded. */
-export const versionManifestsPrefix = (table: string, partition: string, version: string) => `${SYSTEM_PREFIX}${table}/manifests/${partition}/v=${version}/`;
+export const versionManifestsPrefix = (table: string, partition: string, version: string) => `${manifestsPrefix(table)}${partition}/v=${version}/`;
 
 export const manifestKey = (table: string, partition: string, version: string, binId: string) =>
   `${versionManifestsPrefix(table, partition, version)}${binId}.json`;
@@ -33,14 +36,14 @@ export const manifestKey = (table: string, partition: string, version: string, b
 export const retiredManifestsPrefix = (table: string) => `${SYSTEM_PREFIX}${table}/retired/manifests/`;
 
 /** Where a manifest of a retired version is kept until the retention expires it. */
-export const retiredManifestKey = (table: string, key: string) => `${retiredManifestsPrefix(table)}${key.slice(`${SYSTEM_PREFIX}${table}/manifests/`.length)}`;
+export const retiredManifestKey = (table: string, key: string) => `${retiredManifestsPrefix(table)}${key.slice(manifestsPrefix(table).length)}`;
 
 /** Per-execution run reports. */
 export const runReportsPrefix = (table: string) => `${SYSTEM_PREFIX}${table}/reports/`;
 
-/** Records of a bin that could not be read, with a report: outside any table location. */
 /** Set-aside records of every table, outside any table location. */
 export const QUARANTINE_PREFIX = 'quarantine/';
+/** Records of a table's bins that could not be read, with reports. */
 export const tableQuarantinePrefix = (table: string) => `${QUARANTINE_PREFIX}${table}/`;
 export const quarantinePrefix = (table: string, partition: string, binId: string) => `${tableQuarantinePrefix(table)}${partition}/${binId}/`;
 

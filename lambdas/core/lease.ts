@@ -1,4 +1,4 @@
-/** The table's run lease: held by one execution while that execution runs. */
+/** The table's run lease: held by one run (a workflow execution or a CLI process) while it runs. */
 export interface Lease {
   readonly table: string;
   readonly holder: string;
@@ -9,6 +9,28 @@ export interface Lease {
 
 /** A run that outlives this is presumed dead when its status cannot be read. */
 export const LEASE_TTL_MS = 24 * 3_600_000;
+
+/** A CLI run's lease lives this long past its last renewal (nobody can ask a process elsewhere whether it runs). */
+export const CLI_LEASE_TTL_MS = 2 * 60_000;
+/** How often a CLI run renews its lease: four chances before it expires. */
+export const CLI_LEASE_RENEW_MS = 30_000;
+
+/** A CLI process as a lease holder: `cli:<host>:<pid>:<start ms>`, recognisable by any run. */
+export interface CliHolder {
+  readonly host: string;
+  readonly pid: number;
+  readonly startedAt: number;
+}
+
+/** A host name as a holder spells it (no `:`). */
+export const holderHost = (host: string) => host.replace(/:/g, '_');
+
+export const cliHolder = (h: CliHolder) => `cli:${holderHost(h.host)}:${h.pid}:${h.startedAt}`;
+
+export function parseCliHolder(holder: string): CliHolder | undefined {
+  const m = /^cli:([^:]+):(\d+):(\d+)$/.exec(holder);
+  return m ? { host: m[1], pid: Number(m[2]), startedAt: Number(m[3]) } : undefined;
+}
 
 export type LeaseDecision = 'take' | 'reenter' | 'blocked';
 
@@ -25,6 +47,6 @@ export function decideLease(current: Lease | undefined, me: string, now: Date, h
   return Date.parse(current.expiresAt) <= now.getTime() ? 'take' : 'blocked';
 }
 
-export function newLease(table: string, me: string, now: Date): Lease {
-  return { table, holder: me, acquiredAt: now.toISOString(), expiresAt: new Date(now.getTime() + LEASE_TTL_MS).toISOString() };
+export function newLease(table: string, me: string, now: Date, ttlMs = LEASE_TTL_MS): Lease {
+  return { table, holder: me, acquiredAt: now.toISOString(), expiresAt: new Date(now.getTime() + ttlMs).toISOString() };
 }

@@ -248,6 +248,8 @@ export function planCompaction(
     bytesSoFar += inputBytes;
     const version = contentId([
       partition.path,
+      // A rollback commits an old version anew: what is planned on it gets ids never used before.
+      ...(base?.committedAt ? [`base ${base.version} ${base.committedAt}`] : []),
       ...bins.map((b) => `bin ${b.binId}`),
       ...carried.map((f) => `carried ${f.key}\u0000${f.etag}`),
     ]);

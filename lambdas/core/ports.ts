@@ -6,6 +6,25 @@ export interface ObjectRef {
   readonly key: string;
 }
 
+/** An object to delete, only while it still has `etag` when one is given (S3 conditional delete). */
+export interface DeleteTarget {
+  readonly key: string;
+  readonly etag?: string;
+}
+
+/** What a batch delete left in place. */
+export interface DeleteOutcome {
+  /** Kept: the object's ETag was no longer the one given (rewritten since). */
+  readonly changed: readonly string[];
+  /** Not there (deleted before, by anyone): nothing to do. */
+  readonly missing: readonly string[];
+}
+
+/** `createOnly`: write only if no object has the key yet; otherwise fail with ConcurrentCommitError, changing nothing. */
+export interface WriteOptions {
+  readonly createOnly?: boolean;
+}
+
 /** The object storage the use-cases need; S3 in production, any S3-compatible server locally. */
 export interface ObjectStore {
   list(bucket: string, prefix: string): AsyncIterable<ListedObject>;
@@ -13,8 +32,8 @@ export interface ObjectStore {
   getStream(bucket: string, key: string, ifMatch?: string): Promise<Readable>;
   getJson<T>(bucket: string, key: string): Promise<T | undefined>;
   putJson(bucket: string, key: string, value: unknown): Promise<void>;
-  /** Uploads a local file (multipart when large) and returns the stored size. */
-  uploadFile(bucket: string, key: string, path: string, contentType: string): Promise<{ bytes: number; etag: string }>;
+  /** Uploads a local file (multipart when large) and returns the stored size and ETag. */
+  uploadFile(bucket: string, key: string, path: string, contentType: string, options?: WriteOptions): Promise<{ bytes: number; etag: string }>;
   head(bucket: string, key: string): Promise<{ bytes: number; etag: string } | undefined>;
   /** A JSON object with its ETag, for a later conditional write. */
   getJsonVersioned<T>(bucket: string, key: string): Promise<{ value: T; etag: string } | undefined>;
@@ -24,9 +43,12 @@ export interface ObjectStore {
    */
   putJsonIf(bucket: string, key: string, value: unknown, ifMatch: string | undefined): Promise<void>;
   /** Server-side copy; fails with SourceChangedError when the source's ETag is not `ifMatch`. */
-  copy(from: ObjectRef, to: ObjectRef, ifMatch?: string): Promise<void>;
-  /** Deletes in batches; fails naming every key the server refused. */
-  deleteKeys(bucket: string, keys: readonly string[]): Promise<void>;
+  copy(from: ObjectRef, to: ObjectRef, ifMatch?: string, options?: WriteOptions): Promise<void>;
+  /**
+   * Deletes in batches, each target only while it has its ETag; reports what was kept because it
+   * changed and what was already gone, and fails naming every other key the server refused.
+   */
+  deleteKeys(bucket: string, targets: readonly DeleteTarget[]): Promise<DeleteOutcome>;
 }
 
 /** The table catalog (Glue in production): where each partition's data is. */

@@ -1,12 +1,18 @@
+import type { ColumnSchema } from './contracts';
 import type { KafkaOffsets } from './kafka';
 import type { PartitionValues } from './partitions';
 
-/** A landing object whose rows a committed version holds, and since when. */
+/** A landing object whose rows a committed version holds: one entry per key (its committed ETag). */
 export interface CoveredSource {
   readonly key: string;
   readonly etag: string;
-  /** When a committed version first held this source's rows (ISO-8601): grace counts from here. */
-  readonly since: string;
+  /** When the version that first held its rows was committed (ISO-8601): a rollback keeps the sources committed by then. */
+  readonly committedAt: string;
+  /**
+   * When the catalog was read back pointing at a version holding its rows: the grace counts from
+   * here. Absent until then (a catalog update that failed, and was not repaired yet).
+   */
+  readonly since?: string;
 }
 
 export interface GoldFile {
@@ -23,12 +29,15 @@ export interface SupersededVersion {
   readonly rows: number;
   readonly committedAt: string;
   readonly kafka?: KafkaOffsets;
-  /** When the catalog stopped pointing at it: queries started before may still read it. */
-  readonly supersededAt: string;
+  /**
+   * When the catalog was read back pointing at the version that replaced it: queries planned
+   * before may still read it, so the grace counts from here. Absent until then.
+   */
+  readonly supersededAt?: string;
 }
 
-/** The entry a version leaves in `superseded` when another one replaces it. */
-export function supersede(state: PartitionState, at: string): SupersededVersion {
+/** The entry a version leaves in `superseded` when another one replaces it (superseded once the catalog shows the new one). */
+export function supersede(state: PartitionState): SupersededVersion {
   return {
     version: state.version,
     location: state.location,
@@ -36,7 +45,19 @@ export function supersede(state: PartitionState, at: string): SupersededVersion 
     rows: state.rows,
     committedAt: state.committedAt,
     ...(state.kafka ? { kafka: state.kafka } : {}),
-    supersededAt: at,
+  };
+}
+
+/**
+ * The state once the catalog was read back pointing at its version, at `at`: the grace of its new
+ * sources and of the versions it replaced starts now; what was verified earlier keeps its time.
+ */
+export function verified(state: PartitionState, at: string): PartitionState {
+  return {
+    ...state,
+    verifiedAt: at,
+    sources: state.sources.map((x) => (x.since ? x : { ...x, since: at })),
+    superseded: state.superseded.map((v) => (v.supersededAt ? v : { ...v, supersededAt: at })),
   };
 }
 
@@ -59,11 +80,26 @@ export interface PartitionState {
   readonly superseded: readonly SupersededVersion[];
   /** Kafka Connect offsets the version holds per topic-partition: a redelivery is never written twice. */
   readonly kafka?: KafkaOffsets;
+  /** When the catalog was read back pointing at this version (commit, repair or rollback); absent until then. */
+  readonly verifiedAt?: string;
+  /** A catalog location an operator set by hand and the pipeline was told to keep (`catalog adopt`). */
+  readonly catalogPin?: { readonly location: string; readonly at: string };
+  /** Columns of the version's files (as written), so a lost catalog gets its columns back. */
+  readonly schema?: readonly ColumnSchema[];
+}
+
+/** The columns of files written at different times, united by name in first-seen order. */
+export function unitedSchema(...schemas: ReadonlyArray<readonly ColumnSchema[] | undefined>): ColumnSchema[] {
+  const byName = new Map<string, ColumnSchema>();
+  for (const s of schemas) for (const c of s ?? []) if (!byName.has(c.name)) byName.set(c.name, c);
+  return [...byName.values()];
 }
 
 /** The committed base a plan builds on: its gold files become inputs, its sources are already held. */
 export interface CommittedBase {
   readonly version: string;
+  /** When the base was committed: a rollback recommits an old version, and what is planned on it then gets new version ids. */
+  readonly committedAt?: string;
   readonly files: readonly GoldFile[];
   readonly sourceIds: ReadonlySet<string>;
   readonly kafka?: KafkaOffsets;
@@ -75,6 +111,7 @@ export function baseOf(state: PartitionState | undefined): CommittedBase | undef
   if (!state) return undefined;
   return {
     version: state.version,
+    committedAt: state.committedAt,
     files: state.files,
     sourceIds: new Set(state.sources.map((s) => sourceId(s.key, s.etag))),
     ...(state.kafka ? { kafka: state.kafka } : {}),

@@ -1,5 +1,5 @@
 import { logger } from '../adapters/logger';
-import { lazy, runtimeFromEnv } from '../adapters/runtime';
+import { clearScratch, lazy, runtimeFromEnv } from '../adapters/runtime';
 import type { BinItem, CompactOutput } from '../core/contracts';
 import { requireFields } from '../core/validate';
 import { compactBin, type CompactDeps } from '../use-cases/compact-bin';
@@ -14,4 +14,8 @@ export const makeHandler = (deps: CompactDeps) => async (event: unknown): Promis
   return out;
 };
 
-export const handler = lazy(() => makeHandler(runtimeFromEnv()));
+export const handler = lazy(() => {
+  const rt = runtimeFromEnv();
+  clearScratch(rt.engine.scratchDir);
+  return makeHandler(rt);
+});

@@ -10,6 +10,8 @@ export const makeHandler = (deps: SwapDeps) => async (event: unknown): Promise<S
   requireFields<PlanOutput>(plan, 'swap input plan', { planId: 'string', planBucket: 'string', planKey: 'string' });
   const out = await swapPlan(deps, plan);
   logger.info('swapped', { planId: plan.planId, ...out });
+  // Kept as the operator set it; someone has to decide (npm run compact -- catalog adopt|overrule).
+  if (out.catalogDrift.length) logger.warn('catalog drift kept', { planId: plan.planId, catalogDrift: out.catalogDrift });
   return out;
 };
 

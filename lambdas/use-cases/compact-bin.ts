@@ -1,14 +1,18 @@
-import { rm } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { compactToParquet, parquetFooters, type EngineOptions, type EngineResult } from '../adapters/duckdb-engine';
+import { pipeline } from 'node:stream/promises';
+import { compactToParquet, parquetChecksum, parquetFooters, type EngineOptions, type EngineResult } from '../adapters/duckdb-engine';
 import { dropRecords, type RejectedRecord } from '../adapters/bad-records';
 import { fetchInputs } from '../adapters/fetch-inputs';
 import type { BinItem, BinManifest, BinSpec, CompactOutput } from '../core/contracts';
-import { InvalidInputError, VerificationError } from '../core/errors';
+import { ConcurrentCommitError, InvalidInputError, VerificationError } from '../core/errors';
+import { stateKey } from '../core/keys';
 import { parseKafkaName, size, withoutOffsets, type Intervals } from '../core/kafka';
 import type { ObjectStore } from '../core/ports';
 import { isDecimalType } from '../core/schema';
 import type { EngineSettings, TableSettings } from '../core/settings';
+import type { PartitionState } from '../core/state';
 import { kafkaDedupFor } from './kafka-dedup';
 import { asStored, quarantinedOffsets, writeQuarantine, type QuarantineDeps } from './quarantine';
 
@@ -71,10 +75,50 @@ function verifyEngine(where: string, result: EngineResult, inputRows: number): v
   }
 }
 
+/** The bin's verified manifest, if one exists and its file is still the one it verified. */
+async function verifiedManifest(store: ObjectStore, bucket: string, key: string): Promise<BinManifest | undefined> {
+  const m = await store.getJson<BinManifest>(bucket, key);
+  if (!m || m.output.empty) return m;
+  const head = await store.head(bucket, m.output.key);
+  return head && head.bytes === m.output.bytes && (!m.output.etag || head.etag === m.output.etag) ? m : undefined;
+}
+
+/**
+ * A committed version's objects are never written again: its bins have verified manifests (a
+ * rerun reuses them), and if they are gone (the version was retired) nothing is brought back.
+ */
+async function refuseCommitted(store: ObjectStore, s: TableSettings, spec: BinSpec, where: string): Promise<void> {
+  const st = await store.getJson<PartitionState>(s.goldBucket, stateKey(s.table, spec.partition));
+  if (st && (st.version === spec.version || st.superseded.some((v) => v.version === spec.version))) {
+    throw new ConcurrentCommitError(`${where}: version ${spec.version} was committed and its files are gone or changed; a committed version's objects are never written again`);
+  }
+}
+
+/**
+ * The file at the output key when this attempt's create-only upload found one: another attempt's
+ * (a run that died before its manifest, or one racing this one). Kept if it holds exactly this
+ * bin's rows (same count and checksum), never replaced.
+ */
+async function adoptExisting(store: ObjectStore, bucket: string, key: string, workDir: string, result: EngineResult, where: string): Promise<{ bytes: number; etag: string }> {
+  const head = await store.head(bucket, key);
+  if (!head) throw new VerificationError(`${where}: s3://${bucket}/${key} was there at the upload and is gone now`);
+  const path = join(workDir, 'existing.parquet');
+  await pipeline(await store.getStream(bucket, key, head.etag), createWriteStream(path));
+  const found = await parquetChecksum(path).catch((e: Error) => ({ rows: -1, checksum: `unreadable: ${e.message}` }));
+  if (found.rows !== result.outputRows || found.checksum !== result.outputChecksum) {
+    throw new VerificationError(
+      `${where}: s3://${bucket}/${key} already exists with other rows (${found.rows} rows, checksum ${found.checksum}) than this bin ` +
+        `(${result.outputRows} rows, checksum ${result.outputChecksum}); it is never replaced: remove it if no committed version lists it, then rerun`,
+    );
+  }
+  return head;
+}
+
 /**
  * Compacts one bin into one Parquet file at its deterministic key, then writes its manifest.
  * The manifest is written last and only after every check passed: it is the proof that the
- * output holds each input row exactly once. A rerun overwrites the same key.
+ * output holds each input row exactly once. Both are written create-only, so a late or racing
+ * attempt never replaces them; a rerun reuses a verified earlier attempt.
  */
 export async function compactBin(deps: CompactDeps, item: BinItem): Promise<CompactOutput> {
   const { store, settings: s, engine: e } = deps;
@@ -83,16 +127,16 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
   const spec = await store.getJson<BinSpec>(s.goldBucket, item.binKey);
   if (!spec) throw new InvalidInputError(`bin spec s3://${s.goldBucket}/${item.binKey} not found: was plan ${item.planId} removed?`);
   if (spec.binId !== item.binId) throw new InvalidInputError(`bin spec ${item.binKey} is for bin ${spec.binId}, not ${item.binId}`);
+  const where = `bin ${spec.binId} of ${spec.partition}`;
 
   // A verified earlier attempt (retry, redrive, rerun) is reused rather than redone.
-  const existing = await store.getJson<BinManifest>(s.goldBucket, spec.manifestKey);
-  if (existing) {
-    const head = existing.output.empty ? undefined : await store.head(s.goldBucket, existing.output.key);
-    if (existing.output.empty || (head && head.bytes === existing.output.bytes)) return outputOf(existing, spec, spec.manifestKey);
-  }
+  const existing = await verifiedManifest(store, s.goldBucket, spec.manifestKey);
+  if (existing) return outputOf(existing, spec, spec.manifestKey);
+  await refuseCommitted(store, s, spec, where);
 
-  const workDir = join(e.scratchDir, spec.binId);
-  await rm(workDir, { recursive: true, force: true });
+  // Private to this attempt: another run may compact the same bin at the same time.
+  await mkdir(e.scratchDir, { recursive: true });
+  const workDir = await mkdtemp(join(e.scratchDir, `${spec.binId}-`));
   try {
     const t0 = Date.now();
     const declaredTypes = { ...e.declaredTypes, ...deps.declaredTypes };
@@ -126,7 +170,6 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
     }
     deps.onStage?.('fetched', spec.binId);
     const t1 = Date.now();
-    const where = `bin ${spec.binId} of ${spec.partition}`;
     const outPath = join(workDir, 'out.parquet');
     const engine = await compactToParquet(staged, workDir, outPath, {
       compression: e.compression,
@@ -151,12 +194,20 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
     if (result) verifyEngine(where, result, inputRows);
     else if (inputRows) throw new VerificationError(`${where}: the inputs hold ${inputRows} rows but nothing was written`);
 
-    let uploaded = { bytes: 0 };
+    // Another run may have committed this version meanwhile: its verified output stands.
+    const done = await verifiedManifest(store, s.goldBucket, spec.manifestKey);
+    if (done) return outputOf(done, spec, spec.manifestKey);
+    await refuseCommitted(store, s, spec, where);
+    let uploaded: { bytes: number; etag?: string } = { bytes: 0 };
     if (result) {
-      uploaded = await store.uploadFile(s.goldBucket, spec.outputKey, outPath, 'application/vnd.apache.parquet');
-      const stored = await store.head(s.goldBucket, spec.outputKey);
-      if (!stored || stored.bytes !== result.outputBytes) {
-        throw new VerificationError(`${where}: uploaded s3://${s.goldBucket}/${spec.outputKey} has ${stored?.bytes ?? 'no'} bytes, wrote ${result.outputBytes}`);
+      let adopted = false;
+      uploaded = await store.uploadFile(s.goldBucket, spec.outputKey, outPath, 'application/vnd.apache.parquet', { createOnly: true }).catch((err) => {
+        if (!(err instanceof ConcurrentCommitError)) throw err;
+        adopted = true;
+        return adoptExisting(store, s.goldBucket, spec.outputKey, workDir, result, where);
+      });
+      if (!adopted && uploaded.bytes !== result.outputBytes) {
+        throw new VerificationError(`${where}: uploaded s3://${s.goldBucket}/${spec.outputKey} has ${uploaded.bytes} bytes, wrote ${result.outputBytes}`);
       }
     }
     deps.onStage?.('uploaded', spec.binId);
@@ -191,6 +242,7 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
         key: spec.outputKey,
         ...(result ? {} : { empty: true }),
         bytes: uploaded.bytes,
+        ...(uploaded.etag ? { etag: uploaded.etag } : {}),
         rows: result?.outputRows ?? 0,
         checksum: result?.outputChecksum ?? '0',
         compression: e.compression,
@@ -198,7 +250,17 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
       },
       timings: { fetchMs: t1 - t0, engineMs: t2 - t1, uploadMs: t3 - t2 },
     };
-    await store.putJson(s.goldBucket, spec.manifestKey, manifest);
+    try {
+      await store.putJsonIf(s.goldBucket, spec.manifestKey, manifest, undefined);
+    } catch (err) {
+      // A racing attempt wrote it first: it stands if it proves the same file.
+      if (!(err instanceof ConcurrentCommitError)) throw err;
+      const theirs = await verifiedManifest(store, s.goldBucket, spec.manifestKey);
+      if (!theirs || theirs.output.key !== manifest.output.key || theirs.output.bytes !== manifest.output.bytes) {
+        throw new VerificationError(`${where}: s3://${s.goldBucket}/${spec.manifestKey} was written by another attempt for another file`, { cause: err });
+      }
+      return outputOf(theirs, spec, spec.manifestKey);
+    }
     return outputOf(manifest, spec, spec.manifestKey);
   } finally {
     await rm(workDir, { recursive: true, force: true });

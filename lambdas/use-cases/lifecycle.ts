@@ -1,4 +1,5 @@
 import type { LifecycleOutput } from '../core/contracts';
+import { ConcurrentCommitError } from '../core/errors';
 import { statePrefix, stateKey } from '../core/keys';
 import type { Catalog, Clock, ObjectStore } from '../core/ports';
 import type { TableSettings } from '../core/settings';
@@ -17,23 +18,25 @@ export interface LifecycleDeps {
 export interface LifecycleReport extends LifecycleOutput {
   /** Partitions skipped because the catalog does not point at their committed version. */
   readonly unverified: readonly string[];
-  /** Landing keys rewritten after they were committed: kept, and planned again as new data. */
+  /**
+   * Objects kept because they no longer had their committed ETag at the delete: landing keys
+   * rewritten since their commit (planned again as new data), and `s3://` gold files changed by hand.
+   */
   readonly changedAfterCommit: readonly string[];
   /** With dryRun: what would be retired. */
   readonly wouldRetire: readonly string[];
 }
 
-const dirOf = (key: string) => key.slice(0, key.lastIndexOf('/') + 1);
-
 /**
- * Retires compacted landing sources and superseded gold versions once the catalog is verified to
- * point at the version holding their rows and the grace period has passed since then. S3
- * lifecycle days count from object creation, so the grace is decided here, not by a bucket rule.
+ * Retires compacted landing sources and superseded gold versions once the catalog was verified to
+ * point at the version holding their rows and the grace period has passed since then (S3
+ * lifecycle days count from object creation, so the grace is decided here, not by a bucket rule).
+ * Every delete is conditional on the committed ETag: a key rewritten meanwhile is kept.
  */
 export async function retireCompacted(deps: LifecycleDeps, dryRun = false): Promise<LifecycleReport> {
   const { store, catalog, settings: s } = deps;
   const now = deps.clock.now().getTime();
-  const due = (iso: string) => Date.parse(iso) + deps.graceMs <= now;
+  const due = (iso: string | undefined) => iso !== undefined && Date.parse(iso) + deps.graceMs <= now;
   let retired = 0;
   let waiting = 0;
   const unverified: string[] = [];
@@ -54,42 +57,39 @@ export async function retireCompacted(deps: LifecycleDeps, dryRun = false): Prom
     }
     const dueSources = st.sources.filter((x) => due(x.since));
     const dueVersions = st.superseded.filter((v) => due(v.supersededAt));
+    // A version that is current again (rolled back to) is never deleted.
+    const current = new Set(st.files.map((f) => f.key));
+    const goldFiles = dueVersions.flatMap((v) => v.files.filter((f) => !current.has(f.key)));
     waiting += st.sources.length - dueSources.length + st.superseded.filter((v) => !due(v.supersededAt)).reduce((n, v) => n + v.files.length, 0);
     if (!dueSources.length && !dueVersions.length) continue;
     if (dryRun) {
-      wouldRetire.push(...dueSources.map((x) => `s3://${s.landingBucket}/${x.key}`), ...dueVersions.flatMap((v) => v.files.map((f) => `s3://${s.goldBucket}/${f.key}`)));
+      wouldRetire.push(...dueSources.map((x) => `s3://${s.landingBucket}/${x.key}`), ...goldFiles.map((f) => `s3://${s.goldBucket}/${f.key}`));
       continue;
     }
 
-    // Delete a landing key only if it still is the object that was committed.
-    const etags = new Map<string, string>();
-    for (const dir of new Set(dueSources.map((x) => dirOf(x.key)))) {
-      for await (const o of store.list(s.landingBucket, dir)) etags.set(o.key, o.etag);
-    }
-    const deletable: string[] = [];
-    const gone = new Set<string>();
-    for (const x of dueSources) {
-      const etag = etags.get(x.key);
-      if (etag === undefined) gone.add(x.key);
-      else if (etag === x.etag) deletable.push(x.key);
-      else changedAfterCommit.push(x.key);
-    }
-    await store.deleteKeys(s.landingBucket, deletable);
-    // A version that is current again (rolled back to) is never deleted.
-    const goldFiles = dueVersions.flatMap((v) => v.files.map((f) => f.key)).filter((k) => !st.files.some((f) => f.key === k));
-    await store.deleteKeys(s.goldBucket, goldFiles);
-    retired += deletable.length + goldFiles.length;
-    // Their manifests move to where a bucket rule expires them after the retention.
-    for (const v of dueVersions) if (v.version !== st.version) await retireManifests(store, s.goldBucket, s.table, st.partition, v.version);
+    const landing = await store.deleteKeys(s.landingBucket, dueSources.map((x) => ({ key: x.key, etag: x.etag })));
+    // Files recorded without an ETag (older states) are deleted by key.
+    const gold = await store.deleteKeys(s.goldBucket, goldFiles.map((f) => ({ key: f.key, ...(f.etag ? { etag: f.etag } : {}) })));
+    changedAfterCommit.push(...landing.changed, ...gold.changed.map((k) => `s3://${s.goldBucket}/${k}`));
+    retired += dueSources.length - landing.changed.length - landing.missing.length + goldFiles.length - gold.changed.length - gold.missing.length;
 
-    const done = new Set([...deletable, ...gone]);
-    const doneVersions = new Set(dueVersions.map((v) => v.version));
-    await store.putJsonIf(
-      s.goldBucket,
-      stateKey(s.table, st.partition),
-      { ...st, sources: st.sources.filter((x) => !done.has(x.key)), superseded: st.superseded.filter((v) => !doneVersions.has(v.version)) },
-      got.etag,
-    );
+    // A source that changed is done too: its committed content is gone, the new one is new data.
+    const done = new Set(dueSources.map((x) => x.key));
+    const keptGold = new Set(gold.changed);
+    const doneVersions = new Set(dueVersions.filter((v) => !v.files.some((f) => keptGold.has(f.key))).map((v) => v.version));
+    // Their manifests move to where a bucket rule expires them after the retention.
+    for (const v of doneVersions) if (v !== st.version) await retireManifests(store, s.goldBucket, s.table, st.partition, v);
+    try {
+      await store.putJsonIf(
+        s.goldBucket,
+        stateKey(s.table, st.partition),
+        { ...st, sources: st.sources.filter((x) => !done.has(x.key)), superseded: st.superseded.filter((v) => !doneVersions.has(v.version)) },
+        got.etag,
+      );
+    } catch (e) {
+      // A commit came in between: the next lifecycle finds these objects gone and drops them.
+      if (!(e instanceof ConcurrentCommitError)) throw e;
+    }
   }
   return { retired, waiting, unverified, changedAfterCommit, wouldRetire };
 }

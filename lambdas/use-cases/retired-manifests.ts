@@ -11,6 +11,6 @@ export async function retireManifests(store: ObjectStore, bucket: string, table:
   const found: Array<{ key: string; etag: string }> = [];
   for await (const o of store.list(bucket, versionManifestsPrefix(table, partition, version))) found.push(o);
   for (const o of found) await store.copy({ bucket, key: o.key }, { bucket, key: retiredManifestKey(table, o.key) }, o.etag);
-  await store.deleteKeys(bucket, found.map((o) => o.key));
+  await store.deleteKeys(bucket, found.map((o) => ({ key: o.key, etag: o.etag })));
   return found.length;
 }

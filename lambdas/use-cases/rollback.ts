@@ -3,7 +3,7 @@ import { stateKey } from '../core/keys';
 import type { Catalog, Clock, ObjectStore } from '../core/ports';
 import type { TableSettings } from '../core/settings';
 import { supersede, type PartitionState } from '../core/state';
-import { pointCatalog } from './swap';
+import { repointCatalog } from './catalog-sync';
 
 export interface RollbackDeps {
   readonly store: ObjectStore;
@@ -33,8 +33,10 @@ export async function rollbackPartition(deps: RollbackDeps, partition: string, v
     if (!head || head.bytes !== f.bytes) throw new InvalidInputError(`version ${version} of ${partition} is incomplete: s3://${s.goldBucket}/${f.key} is missing or changed`);
   }
   const now = deps.clock.now().toISOString();
+  // Verified anew once the catalog shows the target; an adopted catalog location gives way to this command.
+  const { verifiedAt: _unverified, catalogPin: _pin, ...rest } = st;
   const next: PartitionState = {
-    ...st,
+    ...rest,
     // The offsets the target version holds (undefined: none, dropped when stored).
     kafka: target.kafka,
     version: target.version,
@@ -43,10 +45,10 @@ export async function rollbackPartition(deps: RollbackDeps, partition: string, v
     rows: target.rows,
     committedAt: now,
     planId: `rollback-from-${st.version}`,
-    sources: st.sources.filter((x) => Date.parse(x.since) <= Date.parse(target.committedAt)),
-    superseded: [...st.superseded.filter((v) => v.version !== version), supersede(st, now)],
+    // States written before sources kept their commit time had it in `since`.
+    sources: st.sources.filter((x) => Date.parse(x.committedAt ?? x.since) <= Date.parse(target.committedAt)),
+    superseded: [...st.superseded.filter((v) => v.version !== version), supersede(st)],
   };
   await store.putJsonIf(s.goldBucket, stateKey(s.table, partition), next, current.etag);
-  await pointCatalog(deps.catalog, s.partitionKeys, [next]);
-  return next;
+  return repointCatalog(deps, next);
 }

@@ -1,12 +1,13 @@
 import type { BinManifest, PlanOutput, SwapOutput } from '../core/contracts';
-import { ConcurrentCommitError, CatalogError, InvalidInputError } from '../core/errors';
+import { ConcurrentCommitError, InvalidInputError } from '../core/errors';
 import { carriedKey, manifestKey, statePrefix, stateKey, versionPrefix } from '../core/keys';
-import type { Catalog, CatalogPartition, Clock, ObjectStore } from '../core/ports';
+import type { Catalog, Clock, ObjectStore } from '../core/ports';
 import { mergeOffsets, offsetGaps, offsetsOf, parseKafkaName, subtract, topicPartitionId, type KafkaOffsets } from '../core/kafka';
 import { schemaDrift } from '../core/schema';
 import type { TableSettings } from '../core/settings';
-import { sourceId, supersede, type CoveredSource, type GoldFile, type PartitionState } from '../core/state';
+import { sourceId, supersede, unitedSchema, type CoveredSource, type GoldFile, type PartitionState } from '../core/state';
 import { mapLimit } from '../core/concurrency';
+import { syncCatalog } from './catalog-sync';
 import type { StoredPlan } from './plan-run';
 
 export interface SwapDeps {
@@ -18,7 +19,8 @@ export interface SwapDeps {
 
 type PlannedPartition = StoredPlan['partitions'][number];
 type Outcome =
-  | { kind: 'committed' | 'unchanged'; state: PartitionState }
+  | { kind: 'committed'; state: PartitionState; rewritten: string[] }
+  | { kind: 'unchanged'; state: PartitionState }
   | { kind: 'incomplete'; reason: string }
   | { kind: 'conflict'; reason: string };
 
@@ -47,7 +49,8 @@ async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedParti
     if (!m) return { kind: 'incomplete', reason: `bin ${b.binId} has no verified output` };
     const head = m.output.empty ? undefined : await store.head(s.goldBucket, m.output.key);
     if (!m.output.empty && (!head || head.bytes !== m.output.bytes)) return { kind: 'incomplete', reason: `output ${m.output.key} is missing or has the wrong size` };
-    manifests.push(m);
+    if (head && m.output.etag && head.etag !== m.output.etag) return { kind: 'incomplete', reason: `output ${m.output.key} is not the file its manifest verified (ETag ${head.etag}, verified ${m.output.etag})` };
+    manifests.push({ ...m, output: { ...m.output, ...(head ? { etag: head.etag } : {}) } });
   }
 
   const current = await store.getJsonVersioned<PartitionState>(s.goldBucket, stateKey(s.table, p.path));
@@ -61,10 +64,13 @@ async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedParti
   const base = current?.value;
   const now = deps.clock.now().toISOString();
 
+  // Carried files are copied create-only: a copy an earlier attempt (or another run) made is kept.
   const carried: GoldFile[] = [];
   for (const f of p.carried) {
     const to = carriedKey(s.goldPrefix, p.path, p.version, f.key);
-    await store.copy({ bucket: s.goldBucket, key: f.key }, { bucket: s.goldBucket, key: to }, f.etag);
+    await store.copy({ bucket: s.goldBucket, key: f.key }, { bucket: s.goldBucket, key: to }, f.etag, { createOnly: true }).catch((e) => {
+      if (!(e instanceof ConcurrentCommitError)) throw e;
+    });
     const head = await store.head(s.goldBucket, to);
     const known = base?.files.find((g) => g.key === f.key);
     if (!head || !known || head.bytes !== known.bytes) return { kind: 'incomplete', reason: `carried file ${f.key} could not be copied intact` };
@@ -72,7 +78,7 @@ async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedParti
   }
 
   const files: GoldFile[] = [
-    ...manifests.filter((m) => !m.output.empty).map((m) => ({ key: m.output.key, etag: '', bytes: m.output.bytes, rows: m.output.rows })),
+    ...manifests.filter((m) => !m.output.empty).map((m) => ({ key: m.output.key, etag: m.output.etag ?? '', bytes: m.output.bytes, rows: m.output.rows })),
     ...carried,
   ];
   const rows = files.reduce((n, f) => n + f.rows, 0);
@@ -86,10 +92,15 @@ async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedParti
 
   const kafka = mergeOffsets(base?.kafka, ...manifests.map((m) => offsetsOf(m.kafka)));
   const known = new Set((base?.sources ?? []).map((x) => sourceId(x.key, x.etag)));
+  // Its grace starts once the catalog is read back pointing at this version (catalog-sync).
   const added: CoveredSource[] = manifests
     .flatMap((m) => m.inputs)
     .filter((i) => !i.fromGold && !known.has(sourceId(i.key, i.etag)) && holdsDropped(kafka, i))
-    .map((i) => ({ key: i.key, etag: i.etag, since: now }));
+    .map((i) => ({ key: i.key, etag: i.etag, committedAt: now }));
+  // A key rewritten after its commit: its new content is new data, and one entry per key is kept
+  // (the committed ETag's object is gone from landing; its rows are in the base version).
+  const addedKeys = new Set(added.map((x) => x.key));
+  const rewritten = (base?.sources ?? []).filter((x) => addedKeys.has(x.key)).map((x) => x.key);
   const state: PartitionState = {
     table: s.table,
     partition: p.path,
@@ -100,11 +111,11 @@ async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedParti
     committedAt: now,
     rows,
     files,
-    sources: [...(base?.sources ?? []), ...added],
-    superseded: base
-      ? [...base.superseded, supersede(base, now)]
-      : [],
+    sources: [...(base?.sources ?? []).filter((x) => !addedKeys.has(x.key)), ...added],
+    superseded: base ? [...base.superseded, supersede(base)] : [],
     ...(Object.keys(kafka).length ? { kafka } : {}),
+    ...(base?.catalogPin ? { catalogPin: base.catalogPin } : {}),
+    schema: unitedSchema(base?.schema, ...manifests.map((m) => m.output.schema)),
   };
   try {
     await store.putJsonIf(s.goldBucket, stateKey(s.table, p.path), state, current?.etag);
@@ -112,27 +123,7 @@ async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedParti
     if (e instanceof ConcurrentCommitError) return { kind: 'conflict', reason: `${p.path}: ${e.message}` };
     throw e;
   }
-  return { kind: 'committed', state };
-}
-
-/**
- * Points each catalog partition at its state's version, then reads the catalog back to prove it.
- * Returns how many entries had to change.
- */
-export async function pointCatalog(catalog: Catalog, keys: readonly string[], states: readonly PartitionState[]): Promise<number> {
-  if (!states.length) return 0;
-  const wanted: CatalogPartition[] = states.map((st) => ({ values: keys.map((k) => st.values[k]), location: st.location }));
-  const current = await catalog.getPartitions(wanted.map((w) => w.values));
-  const stale = wanted.filter((w, i) => current[i]?.location !== w.location);
-  if (stale.length) await catalog.putPartitions(stale);
-  const readBack = await catalog.getPartitions(wanted.map((w) => w.values));
-  const wrong = wanted.filter((w, i) => readBack[i]?.location !== w.location);
-  if (wrong.length) {
-    throw new CatalogError(
-      `catalog read-back differs for ${wrong.length} partition(s): ${wrong.slice(0, 5).map((w) => `${w.values.join('/')} -> ${w.location}`).join(', ')}`,
-    );
-  }
-  return stale.length;
+  return { kind: 'committed', state, rewritten };
 }
 
 /** Every committed partition state of the table. */
@@ -152,15 +143,20 @@ export async function swapPlan(deps: SwapDeps, planOutput: PlanOutput): Promise<
   const plan = await store.getJson<StoredPlan>(planOutput.planBucket, planOutput.planKey);
   if (!plan) throw new InvalidInputError(`plan s3://${planOutput.planBucket}/${planOutput.planKey} not found`);
   if (plan.table !== s.table) throw new InvalidInputError(`plan ${plan.planId} is for table ${plan.table}, not ${s.table}`);
+  // The catalog is read before anything is committed: one that cannot be read fails the run here.
+  const columns = await deps.catalog.getColumns();
 
   const outcomes = await mapLimit(plan.partitions, 8, (p) => commitPartition(deps, plan, p));
-  // Schema drift: columns the new files have and the table lacks are appended before readers see them.
+  // Schema drift: columns the new files have and the table lacks are appended before readers see
+  // them; columns of committed versions a lost catalog no longer has come back.
   const written = (await mapLimit(plan.partitions.filter((_, i) => outcomes[i].kind === 'committed'), 8, (p) =>
     mapLimit(p.bins, 8, (b) => store.getJson<BinManifest>(s.goldBucket, manifestKey(s.table, p.path, p.version, b.binId))),
   )).flat().flatMap((m) => (m ? [m.output.schema] : []));
-  const drift = schemaDrift(await deps.catalog.getColumns(), written, s.partitionKeys);
-  await deps.catalog.appendColumns(drift.append);
-  const catalogUpdated = await pointCatalog(deps.catalog, s.partitionKeys, await allStates(store, s.goldBucket, s.table));
+  const states = await allStates(store, s.goldBucket, s.table);
+  const drift = schemaDrift(columns, written, s.partitionKeys);
+  const restored = schemaDrift([...columns, ...drift.append], states.map((st) => st.schema ?? []), s.partitionKeys).append;
+  await deps.catalog.appendColumns([...drift.append, ...restored]);
+  const sync = await syncCatalog(deps, states);
 
   const kafkaGaps = outcomes.flatMap((o) =>
     o.kind === 'committed' && o.state.kafka
@@ -180,9 +176,11 @@ export async function swapPlan(deps: SwapDeps, planOutput: PlanOutput): Promise<
     unchanged: outcomes.filter((o) => o.kind === 'unchanged').length,
     incomplete: incomplete.length,
     incompletePartitions: incomplete.slice(0, 20),
-    catalogUpdated,
-    columnsAdded: drift.append.map((c) => `${c.name} ${c.type}`),
+    catalogUpdated: sync.updated,
+    columnsAdded: [...drift.append, ...restored].map((c) => `${c.name} ${c.type}`),
     schemaConflicts: drift.conflicts,
     kafkaGaps: kafkaGaps.slice(0, 20),
+    catalogDrift: sync.drift.slice(0, 20),
+    rewrittenSources: outcomes.flatMap((o) => (o.kind === 'committed' ? o.rewritten : [])).slice(0, 20),
   };
 }

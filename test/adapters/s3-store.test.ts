@@ -1,3 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { S3ObjectStore } from '../../lambdas/adapters/s3';
 import { ConcurrentCommitError, SourceChangedError } from '../../lambdas/core/errors';
 import { mapLimit } from '../../lambdas/core/concurrency';
@@ -5,11 +9,20 @@ import { startLocalS3, type LocalS3 } from '../../local/s3-server';
 
 let s3: LocalS3;
 let store: S3ObjectStore;
+let scratch: string;
 beforeAll(async () => {
   s3 = await startLocalS3(['store-test', 'store-other']);
-  store = new S3ObjectStore(s3.client);
+  // 5 MB parts (S3's minimum), so a 6 MB file goes through CreateMultipartUpload/CompleteMultipartUpload.
+  store = new S3ObjectStore(s3.client, { multipartPartBytes: 5 * 1024 * 1024 });
+  scratch = await mkdtemp(join(tmpdir(), 's3-store-test-'));
 });
-afterAll(() => s3?.close());
+afterAll(async () => {
+  await s3?.close();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+const text = async (key: string) => (await store.getStream('store-test', key)).toArray().then((c) => Buffer.concat(c).toString());
+const etagOf = async (key: string) => (await store.head('store-test', key))?.etag;
 
 describe('S3ObjectStore against the loopback server', () => {
   it('creates only when absent, and replaces only the version it read', async () => {
@@ -64,9 +77,66 @@ describe('S3ObjectStore against the loopback server', () => {
     expect(keys).toHaveLength(1003);
     await store.copy({ bucket: 'store-test', key: 'many/00001.json' }, { bucket: 'store-test', key: 'copied/one.json' });
     expect(await store.getJson('store-test', 'copied/one.json')).toBe(1);
-    await store.deleteKeys('store-test', keys);
+    expect(await store.deleteKeys('store-test', keys.map((key) => ({ key })))).toEqual({ changed: [], missing: [] });
     const left: string[] = [];
     for await (const o of store.list('store-test', 'many/')) left.push(o.key);
     expect(left).toEqual([]);
+  });
+
+  it('deletes an object only while it has the ETag given, and says which keys changed or were gone', async () => {
+    for (const k of ['a', 'b', 'c']) await store.putJson('store-test', `cond/${k}.json`, { k });
+    const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((k) => etagOf(`cond/${k}.json`)));
+    await store.putJson('store-test', 'cond/b.json', { k: 'b', rewritten: true });
+    const out = await store.deleteKeys('store-test', [
+      { key: 'cond/a.json', etag: a },
+      { key: 'cond/b.json', etag: b },
+      { key: 'cond/c.json', etag: c },
+      { key: 'cond/gone.json', etag: c },
+    ]);
+    expect(out).toEqual({ changed: ['cond/b.json'], missing: ['cond/gone.json'] });
+    const left: string[] = [];
+    for await (const o of store.list('store-test', 'cond/')) left.push(o.key);
+    expect(left).toEqual(['cond/b.json']);
+    expect(await text('cond/b.json')).toBe('{"k":"b","rewritten":true}');
+  });
+
+  it('never loses the new content of a key rewritten while a conditional delete of its old content runs', async () => {
+    const keys = Array.from({ length: 24 }, (_, i) => `race/${String(i).padStart(2, '0')}.json`);
+    await mapLimit(keys, 8, (k) => store.putJson('store-test', k, { v: 'old' }));
+    const old = await mapLimit(keys, 8, (k) => etagOf(k));
+    // Each key: a writer puts new content while the delete of the old ETag is in flight.
+    const [deleted] = await Promise.all([
+      store.deleteKeys('store-test', keys.map((key, i) => ({ key, etag: old[i] }))),
+      mapLimit(keys, 24, (k) => store.putJson('store-test', k, { v: 'new' })),
+    ]);
+    expect(await mapLimit(keys, 8, (k) => text(k))).toEqual(keys.map(() => '{"v":"new"}'));
+    expect(deleted.missing).toEqual([]);
+  });
+
+  it('never replaces an object with a create-only upload or copy, single-part or multipart, and lets one of racing uploads win', async () => {
+    const small = join(scratch, 'small.bin');
+    const large = join(scratch, 'large.bin');
+    await writeFile(small, 'first');
+    await writeFile(large, randomBytes(6 * 1024 * 1024));
+    const stored = await store.uploadFile('store-test', 'once/small.bin', small, 'application/octet-stream', { createOnly: true });
+    expect(stored).toEqual({ bytes: 5, etag: await etagOf('once/small.bin') });
+    await writeFile(small, 'second');
+    await expect(store.uploadFile('store-test', 'once/small.bin', small, 'application/octet-stream', { createOnly: true })).rejects.toMatchObject({
+      name: 'ConcurrentCommitError',
+      message: 's3://store-test/once/small.bin already exists and is never replaced',
+    });
+    await expect(store.uploadFile('store-test', 'once/small.bin', large, 'application/octet-stream', { createOnly: true })).rejects.toMatchObject({ name: 'ConcurrentCommitError' });
+    await expect(store.copy({ bucket: 'store-test', key: 'cond/b.json' }, { bucket: 'store-test', key: 'once/small.bin' }, undefined, { createOnly: true })).rejects.toMatchObject({
+      name: 'ConcurrentCommitError',
+    });
+    expect(await text('once/small.bin')).toBe('first');
+
+    const racers = await Promise.allSettled(
+      [large, large, small].map((path) => store.uploadFile('store-test', 'once/raced.bin', path, 'application/octet-stream', { createOnly: true })),
+    );
+    expect(racers.map((r) => r.status).filter((st) => st === 'fulfilled')).toHaveLength(1);
+    expect(racers.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.name)).toEqual(['ConcurrentCommitError', 'ConcurrentCommitError']);
+    const winner = racers.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ bytes: number; etag: string }>;
+    expect(await store.head('store-test', 'once/raced.bin')).toEqual(winner.value);
   });
 });

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { ListedObject } from '../../lambdas/core/partitions';
-import type { ObjectRef, ObjectStore } from '../../lambdas/core/ports';
+import type { DeleteOutcome, DeleteTarget, ObjectRef, ObjectStore, WriteOptions } from '../../lambdas/core/ports';
 
 /** What a crashed Lambda leaves behind: its process is gone mid-step. */
 export class CrashError extends Error {
@@ -45,8 +45,8 @@ export class FaultyStore implements ObjectStore {
     if (this.fault.kind === 'before-manifest' && key.includes('/manifests/')) this.fire(`before writing ${key}`);
     return this.inner.putJson(bucket, key, value);
   }
-  uploadFile(bucket: string, key: string, path: string, contentType: string) {
-    return this.inner.uploadFile(bucket, key, path, contentType);
+  uploadFile(bucket: string, key: string, path: string, contentType: string, options?: WriteOptions) {
+    return this.inner.uploadFile(bucket, key, path, contentType, options);
   }
   head(bucket: string, key: string) {
     return this.inner.head(bucket, key);
@@ -55,17 +55,18 @@ export class FaultyStore implements ObjectStore {
     return this.inner.getJsonVersioned<T>(bucket, key);
   }
   async putJsonIf(bucket: string, key: string, value: unknown, ifMatch: string | undefined): Promise<void> {
+    if (this.fault.kind === 'before-manifest' && key.includes('/manifests/')) this.fire(`before writing ${key}`);
     await this.inner.putJsonIf(bucket, key, value, ifMatch);
     if (this.fault.kind === 'after-state-write' && key.endsWith('/state.json')) this.fire(`after writing ${key}`);
   }
-  copy(from: ObjectRef, to: ObjectRef, ifMatch?: string) {
-    return this.inner.copy(from, to, ifMatch);
+  copy(from: ObjectRef, to: ObjectRef, ifMatch?: string, options?: WriteOptions) {
+    return this.inner.copy(from, to, ifMatch, options);
   }
-  async deleteKeys(bucket: string, keys: readonly string[]): Promise<void> {
-    if (this.fault.kind === 'mid-delete' && keys.length > 1) {
-      await this.inner.deleteKeys(bucket, keys.slice(0, Math.floor(keys.length / 2)));
-      this.fire(`after deleting ${Math.floor(keys.length / 2)} of ${keys.length} objects in ${bucket}`);
+  async deleteKeys(bucket: string, targets: readonly DeleteTarget[]): Promise<DeleteOutcome> {
+    if (this.fault.kind === 'mid-delete' && targets.length > 1) {
+      await this.inner.deleteKeys(bucket, targets.slice(0, Math.floor(targets.length / 2)));
+      this.fire(`after deleting ${Math.floor(targets.length / 2)} of ${targets.length} objects in ${bucket}`);
     }
-    return this.inner.deleteKeys(bucket, keys);
+    return this.inner.deleteKeys(bucket, targets);
   }
 }

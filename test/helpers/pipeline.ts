@@ -1,9 +1,8 @@
 import { join } from 'node:path';
 import { LocalCatalog } from '../../lambdas/adapters/local-catalog';
-import { S3ObjectStore } from '../../lambdas/adapters/s3';
 import type { BinItem, PlanOutput } from '../../lambdas/core/contracts';
 import { stateKey } from '../../lambdas/core/keys';
-import type { Clock } from '../../lambdas/core/ports';
+import type { Clock, ObjectStore } from '../../lambdas/core/ports';
 import { DEFAULT_ENGINE_SETTINGS, type TableSettings } from '../../lambdas/core/settings';
 import type { PartitionState } from '../../lambdas/core/state';
 import { SENSORS_SETTINGS } from '../../local/generate';
@@ -28,8 +27,8 @@ export class ManualClock implements Clock {
   }
 }
 
-/** The use-cases wired to one loopback server and a local catalog, step by step. */
-export function usePipeline(store: S3ObjectStore, scratch: string, clock: Clock, settings: TableSettings = testSettings) {
+/** The use-cases wired to one store (loopback server or memory) and a local catalog, step by step. */
+export function usePipeline(store: ObjectStore, scratch: string, clock: Clock, settings: TableSettings = testSettings) {
   const catalog = new LocalCatalog();
   const engine = { ...DEFAULT_ENGINE_SETTINGS, scratchDir: join(scratch, 'work'), fetchConcurrency: 16 };
   const p = {

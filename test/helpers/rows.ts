@@ -56,10 +56,17 @@ export async function queryParquetObjects(s3: S3Client, bucket: string, keys: re
 
 /** Reads Parquet objects back through DuckDB, as a query engine would, into canonical rows. */
 export async function rowsFromParquetObjects(s3: S3Client, bucket: string, keys: readonly string[], dir: string): Promise<string[]> {
+  const bodies: Uint8Array[] = [];
+  for (const key of keys) bodies.push(await getBytes(s3, bucket, key));
+  return rowsFromParquetBuffers(bodies, dir);
+}
+
+/** Canonical rows of Parquet files given as bytes (read by DuckDB from a scratch copy). */
+export async function rowsFromParquetBuffers(bodies: readonly Uint8Array[], dir: string): Promise<string[]> {
   const paths: string[] = [];
-  for (const [i, key] of keys.entries()) {
+  for (const [i, body] of bodies.entries()) {
     const p = join(dir, `read-${i}.parquet`);
-    await writeFile(p, await getBytes(s3, bucket, key));
+    await writeFile(p, body);
     paths.push(p);
   }
   if (!paths.length) return [];

@@ -96,21 +96,26 @@ describe('IAM', () => {
     { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: arnOf(fn.logGroup) },
     { Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Effect: 'Allow', Resource: '*' },
   ];
-  const listUnderTable = { StringLike: { 's3:prefix': ['sensors/*'] } };
+  const listUnder = (...prefixes: string[]) => ({ StringLike: { 's3:prefix': prefixes } });
   const landingTable = objectsArn(landing, 'sensors/*');
   const goldTable = objectsArn(gold, 'sensors/*');
-  const goldSystem = objectsArn(gold, '_compactor/sensors/*');
+  const state = objectsArn(gold, '_compactor/sensors/state/*');
+  const plans = objectsArn(gold, '_compactor/sensors/plans/*');
+  const manifests = objectsArn(gold, '_compactor/sensors/manifests/*');
+  const lease = objectsArn(gold, '_compactor/sensors/lease.json');
+  const ratios = objectsArn(gold, '_compactor/sensors/output-ratios.json');
   const glue = (resource: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':glue:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:${resource}`]] });
   const tableArns = [glue('catalog'), glue('database/compactor'), glue('table/compactor/sensors')];
   const glueRead = ['glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchGetPartition'];
 
-  it('lets plan list and read landing under the table prefix and read and write the table system prefix', () => {
+  it('lets plan list and read landing, read state, lease and output ratios, and write only plans and the lease', () => {
     expect(statementsOf(pipeline.planFunction)).toEqual([
       ...basics(pipeline.planFunction),
-      { Action: 's3:ListBucket', Condition: listUnderTable, Effect: 'Allow', Resource: arnOf(landing) },
+      { Action: 's3:ListBucket', Condition: listUnder('sensors/*'), Effect: 'Allow', Resource: arnOf(landing) },
       { Action: 's3:GetObject', Effect: 'Allow', Resource: landingTable },
-      { Action: 's3:ListBucket', Effect: 'Allow', Resource: arnOf(gold) },
-      { Action: ['s3:GetObject', 's3:PutObject'], Effect: 'Allow', Resource: goldSystem },
+      { Action: 's3:ListBucket', Condition: listUnder('_compactor/sensors/state/*', '_compactor/sensors/lease.json', '_compactor/sensors/output-ratios.json'), Effect: 'Allow', Resource: arnOf(gold) },
+      { Action: 's3:GetObject', Effect: 'Allow', Resource: [state, lease, ratios] },
+      { Action: 's3:PutObject', Effect: 'Allow', Resource: [plans, lease] },
       {
         Action: 'states:DescribeExecution',
         Effect: 'Allow',
@@ -119,36 +124,52 @@ describe('IAM', () => {
     ]);
   });
 
-  it('lets compact read landing and gold table data and write gold table data and manifests', () => {
+  it('lets compact read its inputs, plans, manifests and state, and write only table data, manifests and quarantine', () => {
     expect(statementsOf(pipeline.compactFunction)).toEqual([
       ...basics(pipeline.compactFunction),
-      { Action: 's3:ListBucket', Effect: 'Allow', Resource: [arnOf(landing), arnOf(gold)] },
-      { Action: 's3:GetObject', Effect: 'Allow', Resource: [landingTable, goldTable, goldSystem] },
-      { Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Effect: 'Allow', Resource: [goldTable, goldSystem, objectsArn(gold, 'quarantine/sensors/*')] },
+      { Action: 's3:ListBucket', Condition: listUnder('sensors/*'), Effect: 'Allow', Resource: arnOf(landing) },
+      { Action: 's3:GetObject', Effect: 'Allow', Resource: landingTable },
+      { Action: 's3:ListBucket', Condition: listUnder('sensors/*', '_compactor/sensors/plans/*', '_compactor/sensors/manifests/*', '_compactor/sensors/state/*'), Effect: 'Allow', Resource: arnOf(gold) },
+      { Action: 's3:GetObject', Effect: 'Allow', Resource: [goldTable, plans, manifests, state] },
+      { Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Effect: 'Allow', Resource: [goldTable, manifests, objectsArn(gold, 'quarantine/sensors/*')] },
     ]);
   });
 
-  it('lets swap read and write gold and change partitions of this Glue table only', () => {
+  it('lets swap read plans, manifests, state and table data, write state and carried table data, and change this Glue table only', () => {
     expect(statementsOf(pipeline.swapFunction)).toEqual([
       ...basics(pipeline.swapFunction),
-      { Action: 's3:ListBucket', Effect: 'Allow', Resource: arnOf(gold) },
-      { Action: ['s3:GetObject', 's3:PutObject'], Effect: 'Allow', Resource: [goldTable, goldSystem] },
+      { Action: 's3:ListBucket', Condition: listUnder('sensors/*', '_compactor/sensors/plans/*', '_compactor/sensors/manifests/*', '_compactor/sensors/state/*'), Effect: 'Allow', Resource: arnOf(gold) },
+      { Action: 's3:GetObject', Effect: 'Allow', Resource: [goldTable, plans, manifests, state] },
+      { Action: 's3:PutObject', Effect: 'Allow', Resource: [goldTable, state] },
       { Action: [...glueRead, 'glue:BatchCreatePartition', 'glue:BatchUpdatePartition', 'glue:UpdateTable'], Effect: 'Allow', Resource: tableArns },
     ]);
   });
 
-  it('lets lifecycle tag and delete landing and gold table data, rewrite state, move retired manifests and read this table\'s partitions', () => {
+  it('lets lifecycle read and delete landing and gold table data, rewrite state, move retired manifests and read this table\'s partitions', () => {
     expect(statementsOf(pipeline.lifecycleFunction)).toEqual([
       ...basics(pipeline.lifecycleFunction),
-      { Action: 's3:ListBucket', Condition: listUnderTable, Effect: 'Allow', Resource: arnOf(landing) },
-      { Action: 's3:ListBucket', Effect: 'Allow', Resource: arnOf(gold) },
-      { Action: ['s3:GetObject', 's3:PutObjectTagging', 's3:DeleteObject'], Effect: 'Allow', Resource: landingTable },
-      { Action: ['s3:GetObject', 's3:PutObjectTagging', 's3:DeleteObject'], Effect: 'Allow', Resource: goldTable },
-      { Action: ['s3:GetObject', 's3:PutObject'], Effect: 'Allow', Resource: goldSystem },
+      { Action: 's3:ListBucket', Condition: listUnder('sensors/*'), Effect: 'Allow', Resource: arnOf(landing) },
+      { Action: ['s3:GetObject', 's3:DeleteObject'], Effect: 'Allow', Resource: landingTable },
+      { Action: 's3:ListBucket', Condition: listUnder('sensors/*', '_compactor/sensors/state/*'), Effect: 'Allow', Resource: arnOf(gold) },
+      { Action: ['s3:GetObject', 's3:DeleteObject'], Effect: 'Allow', Resource: goldTable },
+      { Action: ['s3:GetObject', 's3:PutObject'], Effect: 'Allow', Resource: state },
       { Action: glueRead, Effect: 'Allow', Resource: tableArns },
       // A retired version's manifests move to the retired prefix (copy, then delete the original).
-      { Action: 's3:DeleteObject', Effect: 'Allow', Resource: objectsArn(gold, '_compactor/sensors/manifests/*') },
+      { Action: 's3:ListBucket', Condition: listUnder('_compactor/sensors/manifests/*'), Effect: 'Allow', Resource: arnOf(gold) },
+      { Action: ['s3:GetObject', 's3:DeleteObject'], Effect: 'Allow', Resource: objectsArn(gold, '_compactor/sensors/manifests/*') },
+      { Action: 's3:PutObject', Effect: 'Allow', Resource: objectsArn(gold, '_compactor/sensors/retired/manifests/*') },
     ]);
+  });
+
+  it('grants nothing on a whole bucket\'s objects, no list without a prefix, and no tagging', () => {
+    for (const [id, p] of Object.entries(policies)) {
+      for (const st of p.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown; Condition?: unknown }>) {
+        const actions = [st.Action].flat();
+        expect([id, JSON.stringify(st.Resource)]).not.toEqual([id, expect.stringMatching(/"\/\*"/)]);
+        if (actions.includes('s3:ListBucket')) expect([id, st.Condition]).toEqual([id, { StringLike: { 's3:prefix': expect.any(Array) } }]);
+        expect([id, actions.filter((a) => /Tagging|^s3:\*$|^\*$/.test(a))]).toEqual([id, []]);
+      }
+    }
   });
 
   it('gives no role a managed policy or an inline policy', () => {
@@ -157,39 +178,33 @@ describe('IAM', () => {
     }
   });
 
-  it('lets no role but lifecycle\'s delete landing objects', () => {
-    const deletes = (action: string) => action === '*' || action === 's3:*' || /^s3:Delete/.test(action) || action === 's3:Delete*';
-    const landingId = logicalId(landing);
-    const deleters: string[] = [];
+  it('lets no role but lifecycle\'s delete anything, and lifecycle only landing and gold table data and its table\'s manifests (moved when retired)', () => {
+    const deletes = (action: string) => action === '*' || action === 's3:*' || /^s3:(Delete|.*\*)/.test(action);
+    const grants: Array<{ role: string; resources: unknown }> = [];
     for (const p of Object.values(policies)) {
-      for (const st of p.Properties.PolicyDocument.Statement) {
-        const actions: string[] = [st.Action].flat();
-        const resources = JSON.stringify(st.Resource);
-        if (st.Effect === 'Allow' && actions.some(deletes) && (resources.includes(landingId) || resources === '"*"')) {
-          deleters.push(...p.Properties.Roles.map((r: { Ref: string }) => r.Ref));
-        }
+      for (const st of p.Properties.PolicyDocument.Statement as Array<{ Effect: string; Action: string | string[]; Resource: unknown }>) {
+        if (st.Effect === 'Allow' && [st.Action].flat().some(deletes)) grants.push({ role: p.Properties.Roles[0].Ref, resources: st.Resource });
       }
     }
-    expect(deleters).toEqual([logicalId(pipeline.lifecycleFunction.role!)]);
+    const lifecycleRole = logicalId(pipeline.lifecycleFunction.role!);
+    expect(grants).toEqual([
+      { role: lifecycleRole, resources: landingTable },
+      { role: lifecycleRole, resources: goldTable },
+      { role: lifecycleRole, resources: objectsArn(gold, '_compactor/sensors/manifests/*') },
+    ]);
+    // The state machine's role (Map results) deletes nothing either.
+    expect(Object.values(policies).every((p) => p.Properties.Roles.length === 1)).toBe(true);
   });
 
-  it('lets nothing but lifecycle delete anything at all', () => {
-    const all = Object.values(policies).flatMap((p) =>
-      (p.Properties.PolicyDocument.Statement as Array<{ Action: string | string[] }>)
-        .filter((st) => [st.Action].flat().some((a) => a.includes('Delete') && a.startsWith('s3:')))
-        .map(() => p.Properties.Roles[0].Ref),
-    );
-    expect([...new Set(all)]).toEqual([logicalId(pipeline.lifecycleFunction.role!)]);
-  });
-
-  it('scopes grants to another table\'s prefixes and system prefix', () => {
+  it('scopes grants to another table\'s prefixes and system prefixes', () => {
     const other = pipelineStack({ tableName: 'orders', landingPrefix: 'raw/orders/', goldPrefix: 'curated/orders/' });
     const roleRef = JSON.stringify([ref(other.pipeline.lifecycleFunction.role!)]);
     const policy = Object.values(other.template.findResources('AWS::IAM::Policy')).find((p) => JSON.stringify(p.Properties.Roles) === roleRef);
     const doc = JSON.stringify(policy);
     expect(doc).toContain('"/raw/orders/*"');
     expect(doc).toContain('"/curated/orders/*"');
-    expect(doc).toContain('"/_compactor/orders/*"');
+    expect(doc).toContain('"/_compactor/orders/state/*"');
+    expect(doc).toContain('"_compactor/orders/state/*"');
     expect(doc).toContain('":table/compactor/orders"');
     expect(doc).not.toContain('sensors');
   });

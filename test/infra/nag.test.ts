@@ -33,13 +33,13 @@ function acknowledgePipeline(pipeline: CompactionPipeline, ack: Ack): void {
   const policyOf = (fn: lambda.IFunction) => fn.role!.node.findChild('DefaultPolicy');
   const landingTable = objects(pipeline.landingBucket, `${pipeline.landingPrefix}*`);
   const goldTable = objects(pipeline.goldBucket, `${pipeline.goldPrefix}*`);
-  const goldSystem = objects(pipeline.goldBucket, `_compactor/${table}/*`);
+  const [state, plans, manifests, retired] = ['state', 'plans', 'manifests', 'retired/manifests'].map((p) => objects(pipeline.goldBucket, `_compactor/${table}/${p}/*`));
 
   const byFunction: Array<[lambda.IFunction, string[]]> = [
-    [pipeline.planFunction, [landingTable, goldSystem]],
-    [pipeline.compactFunction, [landingTable, goldTable, goldSystem, objects(pipeline.goldBucket, `quarantine/${table}/*`)]],
-    [pipeline.swapFunction, [goldTable, goldSystem]],
-    [pipeline.lifecycleFunction, [landingTable, goldTable, goldSystem, objects(pipeline.goldBucket, `_compactor/${table}/manifests/*`)]],
+    [pipeline.planFunction, [landingTable, state, plans]],
+    [pipeline.compactFunction, [landingTable, goldTable, plans, manifests, state, objects(pipeline.goldBucket, `quarantine/${table}/*`)]],
+    [pipeline.swapFunction, [goldTable, plans, manifests, state]],
+    [pipeline.lifecycleFunction, [landingTable, goldTable, state, manifests, retired]],
   ];
   for (const [fn, prefixes] of byFunction) {
     ack(policyOf(fn), 'AwsSolutions-IAM5[Resource::*]', 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions');

@@ -3,7 +3,6 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { leaseKey, manifestKey, outputRatiosKey, planKey, quarantinePrefix, retiredManifestKey, runReportsPrefix, stateKey } from '../../lambdas/core/keys';
 import type { CompactionPipelineProps } from '../../lib/compaction-pipeline';
-import { RETIRED_TAG_KEY, RETIRED_TAG_VALUE } from '../../lib/compaction-storage';
 import { mapResultsPrefix } from '../../lib/compaction-workflow';
 import { arnOf, logicalId, objectsArn, pipelineStack, ref } from './pipeline-app';
 
@@ -14,12 +13,6 @@ const goldId = logicalId(pipeline.goldBucket);
 const logsId = logicalId(pipeline.accessLogsBucket!);
 
 const abortUploads = { Id: 'AbortIncompleteMultipartUploads', Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } };
-const expireRetired = {
-  Id: 'ExpireRetiredObjects',
-  Status: 'Enabled',
-  ExpirationInDays: 1,
-  TagFilters: [{ Key: 'compactor:retired', Value: 'true' }],
-};
 
 function policyStatements(bucketId: string): unknown[] {
   const policies = Object.values(template.findResources('AWS::S3::BucketPolicy', { Properties: { Bucket: { Ref: bucketId } } }));
@@ -70,15 +63,22 @@ describe('buckets', () => {
     expect(policyStatements(logsId).slice(2)).toEqual([delivery(landingId, 'landing'), delivery(goldId, 'gold')]);
   });
 
-  it('aborts incomplete multipart uploads after a day on every bucket and expires retired objects in landing and gold', () => {
-    expect(buckets[landingId].Properties.LifecycleConfiguration).toEqual({ Rules: [abortUploads, expireRetired] });
+  it('aborts incomplete multipart uploads after a day on every bucket, and no bucket rule expires table data or landing objects', () => {
+    expect(buckets[landingId].Properties.LifecycleConfiguration).toEqual({ Rules: [abortUploads] });
     expect(buckets[logsId].Properties.LifecycleConfiguration).toEqual({ Rules: [abortUploads] });
-    expect(buckets[goldId].Properties.LifecycleConfiguration.Rules.slice(0, 2)).toEqual([abortUploads, expireRetired]);
-    expect([RETIRED_TAG_KEY, RETIRED_TAG_VALUE]).toEqual(['compactor:retired', 'true']);
+    expect(buckets[goldId].Properties.LifecycleConfiguration.Rules[0]).toEqual(abortUploads);
+    // Expiry only of the pipeline's own history (plans, results, retired manifests, reports, quarantine), never
+    // a tag filter: no delete path around lifecycle's grace and ETag checks.
+    for (const b of Object.values(buckets)) {
+      for (const r of b.Properties.LifecycleConfiguration?.Rules ?? []) {
+        expect([r.Id, r.TagFilters, r.NoncurrentVersionExpiration]).toEqual([r.Id, undefined, undefined]);
+        if (r.ExpirationInDays !== undefined || r.ExpirationDate !== undefined) expect([r.Id, /^(_compactor\/sensors\/|quarantine\/sensors\/)/.test(r.Prefix ?? '')]).toEqual([r.Id, true]);
+      }
+    }
   });
 
   it('moves gold table data to STANDARD_IA at 30 days and nothing colder, under the table prefix only', () => {
-    expect(buckets[goldId].Properties.LifecycleConfiguration.Rules[2]).toEqual({
+    expect(buckets[goldId].Properties.LifecycleConfiguration.Rules[1]).toEqual({
       Id: 'TierTableData-sensors',
       Status: 'Enabled',
       Prefix: 'sensors/',
@@ -87,7 +87,7 @@ describe('buckets', () => {
   });
 
   it('expires plans and Map results after 30 days, retired manifests and run reports after 90, quarantine after 365, each under this table\'s prefix', () => {
-    expect(buckets[goldId].Properties.LifecycleConfiguration.Rules.slice(3)).toEqual([
+    expect(buckets[goldId].Properties.LifecycleConfiguration.Rules.slice(2)).toEqual([
       { Id: 'ExpirePlans-sensors', Status: 'Enabled', Prefix: '_compactor/sensors/plans/', ExpirationInDays: 30 },
       { Id: 'ExpireMapResults-sensors', Status: 'Enabled', Prefix: '_compactor/sensors/results/', ExpirationInDays: 30 },
       { Id: 'ExpireRetiredManifests-sensors', Status: 'Enabled', Prefix: '_compactor/sensors/retired/manifests/', ExpirationInDays: 90 },
@@ -169,7 +169,7 @@ describe('buckets', () => {
       ['ExpireRunReports-sensors', 90],
       ['ExpireQuarantine-sensors', 3650],
     ]);
-    expect(rulesOf({ systemRetentionDays: false, tiering: false }).map((r: { Id: string }) => r.Id)).toEqual(['AbortIncompleteMultipartUploads', 'ExpireRetiredObjects']);
+    expect(rulesOf({ systemRetentionDays: false, tiering: false }).map((r: { Id: string }) => r.Id)).toEqual(['AbortIncompleteMultipartUploads']);
   });
 
   it('retains buckets, the Glue database and table and the log groups by default', () => {

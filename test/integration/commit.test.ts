@@ -38,6 +38,8 @@ describe('commit protocol', () => {
       columnsAdded: ['device_id string', 'ts timestamp', 'temperature double', 'humidity double', 'battery bigint', 'seq bigint'],
       schemaConflicts: [],
       kafkaGaps: [],
+      catalogDrift: [],
+      rewrittenSources: [],
     });
     const st = (await p.state(P14))!;
     expect(st.location).toBe(`s3://gold/sensors/${P14}/v=${st.version}/`);
@@ -51,7 +53,7 @@ describe('commit protocol', () => {
     // Same landing zone again: nothing to plan; swapping the old plan again is a no-op.
     const again = await p.plan();
     expect(again.items).toEqual([]);
-    expect(await p.swap(first.output)).toEqual({ committed: 0, unchanged: 2, incomplete: 0, incompletePartitions: [], catalogUpdated: 0, columnsAdded: [], schemaConflicts: [], kafkaGaps: [] });
+    expect(await p.swap(first.output)).toEqual({ committed: 0, unchanged: 2, incomplete: 0, incompletePartitions: [], catalogUpdated: 0, columnsAdded: [], schemaConflicts: [], kafkaGaps: [], catalogDrift: [], rewrittenSources: [] });
     expect((await p.state(P14))!.version).toBe(st.version);
   });
 

@@ -1,6 +1,6 @@
 import { putFiles, sensorFiles } from '../../local/generate';
 import { retiredManifestsPrefix, statePrefix, versionManifestsPrefix } from '../../lambdas/core/keys';
-import type { ObjectStore } from '../../lambdas/core/ports';
+import type { DeleteTarget, ObjectStore } from '../../lambdas/core/ports';
 import { retireCompacted } from '../../lambdas/use-cases/lifecycle';
 import { rollbackPartition } from '../../lambdas/use-cases/rollback';
 import { DAY, ManualClock, testSettings, usePipeline } from '../helpers/pipeline';
@@ -64,9 +64,9 @@ describe('manifests of retired versions', () => {
     clock.advance(4 * DAY);
     // The delete of the manifests fails after the copy (the process dies there).
     const dying: ObjectStore = Object.assign(Object.create(env.store) as ObjectStore, {
-      deleteKeys: async (bucket: string, keys: readonly string[]) => {
-        if (keys.some((k) => k.includes('/manifests/'))) throw new Error('simulated crash before deleting manifests');
-        return env.store.deleteKeys(bucket, keys);
+      deleteKeys: async (bucket: string, targets: readonly DeleteTarget[]) => {
+        if (targets.some((t) => t.key.includes('/manifests/'))) throw new Error('simulated crash before deleting manifests');
+        return env.store.deleteKeys(bucket, targets);
       },
     });
     await expect(retireCompacted({ store: dying, catalog: p.catalog, settings: testSettings, clock, graceMs: 3 * DAY })).rejects.toThrow('simulated crash before deleting manifests');

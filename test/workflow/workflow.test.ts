@@ -38,7 +38,7 @@ describe('the deployed state machine, executed offline', () => {
     const out = await pipeline.execute(pipeline.scheduledInput, 'scheduled-1');
     expect(out.status).toBe('SUCCEEDED');
     expect(out.output.plan).toMatchObject({ table: 'sensors', bins: 3, partitions: 3, inputFiles: 90, dryRun: false });
-    expect(out.output.swap).toEqual({ committed: 3, unchanged: 0, incomplete: 0, incompletePartitions: [], catalogUpdated: 3, columnsAdded: [], schemaConflicts: [], kafkaGaps: [] });
+    expect(out.output.swap).toEqual({ committed: 3, unchanged: 0, incomplete: 0, incompletePartitions: [], catalogUpdated: 3, columnsAdded: [], schemaConflicts: [], kafkaGaps: [], catalogDrift: [], rewrittenSources: [] });
     expect(out.output.lifecycle).toEqual({ retired: 0, waiting: 90 });
     expect(out.output.compaction.ResultWriterDetails).toEqual({ Bucket: 'gold', Key: '_compactor/sensors/results/scheduled-1/manifest.json' });
 
@@ -61,7 +61,7 @@ describe('the deployed state machine, executed offline', () => {
     expect(rerun.output.plan.bins).toBe(0);
     // Nothing to compact still reconciles the catalog and runs the lifecycle, so sources retire
     // even when data stops coming.
-    expect(rerun.output.swap).toEqual({ committed: 0, unchanged: 0, incomplete: 0, incompletePartitions: [], catalogUpdated: 0, columnsAdded: [], schemaConflicts: [], kafkaGaps: [] });
+    expect(rerun.output.swap).toEqual({ committed: 0, unchanged: 0, incomplete: 0, incompletePartitions: [], catalogUpdated: 0, columnsAdded: [], schemaConflicts: [], kafkaGaps: [], catalogDrift: [], rewrittenSources: [] });
     expect(rerun.output.lifecycle).toEqual({ retired: 0, waiting: 90 });
     expect(await allKeys(s3.client, 'gold', 'sensors/')).toEqual(before);
     expect(await pipeline.catalog.all()).toEqual(catalogBefore);
