@@ -14,7 +14,7 @@ import { LocalCatalog } from '../../lambdas/adapters/local-catalog';
 import { LocalProcesses } from '../../lambdas/adapters/local-processes';
 import type { RunRequest } from '../../lambdas/core/contracts';
 import { CatalogError } from '../../lambdas/core/errors';
-import { manifestsPrefix } from '../../lambdas/core/keys';
+import { manifestsPrefix, retiredManifestKey } from '../../lambdas/core/keys';
 import { cliHolder } from '../../lambdas/core/lease';
 import type { CatalogPartition } from '../../lambdas/core/ports';
 import { retireCompacted } from '../../lambdas/use-cases/lifecycle';
@@ -31,6 +31,7 @@ export const GRACE_MS = 3 * DAY;
 export const HOST = 'race-host';
 const LANDING = 'sensors/';
 const GOLD = 'sensors/';
+const MANIFESTS = manifestsPrefix('sensors');
 
 // ---------------------------------------------------------------------------------------------
 // Reading Parquet as a reader would, with one DuckDB instance for the whole tier.
@@ -370,6 +371,16 @@ export class World {
         if (shownWithin) {
           deletedEarly++;
           detail.push(`gold ${e.key} deleted at ${e.at} while readers may still read its version`);
+        }
+      } else if (e.bucket === 'gold' && e.key.startsWith(MANIFESTS)) {
+        // A retired version's manifest moves: deleted only once the same bytes sit at its retired
+        // key (written before the delete) and no reader may still read its version.
+        const version = `s3://gold/${GOLD}${dirOf(e.key.slice(MANIFESTS.length))}`;
+        const moved = this.store.events.some((x) => x.op === 'put' && x.seq < e.seq && x.key === retiredManifestKey('sensors', e.key) && x.etag === e.etag);
+        const shownWithin = h.some((ev, i) => ev.location === version && (h[i + 1]?.at ?? Infinity) > t - GRACE_MS);
+        if (!moved || shownWithin) {
+          deletedEarly++;
+          detail.push(`manifest ${e.key} deleted at ${e.at}${moved ? ' while readers may still read its version' : ' without a copy at its retired key'}`);
         }
       } else {
         deletedEarly++;
