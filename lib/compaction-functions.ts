@@ -6,7 +6,8 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { SYSTEM_PREFIX } from '../lambdas/core/keys';
+import { DEFAULT_STEP_MEMORY, type PriceTable, type StepMemory } from '../lambdas/core/cost';
+import { reportPrefix, SYSTEM_PREFIX } from '../lambdas/core/keys';
 import type { LayoutKind } from '../lambdas/core/partitions';
 import { Env, type Compression } from '../lambdas/core/settings';
 
@@ -58,6 +59,8 @@ export interface CompactionFunctionsProps {
   /** The table's declared data columns (Hive types), passed to the compact step. */
   readonly columns: ReadonlyArray<{ readonly name: string; readonly type: string }>;
   readonly compactMemoryMb: number;
+  /** Prices for the run estimates and reports. */
+  readonly prices: PriceTable;
   readonly runtime: lambda.Runtime;
   readonly logRetention: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
@@ -73,7 +76,7 @@ interface FunctionSpec {
 }
 
 /**
- * The four Lambdas of the workflow, each with its own role holding only what its step does:
+ * The five Lambdas of the workflow, each with its own role holding only what its step does:
  * - plan: list and read landing under the table prefix; read and write the table's system objects.
  * - compact: read landing under the table prefix and gold table data; write gold table data and
  *   the table's system objects (manifests).
@@ -82,6 +85,7 @@ interface FunctionSpec {
  * - lifecycle: list, tag and delete landing objects under the table prefix and superseded gold
  *   table data; rewrite partition state; read this table's Glue partitions. No other role may
  *   delete anything.
+ * - report: read the table's system objects and quarantine reports; write the run reports.
  * Every role may `s3:ListBucket` the gold bucket: without it S3 answers 403 instead of 404 for a
  * missing key, and every step reads keys that may not exist yet (state, manifests, ratios).
  */
@@ -90,6 +94,7 @@ export class CompactionFunctions extends Construct {
   public readonly compact: nodejs.NodejsFunction;
   public readonly swap: nodejs.NodejsFunction;
   public readonly lifecycle: nodejs.NodejsFunction;
+  public readonly report: nodejs.NodejsFunction;
 
   constructor(scope: Construct, id: string, props: CompactionFunctionsProps) {
     super(scope, id);
@@ -106,12 +111,15 @@ export class CompactionFunctions extends Construct {
       [Env.PartitionKeys]: props.partitionKeys.join(','),
     };
     const catalog = { [Env.GlueDatabase]: props.databaseName };
+    // What the estimate and the report price: the functions' real memory, and the price table.
+    const memoryMb: StepMemory = { ...DEFAULT_STEP_MEMORY, compact: props.compactMemoryMb };
+    const costModel = { [Env.CostModel]: JSON.stringify({ prices: props.prices, memoryMb }) };
 
     this.plan = this.fn('Plan', props, {
-      memoryMb: 1024,
+      memoryMb: memoryMb.plan,
       timeout: Duration.minutes(5),
       description: `Plans the compaction of ${props.tableName}: lists landing, writes bins`,
-      environment: { ...table, [Env.TargetFileMb]: String(props.targetFileMb), [Env.QuietPeriodMinutes]: String(props.quietPeriodMinutes), [Env.Layout]: props.layout },
+      environment: { ...table, [Env.TargetFileMb]: String(props.targetFileMb), [Env.QuietPeriodMinutes]: String(props.quietPeriodMinutes), [Env.Layout]: props.layout, ...costModel },
     });
     this.compact = this.fn('Compact', props, {
       memoryMb: props.compactMemoryMb,
@@ -129,16 +137,22 @@ export class CompactionFunctions extends Construct {
       },
     });
     this.swap = this.fn('Swap', props, {
-      memoryMb: 512,
+      memoryMb: memoryMb.swap,
       timeout: Duration.minutes(5),
       description: `Commits verified versions of ${props.tableName} and repoints its Glue partitions`,
       environment: { ...table, ...catalog },
     });
     this.lifecycle = this.fn('Lifecycle', props, {
-      memoryMb: 512,
+      memoryMb: memoryMb.lifecycle,
       timeout: Duration.minutes(15),
       description: `Retires compacted sources and superseded versions of ${props.tableName} after the grace period`,
       environment: { ...table, ...catalog, [Env.GraceDays]: String(props.graceDays) },
+    });
+    this.report = this.fn('Report', props, {
+      memoryMb: memoryMb.report,
+      timeout: Duration.minutes(5),
+      description: `Writes the run report of each ${props.tableName} execution (what it did and what it cost)`,
+      environment: { ...table, ...costModel },
     });
 
     const objects = (bucket: s3.IBucket, ...prefixes: string[]) => prefixes.map((p) => bucket.arnForObjects(`${p}*`));
@@ -170,6 +184,11 @@ export class CompactionFunctions extends Construct {
     allow(this.lifecycle, ['s3:GetObject', 's3:PutObjectTagging', 's3:DeleteObject'], objects(gold, props.goldPrefix));
     allow(this.lifecycle, ['s3:GetObject', 's3:PutObject'], objects(gold, systemPrefix));
     allow(this.lifecycle, GLUE_PARTITION_READ_ACTIONS, [...props.tableArns]);
+
+    // report
+    allow(this.report, ['s3:ListBucket'], [gold.bucketArn]);
+    allow(this.report, ['s3:GetObject'], objects(gold, systemPrefix, quarantine));
+    allow(this.report, ['s3:PutObject'], objects(gold, reportPrefix(props.tableName)));
   }
 
   private fn(id: string, props: CompactionFunctionsProps, spec: FunctionSpec): nodejs.NodejsFunction {

@@ -5,14 +5,17 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { RunRequest } from '../lambdas/core/contracts';
+import { pricesWith, type PriceOverrides, type PriceTable } from '../lambdas/core/cost';
 import { SYSTEM_PREFIX } from '../lambdas/core/keys';
 import type { LayoutKind } from '../lambdas/core/partitions';
 import type { Compression } from '../lambdas/core/settings';
 import { CompactionCatalog, type GlueColumn } from './compaction-catalog';
 import { CompactionFunctions } from './compaction-functions';
+import { CompactionMonitoring } from './compaction-monitoring';
 import { CompactionStorage, DEFAULT_TIERING_DAYS, type TieringDays } from './compaction-storage';
 import { CompactionWorkflow } from './compaction-workflow';
 
@@ -160,6 +163,27 @@ export interface CompactionPipelineProps {
    * @default RemovalPolicy.RETAIN, or DESTROY with `-c compactor:destroyData=true`
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * SNS topic the alarms notify (on alarm and back to OK), e.g. one your pager subscribes to.
+   * @default a new topic (TLS-only publishing; subscribe to it after deploy)
+   */
+  readonly alarmTopic?: sns.ITopic;
+  /**
+   * Alarm when the oldest landing object no committed version holds is older than this (whole hours).
+   * @default Duration.hours(6)
+   */
+  readonly backlogAgeAlarm?: Duration;
+  /**
+   * Alarm when no run has planned for this long (whole hours, 1-168): schedule off, every run
+   * failing before its plan, or one run holding the table. Set it above the schedule's interval.
+   * @default Duration.hours(6)
+   */
+  readonly noRunAlarm?: Duration;
+  /**
+   * Prices of the run estimates and reports (any subset; USD).
+   * @default us-east-1 list prices (S3 Standard requests, Lambda x86, Step Functions Standard)
+   */
+  readonly prices?: PriceOverrides;
 }
 
 const IDENT = /^[a-z_][a-z0-9_]*$/;
@@ -219,6 +243,18 @@ function validate(props: CompactionPipelineProps, destroyAllowed: boolean): void
   int('graceDays', props.graceDays, 0, 3650);
   int('quietPeriodMinutes', props.quietPeriodMinutes, 0, 100_000);
   int('compactMemoryMb', props.compactMemoryMb, 1024, 10240);
+  const wholeHours = (name: string, d: Duration | undefined, max: number) => {
+    if (d === undefined) return;
+    const h = d.toHours({ integral: false });
+    if (!(Number.isInteger(h) && h >= 1 && h <= max)) problems.push(`${name} must be whole hours from 1 to ${max}, got ${d.toHumanString()}`);
+  };
+  wholeHours('backlogAgeAlarm', props.backlogAgeAlarm, 24 * 365);
+  wholeHours('noRunAlarm', props.noRunAlarm, 168);
+  try {
+    pricesWith(props.prices);
+  } catch (e) {
+    problems.push((e as Error).message);
+  }
   if (props.runtime && props.runtime.family !== lambda.RuntimeFamily.NODEJS) {
     problems.push(`runtime must be a Node.js runtime (the handlers are TypeScript bundled by esbuild), got ${props.runtime.name}`);
   }
@@ -242,7 +278,8 @@ function validate(props: CompactionPipelineProps, destroyAllowed: boolean): void
 
 /**
  * Compacts the small files of one table in a landing bucket into large Parquet files in a gold
- * bucket, on a schedule: S3 buckets, a Glue table, four Lambdas and a Step Functions workflow.
+ * bucket, on a schedule: S3 buckets, a Glue table, five Lambdas, a Step Functions workflow, and its
+ * dashboard and alarms.
  */
 export class CompactionPipeline extends Construct {
   public readonly tableName: string;
@@ -258,7 +295,11 @@ export class CompactionPipeline extends Construct {
   public readonly compactFunction: lambda.Function;
   public readonly swapFunction: lambda.Function;
   public readonly lifecycleFunction: lambda.Function;
+  public readonly reportFunction: lambda.Function;
   public readonly stateMachine: sfn.StateMachine;
+  public readonly monitoring: CompactionMonitoring;
+  /** The prices the run estimates and reports use. */
+  public readonly prices: PriceTable;
   public readonly schedule: events.Rule;
   public readonly catalog: CompactionCatalog;
 
@@ -279,6 +320,7 @@ export class CompactionPipeline extends Construct {
     const partitionKeys = props.partitionKeys ?? DEFAULT_PARTITION_KEYS;
     const compression = props.compression ?? 'snappy';
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    this.prices = pricesWith(props.prices);
 
     const storage = new CompactionStorage(this, 'Storage', {
       landingBucket: props.landingBucket,
@@ -321,6 +363,7 @@ export class CompactionPipeline extends Construct {
       layout: props.layout ?? 'hive',
       columns: props.columns ?? [],
       compactMemoryMb: props.compactMemoryMb ?? 4096,
+      prices: this.prices,
       runtime: props.runtime ?? lambda.Runtime.NODEJS_24_X,
       logRetention,
       removalPolicy: this.removalPolicy,
@@ -329,6 +372,7 @@ export class CompactionPipeline extends Construct {
     this.compactFunction = functions.compact;
     this.swapFunction = functions.swap;
     this.lifecycleFunction = functions.lifecycle;
+    this.reportFunction = functions.report;
 
     // A fixed name lets the plan role read its own executions' status (the run lease) without a
     // dependency cycle through the state machine's ARN.
@@ -339,6 +383,7 @@ export class CompactionPipeline extends Construct {
       compact: functions.compact,
       swap: functions.swap,
       lifecycle: functions.lifecycle,
+      report: functions.report,
       resultBucket: this.goldBucket,
       tableName: props.tableName,
       maxConcurrency: props.maxConcurrency ?? 10,
@@ -354,11 +399,21 @@ export class CompactionPipeline extends Construct {
       }),
     );
 
-    const run: RunRequest = { table: props.tableName };
+    // A scheduled run that finds the previous one still running skips (a success); a console run fails instead.
+    const run: RunRequest = { table: props.tableName, ifRunning: 'skip' };
     this.schedule = new events.Rule(this, 'Schedule', {
       description: `Starts a compaction run of ${props.tableName}`,
       schedule: props.schedule ?? events.Schedule.rate(Duration.hours(1)),
       targets: [new targets.SfnStateMachine(this.stateMachine, { input: events.RuleTargetInput.fromObject(run) })],
+    });
+
+    this.monitoring = new CompactionMonitoring(this, 'Monitoring', {
+      tableName: props.tableName,
+      stateMachine: this.stateMachine,
+      functions: { plan: functions.plan, compact: functions.compact, swap: functions.swap, lifecycle: functions.lifecycle, report: functions.report },
+      alarmTopic: props.alarmTopic,
+      backlogAgeAlarm: props.backlogAgeAlarm ?? Duration.hours(6),
+      noRunAlarm: props.noRunAlarm ?? Duration.hours(6),
     });
   }
 }

@@ -33,3 +33,9 @@ export const outputKey = (goldPrefix: string, partition: string, version: string
 /** Where a carried file of the base version lands in the new version (same file name). */
 export const carriedKey = (goldPrefix: string, partition: string, version: string, fromKey: string) =>
   `${versionPrefix(goldPrefix, partition, version)}${fromKey.slice(fromKey.lastIndexOf('/') + 1)}`;
+
+/** One run report per execution (JSON and text); a redrive of the execution overwrites its own. */
+export const reportPrefix = (table: string) => `${SYSTEM_PREFIX}${table}/reports/`;
+const executionName = (executionId: string) => executionId.slice(executionId.lastIndexOf(':') + 1);
+export const reportKey = (table: string, executionId: string) => `${reportPrefix(table)}${executionName(executionId)}/report.json`;
+export const reportTextKey = (table: string, executionId: string) => `${reportPrefix(table)}${executionName(executionId)}/report.md`;

@@ -27,6 +27,7 @@ export async function acquireLease(deps: LeaseDeps, executionId: string): Promis
     throw new AlreadyRunningError(
       `table ${deps.table} is being compacted by ${holder} (since ${current!.value.acquiredAt}); this run changed nothing. ` +
         `Wait for it to finish, or stop it, then rerun.`,
+      { holder },
     );
   }
   const lease = newLease(deps.table, executionId, now);
@@ -35,7 +36,7 @@ export async function acquireLease(deps: LeaseDeps, executionId: string): Promis
   } catch (e) {
     if (e instanceof ConcurrentCommitError) {
       const winner = await deps.store.getJson<Lease>(deps.bucket, key);
-      throw new AlreadyRunningError(`table ${deps.table} was taken by ${winner?.holder ?? 'another run'} at the same moment; this run changed nothing`, { cause: e });
+      throw new AlreadyRunningError(`table ${deps.table} was taken by ${winner?.holder ?? 'another run'} at the same moment; this run changed nothing`, { cause: e, holder: winner?.holder });
     }
     throw e;
   }
