@@ -1,4 +1,5 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cw from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -52,7 +53,7 @@ export class CompactionMonitoring extends Construct {
     super(scope, id);
     const table = props.tableName;
     const prefix = `${Stack.of(this).stackName}-${table}`;
-    this.topic = props.alarmTopic ?? new sns.Topic(this, 'AlarmTopic', { displayName: `s3-compactor alarms of ${table}`, enforceSSL: true });
+    this.topic = props.alarmTopic ?? this.createTopic(table);
 
     const metric = (name: MetricName, statistic: string = cw.Stats.SUM, period = HOUR, reason?: string) =>
       new cw.Metric({
@@ -130,25 +131,51 @@ export class CompactionMonitoring extends Construct {
             props.stateMachine.metricFailed(sfnMetric),
             props.stateMachine.metricTimedOut(sfnMetric),
             props.stateMachine.metricAborted(sfnMetric),
-            metric(MetricNames.RunsSkipped, cw.Stats.SUM, FIVE_MINUTES),
+          ], [metric(MetricNames.RunsPlanned, cw.Stats.SUM, FIVE_MINUTES), metric(MetricNames.RunsSkipped, cw.Stats.SUM, FIVE_MINUTES)]),
+          graph('Backlog: oldest uncompacted object (s), objects and bytes left by the caps', [metric(MetricNames.OldestUncompactedAge, cw.Stats.MAXIMUM)], [
+            metric(MetricNames.BacklogObjects, cw.Stats.MAXIMUM),
+            metric(MetricNames.BacklogBytes, cw.Stats.MAXIMUM),
           ]),
-          graph('Backlog', [metric(MetricNames.OldestUncompactedAge, cw.Stats.MAXIMUM)], [metric(MetricNames.BacklogObjects, cw.Stats.MAXIMUM)]),
         ],
         [
+          graph('Planned', [metric(MetricNames.BinsPlanned), metric(MetricNames.PartitionsPlanned)], [metric(MetricNames.ObjectsPlanned), metric(MetricNames.BytesPlanned)]),
           graph('Objects in, files out', [metric(MetricNames.ObjectsIn)], [metric(MetricNames.FilesOut)]),
-          graph('Bytes and rows', [metric(MetricNames.BytesIn), metric(MetricNames.BytesOut)], [metric(MetricNames.RowsIn), metric(MetricNames.RowsOut)]),
+          graph('Bytes and rows in and out', [metric(MetricNames.BytesIn), metric(MetricNames.BytesOut)], [metric(MetricNames.RowsIn), metric(MetricNames.RowsOut)]),
+        ],
+        [
           graph('Bins and quarantine', [metric(MetricNames.BinsCompacted), metric(MetricNames.BinsFailed)], [metric(MetricNames.RecordsQuarantined), metric(MetricNames.ObjectsQuarantined)]),
+          graph('Partitions committed, incomplete; held by reason', [metric(MetricNames.PartitionsCommitted), metric(MetricNames.PartitionsIncomplete)], HOLD_REASONS.map((r) => metric(MetricNames.PartitionsHeld, cw.Stats.MAXIMUM, HOUR, r))),
+          graph('Objects retired after their grace period', [metric(MetricNames.ObjectsRetired)]),
         ],
         [
-          graph('Partitions', [metric(MetricNames.PartitionsCommitted), metric(MetricNames.PartitionsIncomplete)], HOLD_REASONS.map((r) => metric(MetricNames.PartitionsHeld, cw.Stats.MAXIMUM, HOUR, r))),
           graph('S3 requests by kind', s3.map((n) => metric(n))),
-          graph('Cost per run (USD, estimated from the price table)', [metric(MetricNames.RunCost)], [metric(MetricNames.CostPerMillionObjects, cw.Stats.AVERAGE)]),
+          graph('Cost per run and per million objects (USD, from the price table)', [metric(MetricNames.RunCost)], [metric(MetricNames.CostPerMillionObjects, cw.Stats.AVERAGE)]),
+          graph('Run duration (s)', [metric(MetricNames.RunDuration, cw.Stats.MAXIMUM)]),
         ],
         [
-          graph('Step durations (p95, ms)', fns.map(([step, fn]) => fn.metricDuration({ statistic: 'p95', period: HOUR, label: step })), [metric(MetricNames.RunDuration, cw.Stats.MAXIMUM)], 12),
+          graph('Step durations (p95, ms)', fns.map(([step, fn]) => fn.metricDuration({ statistic: 'p95', period: HOUR, label: step })), [], 12),
           graph('Step errors and throttles', fns.map(([step, fn]) => fn.metricErrors({ period: HOUR, label: `${step} errors` })), fns.map(([step, fn]) => fn.metricThrottles({ period: HOUR, label: `${step} throttles` })), 12),
         ],
       ],
     });
+  }
+
+  /** A topic only this account's alarms may publish to, over TLS only (a topic policy replaces SNS's default one). */
+  private createTopic(table: string): sns.Topic {
+    const topic = new sns.Topic(this, 'AlarmTopic', { displayName: `s3-compactor alarms of ${table}`, enforceSSL: true });
+    const stack = Stack.of(this);
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowThisAccountsAlarms',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+        },
+      }),
+    );
+    return topic;
   }
 }

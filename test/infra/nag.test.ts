@@ -38,6 +38,7 @@ it('passes the AWS Solutions checks with every exception acknowledged on its own
     [pipeline.compactFunction, [landingTable, goldTable, goldSystem, objects(pipeline.goldBucket, 'quarantine/sensors/*')]],
     [pipeline.swapFunction, [goldTable, goldSystem]],
     [pipeline.lifecycleFunction, [landingTable, goldTable, goldSystem]],
+    [pipeline.reportFunction, [goldSystem, objects(pipeline.goldBucket, 'quarantine/sensors/*'), objects(pipeline.goldBucket, '_compactor/sensors/reports/*')]],
   ];
   for (const [fn, prefixes] of byFunction) {
     ack(policyOf(fn), 'AwsSolutions-IAM5[Resource::*]', 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions');
@@ -55,7 +56,7 @@ it('passes the AWS Solutions checks with every exception acknowledged on its own
   const sm = pipeline.stateMachine;
   const smPolicy = sm.role.node.findChild('DefaultPolicy');
   ack(smPolicy, 'AwsSolutions-IAM5[Resource::*]', 'CloudWatch Logs vended-log delivery and X-Ray APIs support no resource-level permissions');
-  for (const fn of [pipeline.planFunction, pipeline.compactFunction, pipeline.swapFunction, pipeline.lifecycleFunction]) {
+  for (const fn of [pipeline.planFunction, pipeline.compactFunction, pipeline.swapFunction, pipeline.lifecycleFunction, pipeline.reportFunction]) {
     ack(smPolicy, `AwsSolutions-IAM5[Resource::<${logicalId(fn)}.Arn>:*]`, 'LambdaInvoke grants the versions and aliases of this one function');
   }
   ack(smPolicy, objects(pipeline.goldBucket, '_compactor/sensors/results/*'), 'The Map ResultWriter names its result files per execution under this table\'s results prefix');
