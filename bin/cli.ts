@@ -25,6 +25,8 @@ import type { BinItem } from '../lambdas/core/contracts';
 import { CompactorError } from '../lambdas/core/errors';
 import { statePrefix } from '../lambdas/core/keys';
 import type { Catalog } from '../lambdas/core/ports';
+import { US_EAST_1_PRICES } from '../lambdas/core/cost';
+import { costLines } from '../lambdas/core/run-report';
 import { Env, parseEngineSettings, parseRunRequest, parseTableSettings } from '../lambdas/core/settings';
 import type { PartitionState } from '../lambdas/core/state';
 import { compactBin } from '../lambdas/use-cases/compact-bin';
@@ -92,8 +94,10 @@ async function main(argv: string[]): Promise<void> {
   );
 
   if (command === 'plan' || command === 'run') {
-    const { output, plan, report } = await planRun({ store, settings, clock }, request);
+    const { output, plan, report, estimate } = await planRun({ store, settings, clock }, request);
     console.log(`plan ${output.planId}: ${output.bins} bin(s), ${output.inputFiles} files, ${output.inputBytes} bytes -> s3://${output.planBucket}/${output.planKey}`);
+    // The estimate is stored with the plan too (us-east-1 list prices; the deployed pipeline's own are in its COST_MODEL).
+    for (const line of costLines(estimate.cost, US_EAST_1_PRICES)) console.log(`  estimated ${line}`);
     for (const p of plan.partitions) {
       console.log(`  ${p.path} -> v=${p.version}: ${p.bins.map((b) => `${b.files.length} files/${b.inputBytes} B (~${b.estimatedOutputBytes} B out)`).join(', ')}${p.carried.length ? `, ${p.carried.length} carried` : ''}`);
     }

@@ -16,6 +16,7 @@ import { putFiles, sensorFiles } from '../../local/generate';
 import { LOCAL_BUCKETS, localPipeline, type LocalPipeline } from '../../local/pipeline';
 import { startLocalS3, type LocalS3 } from '../../local/s3-server';
 import { executionArn } from '../../local/workflow';
+import { failingBinsOf, startHeldRun } from '../helpers/held-run';
 import { allKeys, getBytes } from '../helpers/rows';
 import { countWireRequests } from '../helpers/wire-requests';
 
@@ -106,13 +107,8 @@ describe('run report and cost', () => {
   });
 
   it('writes the report on the failure path too, with the failing error, leaving every partition as it was', async () => {
-    const compact = pipeline.handlers[pipeline.functionIds.compact];
-    const out = await pipeline.execute({ table: 'sensors' }, 'bad-bin', {
-      [pipeline.functionIds.compact]: async (e) => {
-        if ((e as { partition: string }).partition === 'dt=2024-12-19/hour=15') throw new VerificationError('written file has 119 rows, inputs 120 rows');
-        return compact(e);
-      },
-    });
+    const failing = failingBinsOf(pipeline, 'dt=2024-12-19/hour=15', new VerificationError('written file has 119 rows, inputs 120 rows'));
+    const out = await pipeline.execute({ table: 'sensors' }, 'bad-bin', failing);
     expect(out).toMatchObject({ status: 'FAILED', error: 'States.ExceedToleratedFailureThreshold' });
     const report = (await reportOf('bad-bin'))!;
     expect(report.outcome).toMatch(/^failed: States\.ExceedToleratedFailureThreshold: 1 of 3 items failed \(tolerated 10%\); first: VerificationError: /);
@@ -127,19 +123,7 @@ describe('run report and cost', () => {
   });
 
   it('ends a scheduled run that finds another run holding the table as a successful skip that changes nothing', async () => {
-    const compact = pipeline.handlers[pipeline.functionIds.compact];
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let entered!: () => void;
-    const inCompact = new Promise<void>((r) => (entered = r));
-    const first = pipeline.execute({ table: 'sensors' }, 'console-slow', {
-      [pipeline.functionIds.compact]: async (e) => {
-        entered();
-        await gate;
-        return compact(e);
-      },
-    });
-    await inCompact;
+    const { release, done: first } = await startHeldRun(pipeline, { table: 'sensors' }, 'console-slow');
     const before = (await allKeys(s3.client, 'gold', '')).filter((o) => !o.key.includes('/reports/'));
     pipeline.emf.length = 0;
     const skipped = await pipeline.execute(pipeline.scheduledInput, 'scheduled-while-busy');

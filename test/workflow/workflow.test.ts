@@ -8,6 +8,7 @@ import type { PartitionState } from '../../lambdas/core/state';
 import { putFiles, sensorFiles } from '../../local/generate';
 import { LOCAL_BUCKETS, localPipeline, type LocalPipeline } from '../../local/pipeline';
 import { startLocalS3, type LocalS3 } from '../../local/s3-server';
+import { failingBinsOf, startHeldRun } from '../helpers/held-run';
 import { allKeys, compareRows, rowsFromJsonLines, rowsFromParquetObjects } from '../helpers/rows';
 
 logger.setLogLevel('ERROR');
@@ -104,13 +105,8 @@ describe('the deployed state machine, executed offline', () => {
   });
 
   it('leaves every partition as it was when more bins fail than tolerated', async () => {
-    const compact = pipeline.handlers[pipeline.functionIds.compact];
-    const out = await pipeline.execute({ table: 'sensors' }, 'bad-bin', {
-      [pipeline.functionIds.compact]: async (e) => {
-        if ((e as { partition: string }).partition === 'dt=2024-12-19/hour=15') throw new VerificationError('written file has 119 rows, inputs 120 rows');
-        return compact(e);
-      },
-    });
+    const failing = failingBinsOf(pipeline, 'dt=2024-12-19/hour=15', new VerificationError('written file has 119 rows, inputs 120 rows'));
+    const out = await pipeline.execute({ table: 'sensors' }, 'bad-bin', failing);
     expect(out).toMatchObject({ status: 'FAILED', error: 'States.ExceedToleratedFailureThreshold' });
     expect(out.cause).toContain('1 of 3 items failed (tolerated 10%)');
     expect(out.cause).toContain('written file has 119 rows, inputs 120 rows');
@@ -119,19 +115,7 @@ describe('the deployed state machine, executed offline', () => {
   });
 
   it('refuses a console rerun while a run is active, naming the holder, and lets the next run in afterwards', async () => {
-    const compact = pipeline.handlers[pipeline.functionIds.compact];
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let entered!: () => void;
-    const inCompact = new Promise<void>((r) => (entered = r));
-    const first = pipeline.execute({ table: 'sensors' }, 'scheduled-slow', {
-      [pipeline.functionIds.compact]: async (e) => {
-        entered();
-        await gate;
-        return compact(e);
-      },
-    });
-    await inCompact;
+    const { release, done: first } = await startHeldRun(pipeline, { table: 'sensors' }, 'scheduled-slow');
     const second = await pipeline.execute({ table: 'sensors' }, 'console-rerun');
     expect(second).toMatchObject({ status: 'FAILED', error: 'AlreadyRunningError' });
     expect(JSON.parse(second.cause!).errorMessage).toMatch(
