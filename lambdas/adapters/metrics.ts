@@ -1,6 +1,6 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { StepName, StepUsage } from '../core/cost';
-import { METRICS_NAMESPACE, MetricDimensions, MetricNames, type MetricValue } from '../core/metrics';
+import { METRICS_NAMESPACE, MetricDimensions, requestMetrics, type MetricValue } from '../core/metrics';
 import type { ObjectStore } from '../core/ports';
 import { RequestCountingStore } from './request-counting-store';
 
@@ -16,11 +16,13 @@ export const stdoutSink: EmfSink = (document) => {
 
 /**
  * Publishes the values as Powertools Metrics EMF documents in the product's namespace, dimension
- * `table` (one document per extra `reason`, as EMF takes one value per dimension).
+ * `table` (one document per extra `reason`, as EMF takes one value per dimension); with the step's
+ * usage, its S3 requests by kind too.
  */
-export function publishMetrics(sink: EmfSink, table: string, values: readonly MetricValue[]): void {
+export function publishMetrics(sink: EmfSink, table: string, values: readonly MetricValue[], usage?: StepUsage): void {
+  const all = usage ? [...values, ...requestMetrics(usage)] : values;
   const groups = new Map<string | undefined, MetricValue[]>();
-  for (const v of values) groups.set(v.reason, [...(groups.get(v.reason) ?? []), v]);
+  for (const v of all) groups.set(v.reason, [...(groups.get(v.reason) ?? []), v]);
   for (const [reason, group] of groups) {
     const metrics = new Metrics({ namespace: METRICS_NAMESPACE });
     // Only the product's own dimensions: alarms and the dashboard name exactly these.
@@ -32,16 +34,6 @@ export function publishMetrics(sink: EmfSink, table: string, values: readonly Me
     metrics.clearMetrics();
   }
 }
-
-/** A step's S3 requests by kind, as metrics. */
-export const requestMetrics = (u: StepUsage): MetricValue[] => [
-  { name: MetricNames.S3ListRequests, unit: 'Count', value: u.requests.LIST },
-  { name: MetricNames.S3GetRequests, unit: 'Count', value: u.requests.GET },
-  { name: MetricNames.S3PutRequests, unit: 'Count', value: u.requests.PUT },
-  { name: MetricNames.S3CopyRequests, unit: 'Count', value: u.requests.COPY },
-  { name: MetricNames.S3DeleteRequests, unit: 'Count', value: u.requests.DELETE },
-  { name: MetricNames.S3HeadRequests, unit: 'Count', value: u.requests.HEAD },
-];
 
 /** The function a handler runs in: its step and memory (from Lambda's environment, or the template offline). */
 export interface FunctionInfo {

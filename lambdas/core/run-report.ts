@@ -296,7 +296,7 @@ export function textTable(headers: readonly string[], rows: ReadonlyArray<Readon
  *   cost: $X for N objects = $Y per million objects (goal $0.50; floor $0.40, the GETs alone)
  *   S3 Tables managed compaction, same objects and bytes: $X ($Y per million objects)
  */
-export function costLines(cost: RunCost, prices: PriceTable, estimate?: RunCost): string[] {
+export function costLines(cost: RunCost, prices: PriceTable, estimate?: RunCost, estimateLabel = 'estimate before the run'): string[] {
   const perMillion = (c: RunCost) => (c.perMillionObjectsUsd !== undefined ? `${usd2(c.perMillionObjectsUsd)} per million objects` : 'no objects compacted');
   const lines = [
     `cost: ${usd(cost.totalUsd)} for ${int(cost.objects)} objects = ${perMillion(cost)} (goal ${usd2(GOAL_PER_MILLION_OBJECTS_USD)}; floor ${usd2(floorPerMillionObjects(prices))}, the GETs alone)`,
@@ -304,7 +304,7 @@ export function costLines(cost: RunCost, prices: PriceTable, estimate?: RunCost)
   ];
   if (estimate) {
     lines.push(
-      `estimate before the run: ${usd(estimate.totalUsd)} (${perMillion(estimate)}); S3 requests: ${int(totalRequests(estimate.requests))} estimated, ${int(totalRequests(cost.requests))} made`,
+      `${estimateLabel}: ${usd(estimate.totalUsd)} (${perMillion(estimate)}); S3 requests: ${int(totalRequests(estimate.requests))} estimated, ${int(totalRequests(cost.requests))} made`,
     );
   }
   return lines;
@@ -380,7 +380,8 @@ export function renderRunReport(r: RunReport): string {
     ['total', '', usd(c.totalUsd), r.estimate ? usd(r.estimate.totalUsd) : ''],
   ];
   out.push(textTable(['item', 'measured', `USD (${r.prices.region})`, 'estimated'], rows), '```', '');
-  out.push(...costLines(c, r.prices, r.estimate));
+  // A dry run's own cost is its plan; the estimate is of the run it planned.
+  out.push(...costLines(c, r.prices, r.estimate, r.outcome === 'dry run' ? 'estimate of the planned run (this was a dry run)' : undefined));
   out.push(`Not measured: ${r.unmeasured.join('; ')}.`);
   return `${out.join('\n')}\n`;
 }

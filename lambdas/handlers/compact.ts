@@ -1,22 +1,10 @@
 import { logger } from '../adapters/logger';
-import { functionFromEnv, meterInvocation, publishMetrics, requestMetrics, stdoutSink, type Observability } from '../adapters/metrics';
+import { functionFromEnv, meterInvocation, publishMetrics, stdoutSink, type Observability } from '../adapters/metrics';
 import { lazy, runtimeFromEnv } from '../adapters/runtime';
 import type { BinItem, CompactOutput, Metered } from '../core/contracts';
-import { MetricNames, type MetricValue } from '../core/metrics';
+import { binMetrics } from '../core/metrics';
 import { requireFields } from '../core/validate';
 import { compactBin, type CompactDeps } from '../use-cases/compact-bin';
-
-const binMetrics = (item: BinItem, out: CompactOutput): MetricValue[] => [
-  { name: MetricNames.BinsCompacted, unit: 'Count', value: 1 },
-  { name: MetricNames.ObjectsIn, unit: 'Count', value: out.inputFiles },
-  { name: MetricNames.BytesIn, unit: 'Bytes', value: item.inputBytes },
-  { name: MetricNames.RowsIn, unit: 'Count', value: out.inputRows },
-  { name: MetricNames.FilesOut, unit: 'Count', value: out.outputBytes > 0 ? 1 : 0 },
-  { name: MetricNames.BytesOut, unit: 'Bytes', value: out.outputBytes },
-  { name: MetricNames.RowsOut, unit: 'Count', value: out.outputRows },
-  { name: MetricNames.RecordsQuarantined, unit: 'Count', value: out.rejectedRecords },
-  { name: MetricNames.ObjectsQuarantined, unit: 'Count', value: out.rejectedObjects },
-];
 
 /** One Distributed Map item (a bin reference) -> the verified output of that bin. */
 export const makeHandler = (deps: CompactDeps & Observability) => async (event: unknown): Promise<Metered<CompactOutput>> => {
@@ -27,7 +15,7 @@ export const makeHandler = (deps: CompactDeps & Observability) => async (event: 
   const out = await compactBin({ ...deps, store: meter.store }, item);
   const usage = meter.finish();
   log.info('compacted', { ...out, usage });
-  publishMetrics(deps.emf, deps.settings.table, [...binMetrics(item, out), ...requestMetrics(usage)]);
+  publishMetrics(deps.emf, deps.settings.table, binMetrics(item.inputBytes, out), usage);
   return { ...out, usage };
 };
 

@@ -1,9 +1,9 @@
 import { logger } from '../adapters/logger';
-import { functionFromEnv, meterInvocation, publishMetrics, requestMetrics, stdoutSink, type Observability } from '../adapters/metrics';
+import { functionFromEnv, meterInvocation, publishMetrics, stdoutSink, type Observability } from '../adapters/metrics';
 import { glueCatalogFromEnv, lazy, runtimeFromEnv, systemClock } from '../adapters/runtime';
 import type { LifecycleInput, LifecycleOutput, Metered } from '../core/contracts';
 import { InvalidInputError } from '../core/errors';
-import { MetricNames } from '../core/metrics';
+import { lifecycleMetrics } from '../core/metrics';
 import { requireFields } from '../core/validate';
 import { retireCompacted, type LifecycleDeps } from '../use-cases/lifecycle';
 
@@ -17,7 +17,7 @@ export const makeHandler = (deps: LifecycleDeps & Observability) => async (event
   const report = await retireCompacted({ ...deps, store: meter.store }, input.dryRun === true);
   const usage = meter.finish();
   logger.info('lifecycle', { ...report, wouldRetire: report.wouldRetire.length, usage });
-  publishMetrics(deps.emf, deps.settings.table, [{ name: MetricNames.ObjectsRetired, unit: 'Count', value: report.retired }, ...requestMetrics(usage)]);
+  publishMetrics(deps.emf, deps.settings.table, lifecycleMetrics(report.retired), usage);
   return { retired: report.retired, waiting: report.waiting, usage };
 };
 

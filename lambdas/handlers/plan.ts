@@ -1,10 +1,10 @@
 import { logger } from '../adapters/logger';
-import { functionFromEnv, meterInvocation, publishMetrics, requestMetrics, stdoutSink, type Observability } from '../adapters/metrics';
+import { functionFromEnv, meterInvocation, publishMetrics, stdoutSink, type Observability } from '../adapters/metrics';
 import { lazy, runtimeFromEnv, sfnExecutions, systemClock } from '../adapters/runtime';
-import type { Metered, PlanInput, PlanOutput, PlanReport, SkippedRun } from '../core/contracts';
-import { parseCostModel, type CostModel, type StepUsage } from '../core/cost';
+import type { Metered, PlanInput, PlanOutput, SkippedRun } from '../core/contracts';
+import { parseCostModel, type CostModel } from '../core/cost';
 import { AlreadyRunningError } from '../core/errors';
-import { MetricNames, type MetricValue } from '../core/metrics';
+import { planMetrics, skippedMetrics } from '../core/metrics';
 import type { Clock, ExecutionStatus, ObjectStore } from '../core/ports';
 import { Env, parseRunRequest, type TableSettings } from '../core/settings';
 import { requireFields } from '../core/validate';
@@ -19,31 +19,12 @@ export interface PlanHandlerDeps extends Observability {
   readonly costModel?: CostModel;
 }
 
-function planMetrics(out: PlanOutput, report: PlanReport, now: Date): MetricValue[] {
-  if (out.dryRun) return [];
-  const held = new Map<string, number>();
-  for (const h of report.held) held.set(h.reason, (held.get(h.reason) ?? 0) + 1);
-  const oldest = report.stats.oldestUncompacted;
-  return [
-    { name: MetricNames.RunsPlanned, unit: 'Count', value: 1 },
-    { name: MetricNames.BinsPlanned, unit: 'Count', value: out.bins },
-    { name: MetricNames.PartitionsPlanned, unit: 'Count', value: out.partitions },
-    { name: MetricNames.ObjectsPlanned, unit: 'Count', value: out.inputFiles },
-    { name: MetricNames.BytesPlanned, unit: 'Bytes', value: out.inputBytes },
-    { name: MetricNames.BacklogObjects, unit: 'Count', value: report.stats.backlog.objects },
-    { name: MetricNames.BacklogBytes, unit: 'Bytes', value: report.stats.backlog.bytes },
-    { name: MetricNames.OldestUncompactedAge, unit: 'Seconds', value: oldest ? Math.max(0, Math.round((now.getTime() - Date.parse(oldest)) / 1000)) : 0 },
-    ...[...held].map(([reason, n]): MetricValue => ({ name: MetricNames.PartitionsHeld, unit: 'Count', value: n, reason })),
-  ];
-}
-
 /** Execution input (a RunRequest) -> the plan's location and size, under the table's lease. */
 export const makeHandler = (deps: PlanHandlerDeps) => async (event: unknown): Promise<Metered<PlanOutput> | Metered<SkippedRun>> => {
   const input = requireFields<PlanInput>(event, 'plan input', { executionId: 'string' });
   const request = parseRunRequest(input.request, deps.settings);
   const s = deps.settings;
   const meter = meterInvocation(deps.store, deps.fn);
-  const done = (values: MetricValue[], usage: StepUsage) => publishMetrics(deps.emf, s.table, [...values, ...requestMetrics(usage)]);
   try {
     await acquireLease({ store: meter.store, executions: deps.executions, clock: deps.clock, bucket: s.goldBucket, table: s.table }, input.executionId);
   } catch (e) {
@@ -52,13 +33,13 @@ export const makeHandler = (deps: PlanHandlerDeps) => async (event: unknown): Pr
     const usage = meter.finish();
     const skipped = `run ${e.holder ?? 'another run'} is in progress`;
     logger.info('skipped', { executionId: input.executionId, skipped });
-    done([{ name: MetricNames.RunsSkipped, unit: 'Count', value: 1 }], usage);
+    publishMetrics(deps.emf, s.table, skippedMetrics(), usage);
     return { table: s.table, skipped, usage };
   }
   const { output, report } = await planRun({ ...deps, store: meter.store }, request);
   const usage = meter.finish();
   logger.info('planned', { executionId: input.executionId, planId: output.planId, bins: output.bins, partitions: output.partitions, inputFiles: output.inputFiles, skipped: report.skipped, held: report.held.length, usage });
-  done(planMetrics(output, report, deps.clock.now()), usage);
+  publishMetrics(deps.emf, s.table, planMetrics(output, report, deps.clock.now()), usage);
   return { ...output, usage };
 };
 

@@ -1,9 +1,9 @@
 import { logger } from '../adapters/logger';
-import { functionFromEnv, meterInvocation, publishMetrics, requestMetrics, stdoutSink, type Observability } from '../adapters/metrics';
+import { functionFromEnv, meterInvocation, publishMetrics, stdoutSink, type Observability } from '../adapters/metrics';
 import { lazy, runtimeFromEnv, systemClock } from '../adapters/runtime';
 import type { ReportInput, ReportOutput } from '../core/contracts';
 import { parseCostModel, type PriceTable } from '../core/cost';
-import { MetricNames, type MetricValue } from '../core/metrics';
+import { runMetrics } from '../core/metrics';
 import type { Clock, ObjectStore } from '../core/ports';
 import { Env, type TableSettings } from '../core/settings';
 import { requireFields } from '../core/validate';
@@ -23,13 +23,7 @@ export const makeHandler = (deps: ReportHandlerDeps) => async (event: unknown): 
   const { output, report } = await writeRunReport({ ...deps, store: meter.store, usage: meter.finish }, input);
   const usage = meter.finish();
   logger.info('reported', { executionId: input.executionId, ...output, usage });
-  const run: MetricValue[] = [
-    { name: MetricNames.BinsFailed, unit: 'Count', value: report.bins.failed },
-    { name: MetricNames.RunDuration, unit: 'Seconds', value: (Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000 },
-    { name: MetricNames.RunCost, unit: 'None', value: report.cost.totalUsd },
-    ...(report.cost.perMillionObjectsUsd !== undefined ? [{ name: MetricNames.CostPerMillionObjects, unit: 'None' as const, value: report.cost.perMillionObjectsUsd }] : []),
-  ];
-  publishMetrics(deps.emf, deps.settings.table, [...run, ...requestMetrics(usage)]);
+  publishMetrics(deps.emf, deps.settings.table, runMetrics(report), usage);
   return output;
 };
 

@@ -1,8 +1,8 @@
 import { logger } from '../adapters/logger';
-import { functionFromEnv, meterInvocation, publishMetrics, requestMetrics, stdoutSink, type Observability } from '../adapters/metrics';
+import { functionFromEnv, meterInvocation, publishMetrics, stdoutSink, type Observability } from '../adapters/metrics';
 import { glueCatalogFromEnv, lazy, runtimeFromEnv, systemClock } from '../adapters/runtime';
 import type { Metered, PlanOutput, SwapInput, SwapOutput } from '../core/contracts';
-import { MetricNames } from '../core/metrics';
+import { swapMetrics } from '../core/metrics';
 import { requireFields } from '../core/validate';
 import { swapPlan, type SwapDeps } from '../use-cases/swap';
 
@@ -14,11 +14,7 @@ export const makeHandler = (deps: SwapDeps & Observability) => async (event: unk
   const out = await swapPlan({ ...deps, store: meter.store }, plan);
   const usage = meter.finish();
   logger.info('swapped', { planId: plan.planId, ...out, usage });
-  publishMetrics(deps.emf, deps.settings.table, [
-    { name: MetricNames.PartitionsCommitted, unit: 'Count', value: out.committed },
-    { name: MetricNames.PartitionsIncomplete, unit: 'Count', value: out.incomplete },
-    ...requestMetrics(usage),
-  ]);
+  publishMetrics(deps.emf, deps.settings.table, swapMetrics(out), usage);
   return { ...out, usage };
 };
 

@@ -57,6 +57,7 @@ describe('run report and cost', () => {
     const dryReport = (await wire.quietly(() => reportOf('dry-run')))!;
     expect(dryReport.outcome).toBe('dry run');
     expect(dryReport.estimate).toEqual(plan.estimate.cost);
+    expect(await wire.quietly(() => text('dry-run'))).toContain(`\nestimate of the planned run (this was a dry run): $${plan.estimate.cost.totalUsd.toFixed(6)} (`);
 
     wire.reset();
     const run = await pipeline.execute(pipeline.scheduledInput, 'scheduled-1');
