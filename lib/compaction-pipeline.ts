@@ -9,6 +9,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { RunRequest } from '../lambdas/core/contracts';
+import { LEASE_TTL_MS } from '../lambdas/core/lease';
 import { pricesWith, type PriceOverrides, type PriceTable } from '../lambdas/core/cost';
 import { SYSTEM_PREFIX } from '../lambdas/core/keys';
 import type { LayoutKind } from '../lambdas/core/partitions';
@@ -180,6 +181,12 @@ export interface CompactionPipelineProps {
    */
   readonly noRunAlarm?: Duration;
   /**
+   * A run still going after this is stopped, and the ExecutionsTimedOut alarm fires; the next run
+   * reuses the bins it finished. Whole hours, 1-8760.
+   * @default Duration.hours(24), the run lease's expiry
+   */
+  readonly runTimeout?: Duration;
+  /**
    * Prices of the run estimates and reports (any subset; USD).
    * @default us-east-1 list prices (S3 Standard requests, Lambda x86, Step Functions Standard)
    */
@@ -250,6 +257,7 @@ function validate(props: CompactionPipelineProps, destroyAllowed: boolean): void
   };
   wholeHours('backlogAgeAlarm', props.backlogAgeAlarm, 24 * 365);
   wholeHours('noRunAlarm', props.noRunAlarm, 168);
+  wholeHours('runTimeout', props.runTimeout, 24 * 365);
   try {
     pricesWith(props.prices);
   } catch (e) {
@@ -390,6 +398,7 @@ export class CompactionPipeline extends Construct {
       toleratedFailurePercentage: props.toleratedFailurePercentage ?? 10,
       logRetention,
       removalPolicy: this.removalPolicy,
+      timeout: props.runTimeout ?? Duration.millis(LEASE_TTL_MS),
     });
     this.stateMachine = workflow.stateMachine;
     functions.plan.addToRolePolicy(

@@ -277,6 +277,8 @@ export interface CompactionWorkflowProps extends CompactionDefinitionProps {
   readonly removalPolicy: RemovalPolicy;
   /** Fixed, so that roles can name its executions without depending on it. */
   readonly stateMachineName: string;
+  /** A run still going after this is stopped (ExecutionsTimedOut); the next run reuses its finished bins. */
+  readonly timeout: Duration;
 }
 
 /** The STANDARD state machine running {@link buildCompactionDefinition}, with full logging and X-Ray. */
@@ -293,6 +295,7 @@ export class CompactionWorkflow extends Construct {
       definitionBody: sfn.DefinitionBody.fromChainable(buildCompactionDefinition(this, props)),
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
       tracingEnabled: true,
+      timeout: props.timeout,
       comment: `Compacts ${props.tableName}: plan, compact bins, swap, retire`,
     });
     // The ItemReader takes its bucket from the plan's output, so CDK cannot scope it: allow the

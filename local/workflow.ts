@@ -240,7 +240,7 @@ export interface RunOptions {
 }
 
 export interface ExecutionOutcome {
-  readonly status: 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+  readonly status: 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
   readonly output?: Json;
   readonly error?: string;
   readonly cause?: string;
@@ -316,6 +316,8 @@ export async function runExecution(o: RunOptions): Promise<ExecutionOutcome> {
     return { status: 'SUCCEEDED', output: await execution.result };
   } catch (e) {
     if ((e as Error).name === 'ExecutionAbortedError') return { status: 'ABORTED', error: 'ExecutionAborted' };
+    // The definition's own TimeoutSeconds (the run timeout).
+    if ((e as Error).name === 'ExecutionTimeoutError') return { status: 'TIMED_OUT', error: 'States.Timeout' };
     const err = e as Error & { cause?: unknown };
     // The interpreter's ExecutionError wraps the Fail state's or the task's error.
     const inner = (err as Json).getCause?.() ?? err.cause ?? err;

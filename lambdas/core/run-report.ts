@@ -161,7 +161,12 @@ export function buildRunReport(f: ReportFacts): RunReport {
   const planned = asPlan(state.plan);
   const succeeded = new Map((f.results?.succeeded ?? []).map((r) => [r.binId, r]));
   const failedIds = new Set((f.results?.failed ?? []).map((r) => r.binId));
-  const mapRan = !!state.compaction || (!!planned && !planned.dryRun && planned.bins > 0 && !!state.error);
+  // Which states the execution entered: a step that failed was entered too.
+  const dry = planned?.dryRun ?? false;
+  const bins = planned?.bins ?? 0;
+  const mapRan = !!planned && !dry && bins > 0;
+  const swapRan = !!state.swap || (!!state.error && !!planned && !dry && (bins === 0 || !!state.compaction));
+  const lifecycleRan = !!state.lifecycle || (!!state.error && !!planned && (dry || !!state.swap));
 
   const partitions: PartitionReport[] = (plan?.partitions ?? []).map((p) => {
     const st = f.states.get(p.path);
@@ -211,11 +216,11 @@ export function buildRunReport(f: ReportFacts): RunReport {
   const transitions = transitionsOf({
     planned: !!state.plan,
     skipped: isSkipped(state.plan),
-    nothingToCompact: !!planned && (planned.dryRun || planned.bins === 0),
+    nothingToCompact: !!planned && (dry || bins === 0),
     mapItems: f.results ? f.results.succeeded.length + f.results.failed.length : 0,
     mapRan,
-    swapRan: !!state.swap || (!!state.error && !!planned && !planned.dryRun && !!state.compaction),
-    lifecycleRan: !!state.lifecycle,
+    swapRan,
+    lifecycleRan,
     incomplete: !state.error && (state.swap?.incomplete ?? 0) > 0,
   });
   const work = {

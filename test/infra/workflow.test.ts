@@ -1,3 +1,4 @@
+import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import { parseRunRequest } from '../../lambdas/core/settings';
 import {
@@ -37,8 +38,10 @@ const retries = [
 const toReport = [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Report' }];
 
 describe('state machine definition', () => {
-  it('starts with Plan and holds exactly the expected states', () => {
+  it('starts with Plan, stops a run after 24 hours (the lease\'s expiry) and holds exactly the expected states', () => {
     expect(asl.StartAt).toBe('Plan');
+    expect(asl.TimeoutSeconds).toBe(24 * 3600);
+    expect(definitionOf(pipelineStack({ runTimeout: Duration.hours(48) }).template).TimeoutSeconds).toBe(48 * 3600);
     expect(Object.keys(asl.States).sort()).toEqual(
       [
         'AnythingToCompact',
