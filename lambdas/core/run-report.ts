@@ -160,7 +160,7 @@ export function buildRunReport(f: ReportFacts): RunReport {
   const { state, plan } = f;
   const planned = asPlan(state.plan);
   const succeeded = new Map((f.results?.succeeded ?? []).map((r) => [r.binId, r]));
-  const failedIds = new Set((f.results?.failed ?? []).map((r) => r.binId));
+  const failed = f.results?.failed.length ?? 0;
   // Which states the execution entered: a step that failed was entered too.
   const dry = planned?.dryRun ?? false;
   const bins = planned?.bins ?? 0;
@@ -239,8 +239,8 @@ export function buildRunReport(f: ReportFacts): RunReport {
     bins: {
       planned: planned?.bins ?? 0,
       succeeded: succeeded.size,
-      failed: failedIds.size,
-      unknown: planned && !planned.dryRun ? Math.max(0, planned.bins - succeeded.size - failedIds.size) : 0,
+      failed,
+      unknown: planned && !planned.dryRun ? Math.max(0, planned.bins - succeeded.size - failed) : 0,
     },
     partitions,
     sizes: {
