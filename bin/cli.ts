@@ -35,6 +35,8 @@ import { CompactorError } from '../lambdas/core/errors';
 import { statePrefix } from '../lambdas/core/keys';
 import { cliHolder } from '../lambdas/core/lease';
 import type { Catalog, ExecutionStatus } from '../lambdas/core/ports';
+import { US_EAST_1_PRICES } from '../lambdas/core/cost';
+import { costLines } from '../lambdas/core/run-report';
 import { Env, parseEngineSettings, parseRunRequest, parseTableSettings } from '../lambdas/core/settings';
 import type { PartitionState } from '../lambdas/core/state';
 import { adoptCatalogEntry, catalogStatus, overruleCatalogEntry } from '../lambdas/use-cases/catalog-sync';
@@ -128,8 +130,10 @@ export async function main(argv: string[]): Promise<void> {
   };
 
   if (command === 'plan' || command === 'run') {
-    const printPlan = ({ output, plan, report }: Awaited<ReturnType<typeof planRun>>) => {
+    const printPlan = ({ output, plan, report, estimate }: Awaited<ReturnType<typeof planRun>>) => {
       console.log(`plan ${output.planId}: ${output.bins} bin(s), ${output.inputFiles} files, ${output.inputBytes} bytes -> s3://${output.planBucket}/${output.planKey}`);
+      // The estimate is stored with the plan too (us-east-1 list prices; the deployed pipeline's own are in its COST_MODEL).
+      for (const line of costLines(estimate.cost, US_EAST_1_PRICES)) console.log(`  estimated ${line}`);
       for (const p of plan.partitions) {
         console.log(`  ${p.path} -> v=${p.version}: ${p.bins.map((b) => `${b.files.length} files/${b.inputBytes} B (~${b.estimatedOutputBytes} B out)`).join(', ')}${p.carried.length ? `, ${p.carried.length} carried` : ''}`);
       }

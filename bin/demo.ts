@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { logger } from '../lambdas/adapters/logger';
-import type { BinManifest, CompactOutput, PlanOutput, SwapOutput } from '../lambdas/core/contracts';
+import type { BinManifest, CompactOutput, PlanOutput, ReportOutput, SwapOutput } from '../lambdas/core/contracts';
 import { SYSTEM_PREFIX, stateKey } from '../lambdas/core/keys';
 import type { PartitionState } from '../lambdas/core/state';
 import { putFiles, sensorFiles } from '../local/generate';
 import { LOCAL_BUCKETS, localPipeline } from '../local/pipeline';
-import { humanBytes, sizeHistogram, table, timeQuery, zoneStats } from '../local/report';
+import { humanBytes, printRunReport, table, timeQuery, zoneStats } from '../local/report';
 import { startLocalS3 } from '../local/s3-server';
 
 const DAY = 86_400_000;
@@ -59,8 +59,12 @@ async function main() {
         } else if (step === 'swap') {
           const w = out as SwapOutput;
           say(`swap: ${w.committed} partition(s) committed, ${w.unchanged} unchanged, ${w.incomplete} incomplete`);
+        } else if (step === 'lifecycle') {
+          const { retired, waiting } = out as { retired: number; waiting: number };
+          say(`lifecycle: ${retired} retired, ${waiting} waiting for their grace period`);
         } else {
-          say(`lifecycle: ${JSON.stringify(out)}`);
+          const r = out as ReportOutput;
+          say(`report: ${r.outcome}; s3://${r.reportBucket}/${r.textKey}`);
         }
       },
     });
@@ -75,27 +79,16 @@ async function main() {
     const run1 = await pipeline.execute(pipeline.scheduledInput, 'scheduled-1');
     if (run1.status !== 'SUCCEEDED') throw new Error(`run 1 failed: ${run1.error}: ${run1.cause}`);
 
-    const after = await zoneStats(store, 'gold', settings.goldPrefix);
     const states = new Map<string, PartitionState>();
     for (const path of before.partitions.keys()) {
       const st = await store.getJson<PartitionState>('gold', stateKey(settings.table, path));
       if (st) states.set(path, st);
     }
+    // Rows per partition counted from the generated files: the report's figures must agree.
     const rowsBefore = (path: string) => files.filter((f) => f.key.includes(`/${path}/`)).reduce((n, f) => n + f.body.split('\n').filter(Boolean).length, 0);
-    console.log('\nBefore (landing) and after (gold, the version the catalog points at):');
-    console.log(
-      table(
-        ['partition', 'objects before', 'bytes before', 'rows before', 'objects after', 'bytes after', 'rows after'],
-        [...before.partitions].map(([path, b]) => {
-          const st = states.get(path);
-          return [path, b.objects, humanBytes(b.bytes), rowsBefore(path), st?.files.length ?? 0, humanBytes(st?.files.reduce((n, f) => n + f.bytes, 0) ?? 0), st?.rows ?? 0];
-        }),
-      ),
-    );
-    console.log('\nFile sizes:');
-    const hb = sizeHistogram(before.sizes);
-    const ha = sizeHistogram(after.sizes);
-    console.log(table(['size', 'landing objects', 'gold objects'], hb.map(([label, n], i) => [label, n, ha[i][1]])));
+    for (const [path, st] of states) if (st.rows !== rowsBefore(path)) throw new Error(`${path}: ${st.rows} rows committed, ${rowsBefore(path)} landed`);
+    // The run report as the report step wrote it to S3: partitions before and after, file sizes, cost.
+    await printRunReport(store, run1.output?.report);
     console.log('\nCatalog:');
     for (const c of await pipeline.catalog.all()) console.log(`  ${settings.partitionKeys.map((k, i) => `${k}=${c.values[i]}`).join('/')} -> ${c.location}`);
 

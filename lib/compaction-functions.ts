@@ -6,7 +6,8 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { leaseKey, manifestsPrefix, outputRatiosKey, plansPrefix, retiredManifestsPrefix, statePrefix, tableQuarantinePrefix } from '../lambdas/core/keys';
+import { DEFAULT_STEP_MEMORY, type PriceTable, type StepMemory } from '../lambdas/core/cost';
+import { leaseKey, manifestsPrefix, mapResultsPrefix, outputRatiosKey, plansPrefix, reportPrefix, retiredManifestsPrefix, statePrefix, tableQuarantinePrefix } from '../lambdas/core/keys';
 import type { LayoutKind } from '../lambdas/core/partitions';
 import { Env, type Compression } from '../lambdas/core/settings';
 
@@ -63,6 +64,8 @@ export interface CompactionFunctionsProps {
   /** The table's declared data columns (Hive types), passed to the compact step. */
   readonly columns: ReadonlyArray<{ readonly name: string; readonly type: string }>;
   readonly compactMemoryMb: number;
+  /** Prices for the run estimates and reports. */
+  readonly prices: PriceTable;
   readonly runtime: lambda.Runtime;
   readonly logRetention: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
@@ -78,7 +81,7 @@ interface FunctionSpec {
 }
 
 /**
- * The four Lambdas of the workflow, each with its own role holding only what its step does (every
+ * The five Lambdas of the workflow, each with its own role holding only what its step does (every
  * grant scoped to the table's prefixes; `_compactor/<table>/` is the table's system prefix):
  * - plan: list and read landing; read partition state and output ratios; write plans and the lease.
  * - compact: read landing, gold table data, plans, manifests and state; write gold table data (its
@@ -88,6 +91,7 @@ interface FunctionSpec {
  * - lifecycle: read and delete landing and gold table data (conditional deletes need s3:GetObject
  *   too); move a retired version's manifests to the retired prefix (copy, then delete); read and
  *   rewrite state; read this table's Glue partitions. No other role deletes.
+ * - report: read plans, Map results, manifests, state and quarantine reports; write run reports.
  * A role lists only where it reads keys that may not exist: S3 answers 404 instead of 403 for a
  * missing key only to a role that may list it (ListBucket, here with an `s3:prefix` condition).
  * No bucket rule deletes anything: retirement is lifecycle's, with its grace and ETag checks.
@@ -97,6 +101,7 @@ export class CompactionFunctions extends Construct {
   public readonly compact: nodejs.NodejsFunction;
   public readonly swap: nodejs.NodejsFunction;
   public readonly lifecycle: nodejs.NodejsFunction;
+  public readonly report: nodejs.NodejsFunction;
 
   constructor(scope: Construct, id: string, props: CompactionFunctionsProps) {
     super(scope, id);
@@ -113,12 +118,15 @@ export class CompactionFunctions extends Construct {
       [Env.PartitionKeys]: props.partitionKeys.join(','),
     };
     const catalog = { [Env.GlueDatabase]: props.databaseName };
+    // What the estimate and the report price: the functions' real memory, and the price table.
+    const memoryMb: StepMemory = { ...DEFAULT_STEP_MEMORY, compact: props.compactMemoryMb };
+    const costModel = { [Env.CostModel]: JSON.stringify({ prices: props.prices, memoryMb }) };
 
     this.plan = this.fn('Plan', props, {
-      memoryMb: 1024,
+      memoryMb: memoryMb.plan,
       timeout: Duration.minutes(5),
       description: `Plans the compaction of ${props.tableName}: lists landing, writes bins`,
-      environment: { ...table, [Env.TargetFileMb]: String(props.targetFileMb), [Env.QuietPeriodMinutes]: String(props.quietPeriodMinutes), [Env.Layout]: props.layout },
+      environment: { ...table, [Env.TargetFileMb]: String(props.targetFileMb), [Env.QuietPeriodMinutes]: String(props.quietPeriodMinutes), [Env.Layout]: props.layout, ...costModel },
     });
     this.compact = this.fn('Compact', props, {
       memoryMb: props.compactMemoryMb,
@@ -136,16 +144,22 @@ export class CompactionFunctions extends Construct {
       },
     });
     this.swap = this.fn('Swap', props, {
-      memoryMb: 512,
+      memoryMb: memoryMb.swap,
       timeout: Duration.minutes(5),
       description: `Commits verified versions of ${props.tableName} and repoints its Glue partitions`,
       environment: { ...table, ...catalog },
     });
     this.lifecycle = this.fn('Lifecycle', props, {
-      memoryMb: 512,
+      memoryMb: memoryMb.lifecycle,
       timeout: Duration.minutes(15),
       description: `Retires compacted sources and superseded versions of ${props.tableName} after the grace period`,
       environment: { ...table, ...catalog, [Env.GraceDays]: String(props.graceDays) },
+    });
+    this.report = this.fn('Report', props, {
+      memoryMb: memoryMb.report,
+      timeout: Duration.minutes(5),
+      description: `Writes the run report of each ${props.tableName} execution (what it did and what it cost)`,
+      environment: { ...table, ...costModel },
     });
 
     /** Object ARNs: `prefix*` for prefixes (ending in `/`), the key itself for single objects. */
@@ -191,10 +205,15 @@ export class CompactionFunctions extends Construct {
     allow(this.lifecycle, ['s3:GetObject', 's3:DeleteObject'], objects(gold, manifests));
     allow(this.lifecycle, ['s3:PutObject'], objects(gold, retiredManifestsPrefix(t)));
 
+    // report
+    allow(this.report, ['s3:ListBucket'], ...listUnder(gold, plans, mapResultsPrefix(t), manifests, state, quarantine));
+    allow(this.report, ['s3:GetObject'], objects(gold, plans, mapResultsPrefix(t), manifests, state, quarantine));
+    allow(this.report, ['s3:PutObject'], objects(gold, reportPrefix(t)));
+
     // KMS: a bucket encrypted with a customer key (its `encryptionKey`). Readers decrypt; writers
     // also generate data keys (multipart uploads and copies decrypt as well).
     for (const fn of [this.plan, this.compact, this.lifecycle]) landing.encryptionKey?.grant(fn, ...KMS_READ_ACTIONS);
-    for (const fn of [this.plan, this.compact, this.swap, this.lifecycle]) gold.encryptionKey?.grant(fn, ...KMS_WRITE_ACTIONS);
+    for (const fn of [this.plan, this.compact, this.swap, this.lifecycle, this.report]) gold.encryptionKey?.grant(fn, ...KMS_WRITE_ACTIONS);
   }
 
   private fn(id: string, props: CompactionFunctionsProps, spec: FunctionSpec): nodejs.NodejsFunction {

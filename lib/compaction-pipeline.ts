@@ -7,10 +7,13 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { RunRequest } from '../lambdas/core/contracts';
-import { QUARANTINE_PREFIX, SYSTEM_PREFIX, tableQuarantinePrefix } from '../lambdas/core/keys';
+import { LEASE_TTL_MS } from '../lambdas/core/lease';
+import { pricesWith, type PriceOverrides, type PriceTable } from '../lambdas/core/cost';
+import { QUARANTINE_PREFIX, reportPrefix, SYSTEM_PREFIX, tableQuarantinePrefix } from '../lambdas/core/keys';
 import { StackOutputs, stackOutputKey, type StackOutputName } from '../lambdas/core/outputs';
 import type { LayoutKind } from '../lambdas/core/partitions';
 import { partitionProjectionEnabled, partitionProjectionProblem } from '../lambdas/core/projection';
@@ -33,6 +36,7 @@ import {
   type TableTiering,
   type TieringDays,
 } from './compaction-storage';
+import { CompactionMonitoring } from './compaction-monitoring';
 import { CompactionWorkflow } from './compaction-workflow';
 
 export { DESTROY_DATA_CONTEXT };
@@ -222,6 +226,33 @@ export interface CompactionPipelineProps {
    * @default RemovalPolicy.RETAIN, or DESTROY with `-c compactor:destroyData=true`
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * SNS topic the alarms notify (on alarm and back to OK), e.g. one your pager subscribes to.
+   * @default a new topic (TLS-only publishing; subscribe to it after deploy)
+   */
+  readonly alarmTopic?: sns.ITopic;
+  /**
+   * Alarm when the oldest landing object no committed version holds is older than this (whole hours).
+   * @default Duration.hours(6)
+   */
+  readonly backlogAgeAlarm?: Duration;
+  /**
+   * Alarm when no run has planned for this long (whole hours, 1-168): schedule off, every run
+   * failing before its plan, or one run holding the table. Set it above the schedule's interval.
+   * @default Duration.hours(6)
+   */
+  readonly noRunAlarm?: Duration;
+  /**
+   * A run still going after this is stopped, and the ExecutionsTimedOut alarm fires; the next run
+   * reuses the bins it finished. Whole hours, 1-8760.
+   * @default Duration.hours(24), the run lease's expiry
+   */
+  readonly runTimeout?: Duration;
+  /**
+   * Prices of the run estimates and reports (any subset; USD).
+   * @default us-east-1 list prices (S3 Standard requests, Lambda x86, Step Functions Standard)
+   */
+  readonly prices?: PriceOverrides;
 }
 
 const IDENT = /^[a-z_][a-z0-9_]*$/;
@@ -283,6 +314,19 @@ function validate(props: CompactionPipelineProps): string[] {
   int('graceDays', props.graceDays, 0, 3650);
   int('quietPeriodMinutes', props.quietPeriodMinutes, 0, 100_000);
   int('compactMemoryMb', props.compactMemoryMb, 1024, 10240);
+  const wholeHours = (name: string, d: Duration | undefined, max: number) => {
+    if (d === undefined) return;
+    const h = d.toHours({ integral: false });
+    if (!(Number.isInteger(h) && h >= 1 && h <= max)) problems.push(`${name} must be whole hours from 1 to ${max}, got ${d.toHumanString()}`);
+  };
+  wholeHours('backlogAgeAlarm', props.backlogAgeAlarm, 24 * 365);
+  wholeHours('noRunAlarm', props.noRunAlarm, 168);
+  wholeHours('runTimeout', props.runTimeout, 24 * 365);
+  try {
+    pricesWith(props.prices);
+  } catch (e) {
+    problems.push((e as Error).message);
+  }
   if (props.runtime && props.runtime.family !== lambda.RuntimeFamily.NODEJS) {
     problems.push(`runtime must be a Node.js runtime (the handlers are TypeScript bundled by esbuild), got ${props.runtime.name}`);
   }
@@ -312,7 +356,8 @@ function validate(props: CompactionPipelineProps): string[] {
 
 /**
  * Compacts the small files of one table in a landing bucket into large Parquet files in a gold
- * bucket, on a schedule: S3 buckets, a Glue table, four Lambdas and a Step Functions workflow.
+ * bucket, on a schedule: S3 buckets, a Glue table, five Lambdas, a Step Functions workflow, and its
+ * dashboard and alarms.
  */
 export class CompactionPipeline extends Construct {
   public readonly tableName: string;
@@ -328,7 +373,11 @@ export class CompactionPipeline extends Construct {
   public readonly compactFunction: lambda.Function;
   public readonly swapFunction: lambda.Function;
   public readonly lifecycleFunction: lambda.Function;
+  public readonly reportFunction: lambda.Function;
   public readonly stateMachine: sfn.StateMachine;
+  public readonly monitoring: CompactionMonitoring;
+  /** The prices the run estimates and reports use. */
+  public readonly prices: PriceTable;
   public readonly schedule: events.Rule;
   public readonly catalog: CompactionCatalog;
   /**
@@ -372,6 +421,7 @@ export class CompactionPipeline extends Construct {
     const partitionKeys = props.partitionKeys ?? DEFAULT_PARTITION_KEYS;
     const compression = props.compression ?? 'snappy';
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    this.prices = pricesWith(props.prices);
 
     // Without a lake the buckets stay where earlier versions created them (Storage/...): their
     // logical ids, and so the retained buckets, do not change.
@@ -424,6 +474,7 @@ export class CompactionPipeline extends Construct {
       layout: props.layout ?? 'hive',
       columns: props.columns ?? [],
       compactMemoryMb: props.compactMemoryMb ?? 4096,
+      prices: this.prices,
       runtime: props.runtime ?? lambda.Runtime.NODEJS_24_X,
       logRetention,
       removalPolicy: this.removalPolicy,
@@ -432,6 +483,7 @@ export class CompactionPipeline extends Construct {
     this.compactFunction = functions.compact;
     this.swapFunction = functions.swap;
     this.lifecycleFunction = functions.lifecycle;
+    this.reportFunction = functions.report;
 
     // A fixed name lets the plan role read its own executions' status (the run lease) without a
     // dependency cycle through the state machine's ARN.
@@ -442,12 +494,14 @@ export class CompactionPipeline extends Construct {
       compact: functions.compact,
       swap: functions.swap,
       lifecycle: functions.lifecycle,
+      report: functions.report,
       resultBucket: this.goldBucket,
       tableName: props.tableName,
       maxConcurrency: props.maxConcurrency ?? 10,
       toleratedFailurePercentage: props.toleratedFailurePercentage ?? 10,
       logRetention,
       removalPolicy: this.removalPolicy,
+      timeout: props.runTimeout ?? Duration.millis(LEASE_TTL_MS),
     });
     this.stateMachine = workflow.stateMachine;
     functions.plan.addToRolePolicy(
@@ -457,11 +511,21 @@ export class CompactionPipeline extends Construct {
       }),
     );
 
-    const run: RunRequest = { table: props.tableName };
+    // A scheduled run that finds the previous one still running skips (a success); a console run fails instead.
+    const run: RunRequest = { table: props.tableName, ifRunning: 'skip' };
     this.schedule = new events.Rule(this, 'Schedule', {
       description: `Starts a compaction run of ${props.tableName}`,
       schedule: props.schedule ?? events.Schedule.rate(Duration.hours(1)),
       targets: [new targets.SfnStateMachine(this.stateMachine, { input: events.RuleTargetInput.fromObject(run) })],
+    });
+
+    this.monitoring = new CompactionMonitoring(this, 'Monitoring', {
+      tableName: props.tableName,
+      stateMachine: this.stateMachine,
+      functions: { plan: functions.plan, compact: functions.compact, swap: functions.swap, lifecycle: functions.lifecycle, report: functions.report },
+      alarmTopic: props.alarmTopic,
+      backlogAgeAlarm: props.backlogAgeAlarm ?? Duration.hours(6),
+      noRunAlarm: props.noRunAlarm ?? Duration.hours(6),
     });
 
     this.addStackOutputs();
@@ -482,6 +546,14 @@ export class CompactionPipeline extends Construct {
     this.addOutput(StackOutputs.TableLocation, s3Url(this.goldBucket, this.goldPrefix), 'the table location; each partition has v= version folders below it');
     this.addOutput(StackOutputs.SystemLocation, s3Url(this.goldBucket, `${SYSTEM_PREFIX}${this.tableName}/`), 'plans, manifests, partition state, run lease and Map results');
     this.addOutput(StackOutputs.QuarantineLocation, s3Url(this.goldBucket, tableQuarantinePrefix(this.tableName)), 'set-aside records with file, line and reason');
+    this.addOutput(StackOutputs.ReportsLocation, s3Url(this.goldBucket, reportPrefix(this.tableName)), 'one run report per execution (<execution>/report.json and report.md)');
+    const region = Stack.of(this).region;
+    this.addOutput(
+      StackOutputs.DashboardUrl,
+      `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards:name=${this.monitoring.dashboard.dashboardName}`,
+      'CloudWatch dashboard of the runs, backlog, quarantine and cost drivers',
+    );
+    this.addOutput(StackOutputs.AlarmTopicArn, this.monitoring.topic.topicArn, 'SNS topic the alarms notify');
     if (this.encryptionKey) this.addOutput(StackOutputs.EncryptionKeyArn, this.encryptionKey.keyArn, 'customer key of the buckets this pipeline created');
   }
 

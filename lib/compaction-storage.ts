@@ -2,8 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { plansPrefix, retiredManifestsPrefix, runReportsPrefix, tableQuarantinePrefix } from '../lambdas/core/keys';
-import { mapResultsPrefix } from './compaction-workflow';
+import { mapResultsPrefix, plansPrefix, retiredManifestsPrefix, reportPrefix, tableQuarantinePrefix } from '../lambdas/core/keys';
 
 /**
  * CDK context flag that allows `RemovalPolicy.DESTROY` (buckets emptied and deleted, Glue
@@ -210,7 +209,7 @@ export function tableLifecycleRules(props: TableRulesProps): s3.LifecycleRule[] 
       expire('ExpirePlans', plansPrefix(t), days.plans),
       expire('ExpireMapResults', mapResultsPrefix(t), days.mapResults),
       expire('ExpireRetiredManifests', retiredManifestsPrefix(t), days.retiredManifests),
-      expire('ExpireRunReports', runReportsPrefix(t), days.runReports),
+      expire('ExpireRunReports', reportPrefix(t), days.runReports),
       expire('ExpireQuarantine', tableQuarantinePrefix(t), days.quarantine),
     );
   }

@@ -6,9 +6,20 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { field, StatePath, type LifecycleInput, type PlanInput, type PlanOutput, type SwapInput, type SwapOutput } from '../lambdas/core/contracts';
+import {
+  field,
+  StatePath,
+  type LifecycleInput,
+  type PlanInput,
+  type PlanOutput,
+  type ReportInput,
+  type ReportOutput,
+  type SkippedRun,
+  type SwapInput,
+  type SwapOutput,
+} from '../lambdas/core/contracts';
 import { ErrorNames } from '../lambdas/core/errors';
-import { itemsKey, SYSTEM_PREFIX } from '../lambdas/core/keys';
+import { itemsKey, mapResultsPrefix } from '../lambdas/core/keys';
 import { KMS_WRITE_ACTIONS } from './compaction-functions';
 
 /** Errors of the Lambda service itself (throttling, a dropped invoke): the function never ran or its result was lost. */
@@ -78,27 +89,31 @@ export const States = {
   Compact: 'Compact',
   Swap: 'Swap',
   Lifecycle: 'Lifecycle',
-  AllPartitionsCommitted: 'AllPartitionsCommitted',
+  Report: 'Report',
+  RunOutcome: 'RunOutcome',
+  Skipped: 'Skipped',
   DescribeIncomplete: 'DescribeIncomplete',
   IncompletePartitions: 'IncompletePartitions',
   Done: 'Done',
   RunFailed: 'RunFailed',
+  ReportFailed: 'ReportFailed',
 } as const;
 
 /** Error name of a run that committed some partitions but left others uncommitted. */
 export const INCOMPLETE_PARTITIONS_ERROR = 'IncompletePartitions';
 
 /** Where the Distributed Map writes its per-item results: `_compactor/<table>/results/`. */
-export const mapResultsPrefix = (table: string) => `${SYSTEM_PREFIX}${table}/results/`;
 
 const planAt = (name: keyof PlanOutput & string) => `${StatePath.plan}.${field<PlanOutput>(name)}`;
 const swapAt = (name: keyof SwapOutput & string) => `${StatePath.swap}.${field<SwapOutput>(name)}`;
+const skippedAt = `${StatePath.plan}.${field<SkippedRun>('skipped')}`;
 
 export interface CompactionDefinitionProps {
   readonly plan: lambda.IFunction;
   readonly compact: lambda.IFunction;
   readonly swap: lambda.IFunction;
   readonly lifecycle: lambda.IFunction;
+  readonly report: lambda.IFunction;
   /** Bucket the Map's ResultWriter writes to (the gold bucket). */
   readonly resultBucket: s3.IBucket;
   readonly tableName: string;
@@ -131,11 +146,13 @@ class PrefixResultWriter extends sfn.ResultWriterV2 {
 
 /**
  * The run, on JSONPath only:
- * Plan -> nothing to do (dry run, no bins)? -> CompactBins (Distributed Map over the plan's items,
- * one Compact per bin) -> Swap -> Lifecycle -> every partition committed? Succeed : Fail.
- * Each task retries per TASK_RETRIES and sends any other error to RunFailed with its error and
- * cause. Inside the Map a failed bin just fails its item: ToleratedFailurePercentage decides, and
- * the Map's own Catch ends the run when too many failed.
+ * Plan -> skipped (another run holds the table)? / nothing to do (dry run, no bins)? ->
+ * CompactBins (Distributed Map over the plan's items, one Compact per bin) -> Swap -> Lifecycle ->
+ * Report -> RunOutcome: failed, skipped, some partition left uncommitted, or done.
+ * Each task retries per TASK_RETRIES and sends any other error, with its error and cause, to the
+ * Report, which writes the run report on the failure path too; RunOutcome then fails the run with
+ * that error. Inside the Map a failed bin just fails its item: ToleratedFailurePercentage decides,
+ * and the Map's own Catch ends the run when too many failed.
  */
 export function buildCompactionDefinition(scope: Construct, props: CompactionDefinitionProps): sfn.IChainable {
   const runFailed = new sfn.Fail(scope, States.RunFailed, {
@@ -143,9 +160,24 @@ export function buildCompactionDefinition(scope: Construct, props: CompactionDef
     errorPath: `${ERROR_PATH}.Error`,
     causePath: `${ERROR_PATH}.Cause`,
   });
+  // The report of every execution, whatever happened before; it gets the whole state (the steps'
+  // results or the error), which holds locations and counts only.
+  const reportPayload: Record<keyof ReportInput, unknown> = {
+    state: sfn.JsonPath.entirePayload,
+    executionId: sfn.JsonPath.executionId,
+    startedAt: sfn.JsonPath.executionStartTime,
+  };
+  const report = new tasks.LambdaInvoke(scope, States.Report, {
+    lambdaFunction: props.report,
+    payload: sfn.TaskInput.fromObject(reportPayload),
+    payloadResponseOnly: true,
+    retryOnServiceExceptions: false,
+    resultPath: StatePath.report,
+  });
+  for (const r of TASK_RETRIES) report.addRetry(r);
   const guarded = <T extends tasks.LambdaInvoke | sfn.DistributedMap>(state: T, retry: boolean): T => {
     if (retry) for (const r of TASK_RETRIES) state.addRetry(r);
-    state.addCatch(runFailed, { errors: [sfn.Errors.ALL], resultPath: ERROR_PATH });
+    state.addCatch(report, { errors: [sfn.Errors.ALL], resultPath: ERROR_PATH });
     return state;
   };
   // Without a payload the task passes its whole input: the execution input to Plan, the item to Compact.
@@ -204,17 +236,32 @@ export function buildCompactionDefinition(scope: Construct, props: CompactionDef
     error: INCOMPLETE_PARTITIONS_ERROR,
     causePath: '$.incomplete.cause',
   });
+  // A report that could not be written fails the run with its own error; the run's own error comes first.
+  const reportFailed = new sfn.Fail(scope, States.ReportFailed, {
+    comment: 'The run report could not be written',
+    errorPath: `${StatePath.reportError}.Error`,
+    causePath: `${StatePath.reportError}.Cause`,
+  });
+  const skipped = new sfn.Pass(scope, States.Skipped, {
+    comment: 'Another run holds the table and the request said to skip: nothing was changed',
+    parameters: { 'outcome.$': `${StatePath.report}.${field<ReportOutput>('outcome')}`, 'report.$': StatePath.report },
+  });
+  const runOutcome = new sfn.Choice(scope, States.RunOutcome)
+    .when(sfn.Condition.isPresent(ERROR_PATH), runFailed)
+    .when(sfn.Condition.isPresent(StatePath.reportError), reportFailed)
+    .when(sfn.Condition.isPresent(skippedAt), skipped)
+    .when(
+      sfn.Condition.and(sfn.Condition.isPresent(swapAt('incomplete')), sfn.Condition.numberGreaterThan(swapAt('incomplete'), 0)),
+      describeIncomplete.next(incompleteFailed),
+    )
+    .otherwise(new sfn.Succeed(scope, States.Done));
+  report.addCatch(runOutcome, { errors: [sfn.Errors.ALL], resultPath: StatePath.reportError });
+  report.next(runOutcome);
+  lifecycle.next(report);
 
-  lifecycle.next(
-    new sfn.Choice(scope, States.AllPartitionsCommitted)
-      .when(
-        sfn.Condition.and(sfn.Condition.isPresent(swapAt('incomplete')), sfn.Condition.numberGreaterThan(swapAt('incomplete'), 0)),
-        describeIncomplete.next(incompleteFailed),
-      )
-      .otherwise(new sfn.Succeed(scope, States.Done)),
-  );
   return plan.next(
     new sfn.Choice(scope, States.AnythingToCompact)
+      .when(sfn.Condition.isPresent(skippedAt), report)
       .when(
         sfn.Condition.or(sfn.Condition.booleanEquals(planAt('dryRun'), true), sfn.Condition.numberEquals(planAt('bins'), 0)),
         new sfn.Choice(scope, States.NothingToCompact, { comment: 'A dry run only lists; otherwise the swap still repairs the catalog' })
@@ -230,6 +277,8 @@ export interface CompactionWorkflowProps extends CompactionDefinitionProps {
   readonly removalPolicy: RemovalPolicy;
   /** Fixed, so that roles can name its executions without depending on it. */
   readonly stateMachineName: string;
+  /** A run still going after this is stopped (ExecutionsTimedOut); the next run reuses its finished bins. */
+  readonly timeout: Duration;
 }
 
 /** The STANDARD state machine running {@link buildCompactionDefinition}, with full logging and X-Ray. */
@@ -246,6 +295,7 @@ export class CompactionWorkflow extends Construct {
       definitionBody: sfn.DefinitionBody.fromChainable(buildCompactionDefinition(this, props)),
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
       tracingEnabled: true,
+      timeout: props.timeout,
       comment: `Compacts ${props.tableName}: plan, compact bins, swap, retire`,
     });
     // The ItemReader takes its bucket from the plan's output, so CDK cannot scope it: allow the

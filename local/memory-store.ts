@@ -162,6 +162,12 @@ export class MemoryStore implements ObjectStore {
     this.write('putJson', bucket, key, body, s3Etag(body));
   }
 
+  async putText(bucket: string, key: string, body: string, _contentType: string): Promise<void> {
+    await tick();
+    const bytes = Buffer.from(body);
+    this.write('putText', bucket, key, bytes, s3Etag(bytes));
+  }
+
   async putJsonIf(bucket: string, key: string, value: unknown, ifMatch: string | undefined): Promise<void> {
     await tick();
     const body = Buffer.from(JSON.stringify(value));

@@ -10,12 +10,15 @@ import type { IConstruct } from 'constructs';
 import { defineApp } from '../bin/app';
 import type { CompactionPipeline } from '../lib/compaction-pipeline';
 import { LocalCatalog } from '../lambdas/adapters/local-catalog';
+import type { EmfSink, FunctionInfo } from '../lambdas/adapters/metrics';
 import { S3ObjectStore } from '../lambdas/adapters/s3';
+import { parseCostModel, type StepName } from '../lambdas/core/cost';
 import type { Clock, ObjectStore } from '../lambdas/core/ports';
-import { parseEngineSettings, parseTableSettings, type EngineSettings, type TableSettings } from '../lambdas/core/settings';
+import { Env, parseEngineSettings, parseTableSettings, type EngineSettings, type TableSettings } from '../lambdas/core/settings';
 import { makeHandler as compactHandler } from '../lambdas/handlers/compact';
 import { makeHandler as lifecycleHandler } from '../lambdas/handlers/lifecycle';
 import { makeHandler as planHandler } from '../lambdas/handlers/plan';
+import { makeHandler as reportHandler } from '../lambdas/handlers/report';
 import { makeHandler as swapHandler } from '../lambdas/handlers/swap';
 import type { LocalS3 } from './s3-server';
 import { LocalExecutions, resolveDefinition, resolveEnvironment, resolveValue, runExecution, type ExecutionOutcome, type Handler } from './workflow';
@@ -56,7 +59,9 @@ export interface LocalPipelineOptions {
   /** Running executions, shared with other runs that ask who holds the lease (tests). */
   readonly executions?: LocalExecutions;
   /** Called as handlers run, for progress output. */
-  readonly onEvent?: (step: 'plan' | 'compact' | 'swap' | 'lifecycle', output: unknown) => void;
+  readonly onEvent?: (step: StepName, output: unknown) => void;
+  /** Where the handlers' EMF documents go (CloudWatch is not emulated). @default kept in `emf` */
+  readonly emf?: EmfSink;
 }
 
 export interface LocalPipeline {
@@ -72,8 +77,10 @@ export interface LocalPipeline {
   readonly definition: unknown;
   /** Lambda functions by logical id, for tests that replace one. */
   readonly handlers: Record<string, Handler>;
-  readonly functionIds: { plan: string; compact: string; swap: string; lifecycle: string };
+  readonly functionIds: Readonly<Record<StepName, string>>;
   readonly executions: LocalExecutions;
+  /** EMF documents the handlers published (when no `emf` sink was given), oldest first. */
+  readonly emf: string[];
   execute(input: unknown, executionName: string, handlers?: Record<string, Handler>, onStart?: (abort: () => void) => void): Promise<ExecutionOutcome>;
 }
 
@@ -86,11 +93,12 @@ export function localPipeline(o: LocalPipelineOptions): LocalPipeline {
     [logicalId(pipeline.landingBucket)]: LOCAL_BUCKETS.landing,
     [logicalId(pipeline.goldBucket)]: LOCAL_BUCKETS.gold,
   };
-  const ids = {
+  const ids: Record<StepName, string> = {
     plan: logicalId(pipeline.planFunction),
     compact: logicalId(pipeline.compactFunction),
     swap: logicalId(pipeline.swapFunction),
     lifecycle: logicalId(pipeline.lifecycleFunction),
+    report: logicalId(pipeline.reportFunction),
   };
   const envOf = (id: string) => resolveEnvironment(template, id, refs);
   const settings = parseTableSettings(envOf(ids.plan));
@@ -106,16 +114,22 @@ export function localPipeline(o: LocalPipelineOptions): LocalPipeline {
   const executions = o.executions ?? new LocalExecutions();
   const engine = { ...parseEngineSettings(envOf(ids.compact)), scratchDir: join(o.scratchDir, 'compact') };
   const graceDays = parseTableSettings(envOf(ids.lifecycle)).graceDays;
-  const report = <T>(step: 'plan' | 'compact' | 'swap' | 'lifecycle', fn: (e: unknown) => Promise<T>) => async (e: unknown) => {
+  const notify = <T>(step: StepName, fn: (e: unknown) => Promise<T>) => async (e: unknown) => {
     const out = await fn(e);
     o.onEvent?.(step, out);
     return out;
   };
+  const emfDocuments: string[] = [];
+  const emf = o.emf ?? ((doc: string) => void emfDocuments.push(doc));
+  // Lambda would tell each handler its memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE): here the template does.
+  const fn = (step: StepName): FunctionInfo => ({ step, memoryMb: template.Resources[ids[step]].Properties.MemorySize });
+  const costModel = parseCostModel(envOf(ids.plan)[Env.CostModel]);
   const handlers: Record<string, Handler> = {
-    [ids.plan]: report('plan', planHandler({ store, settings, executions, clock })),
-    [ids.compact]: report('compact', compactHandler({ store, settings: parseTableSettings(envOf(ids.compact)), engine })),
-    [ids.swap]: report('swap', swapHandler({ store, settings: parseTableSettings(envOf(ids.swap)), catalog, clock })),
-    [ids.lifecycle]: report('lifecycle', lifecycleHandler({ store, settings, catalog, clock, graceMs: graceDays * DAY_MS })),
+    [ids.plan]: notify('plan', planHandler({ store, settings, executions, clock, costModel, fn: fn('plan'), emf })),
+    [ids.compact]: notify('compact', compactHandler({ store, settings: parseTableSettings(envOf(ids.compact)), engine, fn: fn('compact'), emf })),
+    [ids.swap]: notify('swap', swapHandler({ store, settings: parseTableSettings(envOf(ids.swap)), catalog, clock, fn: fn('swap'), emf })),
+    [ids.lifecycle]: notify('lifecycle', lifecycleHandler({ store, settings, catalog, clock, graceMs: graceDays * DAY_MS, fn: fn('lifecycle'), emf })),
+    [ids.report]: notify('report', reportHandler({ store, settings: parseTableSettings(envOf(ids.report)), clock, prices: parseCostModel(envOf(ids.report)[Env.CostModel]).prices, fn: fn('report'), emf })),
   };
   const definition = resolveDefinition(template, logicalId(pipeline.stateMachine), refs);
   const stateMachineName = resolveValue(template, template.Resources[logicalId(pipeline.stateMachine)].Properties.StateMachineName, refs);
@@ -133,6 +147,7 @@ export function localPipeline(o: LocalPipelineOptions): LocalPipeline {
     handlers,
     functionIds: ids,
     executions,
+    emf: emfDocuments,
     execute: (input, executionName, override, onStart) =>
       runExecution({
         definition,

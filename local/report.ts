@@ -1,6 +1,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import type { ReportOutput } from '../lambdas/core/contracts';
 import type { ObjectStore } from '../lambdas/core/ports';
 import { mapLimit } from '../lambdas/core/concurrency';
 
@@ -25,36 +26,16 @@ export async function zoneStats(store: ObjectStore, bucket: string, prefix: stri
   return { partitions, sizes };
 }
 
-const BUCKETS: Array<[string, number]> = [
-  ['< 1 KB', 1024],
-  ['1-64 KB', 64 * 1024],
-  ['64 KB-1 MB', 1024 * 1024],
-  ['1-16 MB', 16 * 1024 * 1024],
-  ['16-128 MB', 128 * 1024 * 1024],
-  ['>= 128 MB', Infinity],
-];
+export { humanBytes, sizeHistogram, textTable as table } from '../lambdas/core/run-report';
 
-export function sizeHistogram(sizes: readonly number[]): Array<[string, number]> {
-  const counts = BUCKETS.map(([label]) => [label, 0] as [string, number]);
-  for (const s of sizes) counts[BUCKETS.findIndex(([, max]) => s < max)][1]++;
-  return counts;
-}
-
-export function humanBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
-}
-
-export function table(headers: string[], rows: Array<Array<string | number>>): string {
-  const cells = [headers, ...rows.map((r) => r.map(String))];
-  const widths = headers.map((_, c) => Math.max(...cells.map((r) => r[c].length)));
-  const line = (r: string[]) => r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  ');
-  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+/** Prints the text report a run's report step wrote to S3 (what an operator opens first). */
+export async function printRunReport(store: ObjectStore, out: ReportOutput | undefined): Promise<void> {
+  if (!out) throw new Error('the execution wrote no run report');
+  const body = await store.getStream(out.reportBucket, out.textKey);
+  const chunks: Buffer[] = [];
+  for await (const c of body) chunks.push(c as Buffer);
+  console.log(`\nRun report (s3://${out.reportBucket}/${out.textKey}):\n`);
+  console.log(Buffer.concat(chunks).toString('utf8'));
 }
 
 export interface QueryTiming {

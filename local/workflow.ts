@@ -89,6 +89,7 @@ interface MapEmulation {
 }
 
 const FAILED_MARK = '__compactorItemFailed';
+const ITEM_ERROR = '__compactorItemError';
 
 /** Gives Task states Lambda's maximum timeout where the definition sets none, recursively. */
 function withTaskTimeouts(states: Record<string, Json>): void {
@@ -123,12 +124,17 @@ export function emulateDistributedMaps(definition: Json): { definition: Json; ma
       Next: name,
       ...(st.Catch ? { Catch: st.Catch } : {}),
     };
-    // Failed items become marked results, as a Distributed Map counts them, instead of failing the Map.
+    // Failed items become marked results, as a Distributed Map counts them, instead of failing the Map;
+    // the item stays beside its error, as the ResultWriter records a failed child's input.
     const failedState = `${name} (item failed)`;
     for (const inner of Object.values(st.ItemProcessor.States as Record<string, Json>)) {
-      if (inner.Type === 'Task') inner.Catch = [...(inner.Catch ?? []), { ErrorEquals: ['States.ALL'], Next: failedState }];
+      if (inner.Type === 'Task') inner.Catch = [...(inner.Catch ?? []), { ErrorEquals: ['States.ALL'], ResultPath: `$.${ITEM_ERROR}`, Next: failedState }];
     }
-    st.ItemProcessor.States[failedState] = { Type: 'Pass', Parameters: { [FAILED_MARK]: true, 'Error.$': '$.Error', 'Cause.$': '$.Cause' }, End: true };
+    st.ItemProcessor.States[failedState] = {
+      Type: 'Pass',
+      Parameters: { [FAILED_MARK]: true, 'Error.$': `$.${ITEM_ERROR}.Error`, 'Cause.$': `$.${ITEM_ERROR}.Cause`, 'Input.$': '$' },
+      End: true,
+    };
 
     const next = st.Next;
     const end = st.End;
@@ -234,7 +240,7 @@ export interface RunOptions {
 }
 
 export interface ExecutionOutcome {
-  readonly status: 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+  readonly status: 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
   readonly output?: Json;
   readonly error?: string;
   readonly cause?: string;
@@ -273,13 +279,19 @@ export async function runExecution(o: RunOptions): Promise<ExecutionOutcome> {
       const mapRunArn = `arn:aws:states:${REGION}:${ACCOUNT}:mapRun:local/${o.executionName}`;
       let details: Json;
       if (m.resultWriter) {
+        // As Step Functions writes them with WriterConfig COMPACT: a succeeded child's output as it
+        // is, a failed child's whole record (its input as JSON text, Error, Cause).
         const prefix = `${m.resultWriter.Prefix.replace(/\/?$/, '/')}${o.executionName}/`;
-        const entry = (r: Json) => ({ Output: JSON.stringify(r), Status: r?.[FAILED_MARK] ? 'FAILED' : 'SUCCEEDED' });
-        await o.store.putJson(m.resultWriter.Bucket, `${prefix}SUCCEEDED_0.json`, succeeded.map(entry));
-        if (failed.length) await o.store.putJson(m.resultWriter.Bucket, `${prefix}FAILED_0.json`, failed.map(entry));
+        const failedEntry = (r: Json) => {
+          const { [ITEM_ERROR]: _error, ...item } = r.Input ?? {};
+          return { Status: 'FAILED', Input: JSON.stringify(item), Error: r.Error, Cause: r.Cause };
+        };
+        await o.store.putJson(m.resultWriter.Bucket, `${prefix}SUCCEEDED_0.json`, succeeded);
+        if (failed.length) await o.store.putJson(m.resultWriter.Bucket, `${prefix}FAILED_0.json`, failed.map(failedEntry));
         await o.store.putJson(m.resultWriter.Bucket, `${prefix}manifest.json`, {
+          DestinationBucket: m.resultWriter.Bucket,
           MapRunArn: mapRunArn,
-          ResultFiles: { SUCCEEDED: [{ Key: `${prefix}SUCCEEDED_0.json`, Size: 0 }], FAILED: failed.length ? [{ Key: `${prefix}FAILED_0.json` }] : [] },
+          ResultFiles: { SUCCEEDED: [{ Key: `${prefix}SUCCEEDED_0.json`, Size: 0 }], FAILED: failed.length ? [{ Key: `${prefix}FAILED_0.json`, Size: 0 }] : [], PENDING: [] },
         });
         details = { Bucket: m.resultWriter.Bucket, Key: `${prefix}manifest.json` };
       }
@@ -304,6 +316,8 @@ export async function runExecution(o: RunOptions): Promise<ExecutionOutcome> {
     return { status: 'SUCCEEDED', output: await execution.result };
   } catch (e) {
     if ((e as Error).name === 'ExecutionAbortedError') return { status: 'ABORTED', error: 'ExecutionAborted' };
+    // The definition's own TimeoutSeconds (the run timeout).
+    if ((e as Error).name === 'ExecutionTimeoutError') return { status: 'TIMED_OUT', error: 'States.Timeout' };
     const err = e as Error & { cause?: unknown };
     // The interpreter's ExecutionError wraps the Fail state's or the task's error.
     const inner = (err as Json).getCause?.() ?? err.cause ?? err;

@@ -4,9 +4,11 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { ConfigurationError } from '../core/errors';
 import type { Catalog, Clock, ExecutionStatus } from '../core/ports';
 import { Env, parseEngineSettings, parseTableSettings, type EngineSettings, type TableSettings } from '../core/settings';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { GlueCatalog } from './glue-catalog';
 import { makeS3Client, S3ObjectStore } from './s3';
 import { StepFunctionsExecutions } from './sfn-executions';
+import { traced } from './tracing';
 
 type Vars = Readonly<Record<string, string | undefined>>;
 
@@ -15,13 +17,17 @@ export interface RuntimeDeps {
   readonly settings: TableSettings;
   readonly engine: EngineSettings;
   readonly store: S3ObjectStore;
+  /** The store's client, traced by X-Ray in Lambda. */
+  readonly s3: S3Client;
 }
 
 export function runtimeFromEnv(vars: Vars = process.env): RuntimeDeps {
+  const s3 = traced(makeS3Client({ endpoint: vars[Env.S3Endpoint] || undefined }));
   return {
     settings: parseTableSettings(vars),
     engine: parseEngineSettings(vars),
-    store: new S3ObjectStore(makeS3Client({ endpoint: vars[Env.S3Endpoint] || undefined })),
+    store: new S3ObjectStore(s3),
+    s3,
   };
 }
 
@@ -40,10 +46,10 @@ export function clearScratch(dir: string): void {
 export function glueCatalogFromEnv(settings: TableSettings, vars: Vars = process.env): Catalog {
   const database = vars[Env.GlueDatabase];
   if (!database) throw new ConfigurationError(`environment variable ${Env.GlueDatabase} is required`);
-  return new GlueCatalog(new GlueClient({}), database, settings.table);
+  return new GlueCatalog(traced(new GlueClient({})), database, settings.table);
 }
 
-export const sfnExecutions = (): ExecutionStatus => new StepFunctionsExecutions(new SFNClient({}));
+export const sfnExecutions = (): ExecutionStatus => new StepFunctionsExecutions(traced(new SFNClient({})));
 
 /** Builds the real handler on first use, so importing a handler module never reads the environment. */
 export function lazy<I, O>(build: () => (input: I) => Promise<O>): (input: I) => Promise<O> {

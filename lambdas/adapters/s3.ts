@@ -17,6 +17,7 @@ import { ConcurrentCommitError, RetryableError, SourceChangedError, Verification
 import type { ListedObject } from '../core/partitions';
 import type { DeleteOutcome, DeleteTarget, ObjectRef, ObjectStore, WriteOptions } from '../core/ports';
 import { mapLimit } from '../core/concurrency';
+import { MULTIPART_PART_BYTES } from '../core/cost';
 
 export interface S3Options {
   /** S3-compatible endpoint (MinIO, Ceph, a local server); unset for AWS. */
@@ -45,7 +46,6 @@ export function makeS3Client(o: S3Options = {}): S3Client {
   return new S3Client(config);
 }
 
-const MULTIPART_PART_BYTES = 16 * 1024 * 1024;
 const MULTIPART_QUEUE = 4;
 const DELETE_BATCHES_IN_FLIGHT = 4;
 
@@ -121,6 +121,12 @@ export class S3ObjectStore implements ObjectStore {
   async putJson(bucket: string, key: string, value: unknown): Promise<void> {
     await this.s3
       .send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(value), ContentType: 'application/json' }))
+      .catch((e) => translate(e, `put s3://${bucket}/${key}`));
+  }
+
+  async putText(bucket: string, key: string, body: string, contentType: string): Promise<void> {
+    await this.s3
+      .send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }))
       .catch((e) => translate(e, `put s3://${bucket}/${key}`));
   }
 

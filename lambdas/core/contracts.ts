@@ -2,10 +2,13 @@
  * Step Functions payloads: one set of types shared by the handlers and the CDK definition,
  * so a renamed field fails to compile. Payloads carry S3 locations and counts, never file lists.
  */
+import type { RunCost, RequestCounts, StepName, StepUsage } from './cost';
 import type { InputFormat } from './formats';
 import type { Intervals, KafkaOffsets, OffsetRange } from './kafka';
-import type { HeldPartition } from './planner';
+import type { HeldPartition, Plan } from './planner';
 import type { PartitionValues, SkipReason, SourceFile } from './partitions';
+
+export type { StepUsage } from './cost';
 
 /** Execution input: what the schedule sends, and what a person pastes into the console to rerun. */
 export interface RunRequest {
@@ -17,6 +20,11 @@ export interface RunRequest {
   readonly dryRun?: boolean;
   /** Overrides the table's target output file size for this run (64-1024). */
   readonly targetFileMb?: number;
+  /**
+   * When another run holds the table's lease: `fail` with AlreadyRunningError, or `skip` (end
+   * successfully, changing nothing; what the schedule sends). @default fail
+   */
+  readonly ifRunning?: 'fail' | 'skip';
 }
 
 /** Input of the plan step: the execution input as given, and who is running. */
@@ -42,7 +50,19 @@ export interface PlanOutput {
   readonly partitions: number;
   readonly inputFiles: number;
   readonly inputBytes: number;
+  /** The plan's estimate of what the run costs (USD; see the stored plan for the breakdown). */
+  readonly estimatedCostUsd: number;
 }
+
+/** What the plan step returns when another run holds the lease and the request said to skip. */
+export interface SkippedRun {
+  readonly table: string;
+  /** `run <execution> is in progress` */
+  readonly skipped: string;
+}
+
+/** A step's result with what its invocation used (for the run report's cost). */
+export type Metered<T> = T & { readonly usage: StepUsage };
 
 /** One Distributed Map item: a reference to a bin, small whatever the bin's size. */
 export interface BinItem {
@@ -150,11 +170,52 @@ export interface CompactOutput {
   readonly rejectedObjects: number;
 }
 
+/** File sizes in the buckets of a histogram: `[label, count]`. */
+export type SizeHistogram = ReadonlyArray<readonly [string, number]>;
+
+/** What the plan saw beyond its bins: the backlog and the inputs' size distribution. */
+export interface PlanStats {
+  /** Eligible landing objects not planned this run because of the run caps. */
+  readonly backlog: { readonly objects: number; readonly bytes: number };
+  /** Last-modified time of the oldest landing data object no committed version holds (before this run). */
+  readonly oldestUncompacted?: string;
+  /** Sizes of the files this run reads (bin inputs and carried files). */
+  readonly inputSizes: SizeHistogram;
+  /** Partitions committed before this run. */
+  readonly committedPartitions: number;
+}
+
 /** Run report of the plan step, stored with the plan. */
 export interface PlanReport {
   readonly skipped: Readonly<Record<SkipReason, number>>;
   readonly skippedExamples: ReadonlyArray<{ key: string; reason: SkipReason }>;
   readonly held: HeldPartition[];
+  readonly stats: PlanStats;
+}
+
+/** The plan's estimate of its run, stored with it before anything runs. */
+export interface StoredEstimate {
+  readonly cost: RunCost;
+  readonly requestsByStep: Readonly<Partial<Record<StepName, RequestCounts>>>;
+}
+
+/** The stored plan: the planner's result without per-bin inputs (those are in the bin specs). */
+export interface StoredPlan {
+  readonly table: string;
+  readonly planId: string;
+  readonly request: RunRequest;
+  readonly partitions: Array<{
+    path: string;
+    values: Readonly<Record<string, string>>;
+    version: string;
+    bins: Array<{ binId: string; files: number; inputBytes: number; estimatedOutputBytes: number }>;
+    carried: Plan['partitions'][number]['carried'];
+    baseVersion?: string;
+    newFiles: number;
+  }>;
+  readonly totals: Plan['totals'];
+  readonly report: PlanReport;
+  readonly estimate: StoredEstimate;
 }
 
 /** Input of the swap step. */
@@ -200,6 +261,36 @@ export interface LifecycleOutput {
   readonly waiting: number;
 }
 
+/** The execution's state as the report step finds it: each step's result, or the error that ended the run. */
+export interface RunState {
+  readonly plan?: Metered<PlanOutput> | Metered<SkippedRun>;
+  /** The Distributed Map's output: where its ResultWriter put the per-bin results. */
+  readonly compaction?: { readonly MapRunArn?: string; readonly ResultWriterDetails?: { readonly Bucket: string; readonly Key: string } };
+  readonly swap?: Metered<SwapOutput>;
+  readonly lifecycle?: Metered<LifecycleOutput>;
+  /** A step's error caught by the definition (Error = name, Cause = message or Lambda's JSON). */
+  readonly error?: { readonly Error: string; readonly Cause?: string };
+}
+
+/** Input of the report step: the whole state, and which execution it is. */
+export interface ReportInput {
+  readonly state: RunState;
+  /** `$$.Execution.Id` */
+  readonly executionId: string;
+  /** `$$.Execution.StartTime` */
+  readonly startedAt: string;
+}
+
+export interface ReportOutput {
+  /** `succeeded`, `dry run`, `skipped: run X is in progress`, `failed: <error>` */
+  readonly outcome: string;
+  readonly reportBucket: string;
+  readonly reportKey: string;
+  readonly textKey: string;
+  readonly costUsd: number;
+  readonly perMillionObjectsUsd?: number;
+}
+
 /**
  * Where each step's result sits in the execution state. Field names below are checked
  * against the payload types, so the definition and the handlers cannot drift apart.
@@ -209,6 +300,9 @@ export const StatePath = {
   compaction: '$.compaction',
   swap: '$.swap',
   lifecycle: '$.lifecycle',
+  report: '$.report',
+  /** Where the report step's own error is kept (the run's error stays at `$.error`). */
+  reportError: '$.reportError',
 } as const;
 
 /** `field<PlanOutput>('itemsKey')` compiles only if the field exists. */

@@ -83,7 +83,10 @@ export class CatalogError extends CompactorError {
 /** Another run of the same table holds the lease: this run stops before changing anything. */
 export class AlreadyRunningError extends CompactorError {
   readonly retryable = false;
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** Who holds the lease (an execution id), when known. */
+  readonly holder?: string;
+  constructor(message: string, options?: { cause?: unknown; holder?: string }) {
     super(ErrorNames.AlreadyRunning, message, options);
+    if (options?.holder) this.holder = options.holder;
   }
 }

@@ -5,6 +5,8 @@ export const SYSTEM_PREFIX = '_compactor/';
 
 /** Plans of every run (bin specs, items lists): read during the run and by a redrive of it. */
 export const plansPrefix = (table: string) => `${SYSTEM_PREFIX}${table}/plans/`;
+/** Where the Distributed Map writes its per-item results (ResultWriter). */
+export const mapResultsPrefix = (table: string) => `${SYSTEM_PREFIX}${table}/results/`;
 /** Each step's IAM grants are scoped to prefixes of the table's system objects, such as these. */
 export const manifestsPrefix = (table: string) => `${SYSTEM_PREFIX}${table}/manifests/`;
 
@@ -38,9 +40,6 @@ export const retiredManifestsPrefix = (table: string) => `${SYSTEM_PREFIX}${tabl
 /** Where a manifest of a retired version is kept until the retention expires it. */
 export const retiredManifestKey = (table: string, key: string) => `${retiredManifestsPrefix(table)}${key.slice(manifestsPrefix(table).length)}`;
 
-/** Per-execution run reports. */
-export const runReportsPrefix = (table: string) => `${SYSTEM_PREFIX}${table}/reports/`;
-
 /** Set-aside records of every table, outside any table location. */
 export const QUARANTINE_PREFIX = 'quarantine/';
 /** Records of a table's bins that could not be read, with reports. */
@@ -57,3 +56,9 @@ export const outputKey = (goldPrefix: string, partition: string, version: string
 /** Where a carried file of the base version lands in the new version (same file name). */
 export const carriedKey = (goldPrefix: string, partition: string, version: string, fromKey: string) =>
   `${versionPrefix(goldPrefix, partition, version)}${fromKey.slice(fromKey.lastIndexOf('/') + 1)}`;
+
+/** One run report per execution (JSON and text); a redrive of the execution overwrites its own. */
+export const reportPrefix = (table: string) => `${SYSTEM_PREFIX}${table}/reports/`;
+const executionName = (executionId: string) => executionId.slice(executionId.lastIndexOf(':') + 1);
+export const reportKey = (table: string, executionId: string) => `${reportPrefix(table)}${executionName(executionId)}/report.json`;
+export const reportTextKey = (table: string, executionId: string) => `${reportPrefix(table)}${executionName(executionId)}/report.md`;

@@ -18,6 +18,12 @@ export const StackOutputs = {
   QuarantineLocation: 'QuarantineLocation',
   /** ARN of the customer key of buckets the construct created with KMS. */
   EncryptionKeyArn: 'EncryptionKeyArn',
+  /** `s3://gold/_compactor/<table>/reports/`: one run report per execution. */
+  ReportsLocation: 'ReportsLocation',
+  /** The CloudWatch dashboard of the table's runs. */
+  DashboardUrl: 'DashboardUrl',
+  /** The SNS topic the table's alarms notify. */
+  AlarmTopicArn: 'AlarmTopicArn',
 } as const;
 
 export type StackOutputName = (typeof StackOutputs)[keyof typeof StackOutputs];

@@ -32,6 +32,8 @@ export interface ObjectStore {
   getStream(bucket: string, key: string, ifMatch?: string): Promise<Readable>;
   getJson<T>(bucket: string, key: string): Promise<T | undefined>;
   putJson(bucket: string, key: string, value: unknown): Promise<void>;
+  /** A small text object (a report for people), written as it is. */
+  putText(bucket: string, key: string, body: string, contentType: string): Promise<void>;
   /** Uploads a local file (multipart when large) and returns the stored size and ETag. */
   uploadFile(bucket: string, key: string, path: string, contentType: string, options?: WriteOptions): Promise<{ bytes: number; etag: string }>;
   head(bucket: string, key: string): Promise<{ bytes: number; etag: string } | undefined>;

@@ -30,6 +30,8 @@ export const Env = {
   Layout: 'LANDING_LAYOUT',
   CoerceToString: 'COERCE_TO_STRING',
   TableColumns: 'TABLE_COLUMNS',
+  /** Price table and function memory for run estimates and reports (JSON, see core/cost.ts). */
+  CostModel: 'COST_MODEL',
 } as const;
 
 export type Compression = 'snappy' | 'zstd';
@@ -190,7 +192,7 @@ export function parseRunRequest(input: unknown, settings: Pick<TableSettings, 't
     throw new InvalidInputError(`run input must be a JSON object like {"table": "${settings.table}"}, got ${JSON.stringify(input)}`);
   }
   const o = input as Record<string, unknown>;
-  const allowed = ['table', 'partitions', 'dryRun', 'targetFileMb'];
+  const allowed = ['table', 'partitions', 'dryRun', 'targetFileMb', 'ifRunning'];
   const unknown = Object.keys(o).filter((k) => !allowed.includes(k));
   if (unknown.length) throw new InvalidInputError(`run input has unknown field(s) ${unknown.join(', ')}; allowed: ${allowed.join(', ')}`);
   if (o.table !== settings.table) {
@@ -201,6 +203,9 @@ export function parseRunRequest(input: unknown, settings: Pick<TableSettings, 't
   }
   if (o.targetFileMb !== undefined && !(Number.isInteger(o.targetFileMb) && (o.targetFileMb as number) >= 64 && (o.targetFileMb as number) <= 1024)) {
     throw new InvalidInputError(`run input field "targetFileMb" must be an integer from 64 to 1024, got ${JSON.stringify(o.targetFileMb)}`);
+  }
+  if (o.ifRunning !== undefined && o.ifRunning !== 'fail' && o.ifRunning !== 'skip') {
+    throw new InvalidInputError(`run input field "ifRunning" must be "fail" or "skip" (what to do when another run holds the table), got ${JSON.stringify(o.ifRunning)}`);
   }
   let partitions: string[] | undefined;
   if (o.partitions !== undefined) {
@@ -220,5 +225,6 @@ export function parseRunRequest(input: unknown, settings: Pick<TableSettings, 't
     ...(partitions ? { partitions } : {}),
     ...(o.dryRun !== undefined ? { dryRun: o.dryRun as boolean } : {}),
     ...(o.targetFileMb !== undefined ? { targetFileMb: o.targetFileMb as number } : {}),
+    ...(o.ifRunning !== undefined ? { ifRunning: o.ifRunning as 'fail' | 'skip' } : {}),
   };
 }

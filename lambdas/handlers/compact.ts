@@ -1,21 +1,26 @@
 import { logger } from '../adapters/logger';
+import { functionFromEnv, meterInvocation, publishMetrics, stdoutSink, type Observability } from '../adapters/metrics';
 import { clearScratch, lazy, runtimeFromEnv } from '../adapters/runtime';
-import type { BinItem, CompactOutput } from '../core/contracts';
+import type { BinItem, CompactOutput, Metered } from '../core/contracts';
+import { binMetrics } from '../core/metrics';
 import { requireFields } from '../core/validate';
 import { compactBin, type CompactDeps } from '../use-cases/compact-bin';
 
 /** One Distributed Map item (a bin reference) -> the verified output of that bin. */
-export const makeHandler = (deps: CompactDeps) => async (event: unknown): Promise<CompactOutput> => {
+export const makeHandler = (deps: CompactDeps & Observability) => async (event: unknown): Promise<Metered<CompactOutput>> => {
   const item = requireFields<BinItem>(event, 'bin item', { table: 'string', planId: 'string', binId: 'string', partition: 'string', version: 'string', binKey: 'string' });
   const log = logger.createChild({ persistentKeys: { planId: item.planId, binId: item.binId, partition: item.partition } });
   log.info('compacting', { inputFiles: item.inputFiles, inputBytes: item.inputBytes });
-  const out = await compactBin(deps, item);
-  log.info('compacted', { ...out });
-  return out;
+  const meter = meterInvocation(deps.store, deps.fn);
+  const out = await compactBin({ ...deps, store: meter.store }, item);
+  const usage = meter.finish();
+  log.info('compacted', { ...out, usage });
+  publishMetrics(deps.emf, deps.settings.table, binMetrics(item.inputBytes, out), usage);
+  return { ...out, usage };
 };
 
 export const handler = lazy(() => {
   const rt = runtimeFromEnv();
   clearScratch(rt.engine.scratchDir);
-  return makeHandler(rt);
+  return makeHandler({ ...rt, fn: functionFromEnv('compact'), emf: stdoutSink });
 });

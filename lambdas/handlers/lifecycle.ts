@@ -1,19 +1,24 @@
 import { logger } from '../adapters/logger';
+import { functionFromEnv, meterInvocation, publishMetrics, stdoutSink, type Observability } from '../adapters/metrics';
 import { glueCatalogFromEnv, lazy, runtimeFromEnv, systemClock } from '../adapters/runtime';
-import type { LifecycleInput, LifecycleOutput } from '../core/contracts';
+import type { LifecycleInput, LifecycleOutput, Metered } from '../core/contracts';
 import { InvalidInputError } from '../core/errors';
+import { lifecycleMetrics } from '../core/metrics';
 import { requireFields } from '../core/validate';
 import { retireCompacted, type LifecycleDeps } from '../use-cases/lifecycle';
 
 const DAY_MS = 86_400_000;
 
 /** Retires sources and superseded versions whose grace period is over. */
-export const makeHandler = (deps: LifecycleDeps) => async (event: unknown): Promise<LifecycleOutput> => {
+export const makeHandler = (deps: LifecycleDeps & Observability) => async (event: unknown): Promise<Metered<LifecycleOutput>> => {
   const input = requireFields<LifecycleInput>(event, 'lifecycle input', { table: 'string' });
   if (input.table !== deps.settings.table) throw new InvalidInputError(`lifecycle input table "${input.table}" is not this pipeline's table "${deps.settings.table}"`);
-  const report = await retireCompacted(deps, input.dryRun === true);
-  logger.info('lifecycle', { ...report, wouldRetire: report.wouldRetire.length });
-  return { retired: report.retired, waiting: report.waiting };
+  const meter = meterInvocation(deps.store, deps.fn);
+  const report = await retireCompacted({ ...deps, store: meter.store }, input.dryRun === true);
+  const usage = meter.finish();
+  logger.info('lifecycle', { ...report, wouldRetire: report.wouldRetire.length, usage });
+  publishMetrics(deps.emf, deps.settings.table, lifecycleMetrics(report.retired), usage);
+  return { retired: report.retired, waiting: report.waiting, usage };
 };
 
 export const handler = lazy(() => {
@@ -24,5 +29,7 @@ export const handler = lazy(() => {
     catalog: glueCatalogFromEnv(rt.settings),
     clock: systemClock,
     graceMs: rt.settings.graceDays * DAY_MS,
+    fn: functionFromEnv('lifecycle'),
+    emf: stdoutSink,
   });
 });

@@ -1,31 +1,57 @@
 import { logger } from '../adapters/logger';
+import { functionFromEnv, meterInvocation, publishMetrics, stdoutSink, type Observability } from '../adapters/metrics';
 import { lazy, runtimeFromEnv, sfnExecutions, systemClock } from '../adapters/runtime';
-import type { PlanInput, PlanOutput } from '../core/contracts';
+import type { Metered, PlanInput, PlanOutput, SkippedRun } from '../core/contracts';
+import { parseCostModel, type CostModel } from '../core/cost';
+import { AlreadyRunningError } from '../core/errors';
+import { planMetrics, skippedMetrics } from '../core/metrics';
 import type { Clock, ExecutionStatus, ObjectStore } from '../core/ports';
-import { parseRunRequest, type TableSettings } from '../core/settings';
+import { Env, parseRunRequest, type TableSettings } from '../core/settings';
 import { requireFields } from '../core/validate';
 import { acquireLease } from '../use-cases/lease';
 import { planRun } from '../use-cases/plan-run';
 
-export interface PlanHandlerDeps {
+export interface PlanHandlerDeps extends Observability {
   readonly store: ObjectStore;
   readonly settings: TableSettings;
   readonly executions: ExecutionStatus;
   readonly clock: Clock;
+  readonly costModel?: CostModel;
 }
 
 /** Execution input (a RunRequest) -> the plan's location and size, under the table's lease. */
-export const makeHandler = (deps: PlanHandlerDeps) => async (event: unknown): Promise<PlanOutput> => {
+export const makeHandler = (deps: PlanHandlerDeps) => async (event: unknown): Promise<Metered<PlanOutput> | Metered<SkippedRun>> => {
   const input = requireFields<PlanInput>(event, 'plan input', { executionId: 'string' });
   const request = parseRunRequest(input.request, deps.settings);
   const s = deps.settings;
-  await acquireLease({ store: deps.store, executions: deps.executions, clock: deps.clock, bucket: s.goldBucket, table: s.table }, input.executionId);
-  const { output, report } = await planRun(deps, request);
-  logger.info('planned', { executionId: input.executionId, planId: output.planId, bins: output.bins, partitions: output.partitions, inputFiles: output.inputFiles, skipped: report.skipped, held: report.held.length });
-  return output;
+  const meter = meterInvocation(deps.store, deps.fn);
+  try {
+    await acquireLease({ store: meter.store, executions: deps.executions, clock: deps.clock, bucket: s.goldBucket, table: s.table }, input.executionId);
+  } catch (e) {
+    // The request said what another run holding the table means for it: a skip, not a failure.
+    if (!(e instanceof AlreadyRunningError) || request.ifRunning !== 'skip') throw e;
+    const usage = meter.finish();
+    const skipped = `run ${e.holder ?? 'another run'} is in progress`;
+    logger.info('skipped', { executionId: input.executionId, skipped });
+    publishMetrics(deps.emf, s.table, skippedMetrics(), usage);
+    return { table: s.table, skipped, usage };
+  }
+  const { output, report } = await planRun({ ...deps, store: meter.store }, request);
+  const usage = meter.finish();
+  logger.info('planned', { executionId: input.executionId, planId: output.planId, bins: output.bins, partitions: output.partitions, inputFiles: output.inputFiles, skipped: report.skipped, held: report.held.length, usage });
+  publishMetrics(deps.emf, s.table, planMetrics(output, report, deps.clock.now()), usage);
+  return { ...output, usage };
 };
 
 export const handler = lazy(() => {
   const rt = runtimeFromEnv();
-  return makeHandler({ store: rt.store, settings: rt.settings, executions: sfnExecutions(), clock: systemClock });
+  return makeHandler({
+    store: rt.store,
+    settings: rt.settings,
+    executions: sfnExecutions(),
+    clock: systemClock,
+    costModel: parseCostModel(process.env[Env.CostModel]),
+    fn: functionFromEnv('plan'),
+    emf: stdoutSink,
+  });
 });

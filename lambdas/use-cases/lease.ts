@@ -33,6 +33,7 @@ export async function acquireLease(deps: LeaseDeps, holder: string, ttlMs?: numb
     throw new AlreadyRunningError(
       `table ${deps.table} is being compacted by ${current!.value.holder} (since ${current!.value.acquiredAt}); this run changed nothing. ` +
         `Wait for it to finish, or stop it, then rerun.`,
+      { holder },
     );
   }
   const lease = newLease(deps.table, holder, now, ttlMs);
@@ -41,7 +42,7 @@ export async function acquireLease(deps: LeaseDeps, holder: string, ttlMs?: numb
   } catch (e) {
     if (e instanceof ConcurrentCommitError) {
       const winner = await deps.store.getJson<Lease>(deps.bucket, key);
-      throw new AlreadyRunningError(`table ${deps.table} was taken by ${winner?.holder ?? 'another run'} at the same moment; this run changed nothing`, { cause: e });
+      throw new AlreadyRunningError(`table ${deps.table} was taken by ${winner?.holder ?? 'another run'} at the same moment; this run changed nothing`, { cause: e, holder: winner?.holder });
     }
     throw e;
   }

@@ -1,6 +1,8 @@
-import type { BinItem, BinSpec, PlanOutput, PlanReport, RunRequest } from '../core/contracts';
+import type { BinItem, BinSpec, PlanOutput, PlanReport, RunRequest, StoredPlan } from '../core/contracts';
+import { addRequests, DEFAULT_COST_MODEL, estimateRun, listPages, type CostModel, type RequestCounts, type RunEstimate } from '../core/cost';
 import { DEFAULT_OUTPUT_RATIOS, type InputFormat } from '../core/formats';
-import { binKey, itemsKey, manifestKey, outputKey, outputRatiosKey, planKey, stateKey } from '../core/keys';
+import { binKey, itemsKey, manifestKey, outputKey, outputRatiosKey, planKey, statePrefix, stateKey } from '../core/keys';
+import { planStats } from '../core/run-report';
 import { baseOf, type CommittedBase, type PartitionState } from '../core/state';
 import { parseKafkaName, topicPartitionId, type KafkaOffsets } from '../core/kafka';
 import { discover, type ListedObject, type SourceFile } from '../core/partitions';
@@ -13,30 +15,17 @@ export interface PlanDeps {
   readonly store: ObjectStore;
   readonly settings: TableSettings;
   readonly clock: Clock;
+  /** Prices and function memory for the run's estimate. @default us-east-1 list prices, the construct's default memory */
+  readonly costModel?: CostModel;
 }
 
-/** The stored plan: the planner's result without per-bin inputs (those are in the bin specs). */
-export interface StoredPlan {
-  readonly table: string;
-  readonly planId: string;
-  readonly request: RunRequest;
-  readonly partitions: Array<{
-    path: string;
-    values: Readonly<Record<string, string>>;
-    version: string;
-    bins: Array<{ binId: string; files: number; inputBytes: number; estimatedOutputBytes: number }>;
-    carried: Plan['partitions'][number]['carried'];
-    baseVersion?: string;
-    newFiles: number;
-  }>;
-  readonly totals: Plan['totals'];
-  readonly report: PlanReport;
-}
+export type { StoredPlan } from '../core/contracts';
 
 export interface PlanRunResult {
   readonly output: PlanOutput;
   readonly plan: Plan;
   readonly report: PlanReport;
+  readonly estimate: RunEstimate;
 }
 
 /** True when `path` is `filter` or lies below it (segment-wise: `hour=1` does not match `hour=10`). */
@@ -61,7 +50,16 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
   const { store, settings: s } = deps;
   const listing: ListedObject[] = [];
   const prefixes = request.partitions?.length ? request.partitions.map((p) => `${s.landingPrefix}${p}`) : [s.landingPrefix];
-  for (const prefix of prefixes) for await (const o of store.list(s.landingBucket, prefix)) listing.push(o);
+  let listRequests = 0;
+  for (const prefix of prefixes) {
+    const before = listing.length;
+    for await (const o of store.list(s.landingBucket, prefix)) listing.push(o);
+    listRequests += listPages(listing.length - before);
+  }
+  // How many partitions the table has committed: what the swap and lifecycle steps read back each run.
+  let committedPartitions = 0;
+  for await (const o of store.list(s.goldBucket, statePrefix(s.table))) if (o.key.endsWith('/state.json')) committedPartitions++;
+  listRequests += listPages(committedPartitions);
 
   const discovery = discover(listing, { prefix: s.landingPrefix, partitionKeys: s.partitionKeys, kind: s.layout });
   const filtered = { ...discovery, partitions: discovery.partitions.filter((p) => matchesFilter(p.path, request.partitions)) };
@@ -86,7 +84,24 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
     plan = { ...plan, partitions: plan.partitions.filter((p) => !tooLong.includes(p)), held: [...plan.held, ...tooLong.map((p) => ({ path: p.path, reason: 'key-too-long' as const, smallFiles: p.bins.reduce((n, b) => n + b.files.length, 0) }))] };
     plan = { ...plan, totals: totalsOf(plan.partitions) };
   }
-  const report: PlanReport = { skipped: discovery.skipped, skippedExamples: discovery.skippedExamples, held: plan.held };
+  const report: PlanReport = {
+    skipped: discovery.skipped,
+    skippedExamples: discovery.skippedExamples,
+    held: plan.held,
+    stats: { ...planStats(filtered.partitions, committed, plan), committedPartitions },
+  };
+  const estimate = estimateRun(
+    {
+      planListRequests: listRequests,
+      statesRead: filtered.partitions.length,
+      leaseWrites: 1,
+      statesAfter: committedPartitions + plan.partitions.filter((p) => !p.baseVersion).length,
+      bins: plan.partitions.flatMap((p) => p.bins.map((b) => ({ files: b.files.length, inputBytes: b.inputBytes, estimatedOutputBytes: b.estimatedOutputBytes }))),
+      partitions: plan.partitions.map((p) => ({ bins: p.bins.length, carried: p.carried.length })),
+    },
+    plan.partitions.reduce((n, p) => n + p.newFiles, 0),
+    deps.costModel ?? DEFAULT_COST_MODEL,
+  );
 
   const items: BinItem[] = [];
   const specs: BinSpec[] = [];
@@ -138,6 +153,7 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
     })),
     totals: plan.totals,
     report,
+    estimate: { cost: estimate.cost, requestsByStep: requestsByStep(estimate) },
   };
   // The items list goes last: a plan is usable only once everything it points to exists.
   await store.putJson(s.goldBucket, planKey(s.table, plan.planId), stored);
@@ -155,8 +171,17 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
       partitions: plan.partitions.length,
       inputFiles: plan.totals.inputFiles,
       inputBytes: plan.totals.inputBytes,
+      estimatedCostUsd: estimate.cost.totalUsd,
     },
     plan,
     report,
+    estimate,
   };
+}
+
+/** The estimate's requests summed per step (the stored plan stays small however many bins). */
+function requestsByStep(e: RunEstimate): StoredPlan['estimate']['requestsByStep'] {
+  const out: Record<string, RequestCounts> = {};
+  for (const u of e.usage) out[u.step] = addRequests(out[u.step] ?? {}, u.requests);
+  return out;
 }

@@ -45,6 +45,9 @@ export class FaultyStore implements ObjectStore {
     if (this.fault.kind === 'before-manifest' && key.includes('/manifests/')) this.fire(`before writing ${key}`);
     return this.inner.putJson(bucket, key, value);
   }
+  putText(bucket: string, key: string, body: string, contentType: string) {
+    return this.inner.putText(bucket, key, body, contentType);
+  }
   uploadFile(bucket: string, key: string, path: string, contentType: string, options?: WriteOptions) {
     return this.inner.uploadFile(bucket, key, path, contentType, options);
   }

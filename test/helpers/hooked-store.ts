@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { ListedObject } from '../../lambdas/core/partitions';
 import type { DeleteOutcome, DeleteTarget, ObjectRef, ObjectStore, WriteOptions } from '../../lambdas/core/ports';
 
-export type StoreOp = 'list' | 'getStream' | 'getJson' | 'getJsonVersioned' | 'putJson' | 'putJsonIf' | 'uploadFile' | 'head' | 'copy' | 'deleteKeys';
+export type StoreOp = 'list' | 'getStream' | 'getJson' | 'getJsonVersioned' | 'putJson' | 'putText' | 'putJsonIf' | 'uploadFile' | 'head' | 'copy' | 'deleteKeys';
 
 /** One call as a hook sees it: the operation, its bucket and key (the target's, for a copy), and who made it. */
 export interface StoreCall {
@@ -86,6 +86,9 @@ export class HookedStore implements ObjectStore {
   }
   putJson(bucket: string, key: string, value: unknown): Promise<void> {
     return this.run('putJson', bucket, key, () => this.inner.putJson(bucket, key, value));
+  }
+  putText(bucket: string, key: string, body: string, contentType: string): Promise<void> {
+    return this.run('putText', bucket, key, () => this.inner.putText(bucket, key, body, contentType));
   }
   putJsonIf(bucket: string, key: string, value: unknown, ifMatch: string | undefined): Promise<void> {
     return this.run('putJsonIf', bucket, key, () => this.inner.putJsonIf(bucket, key, value, ifMatch));

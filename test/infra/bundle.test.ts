@@ -1,5 +1,5 @@
 /**
- * The real bundles, as `cdk synth` builds them: local esbuild for all four functions and an
+ * The real bundles, as `cdk synth` builds them: local esbuild for all five functions and an
  * `npm ci` of DuckDB into the compact asset. Slow (~15-25 s): the other infra tests skip bundling.
  */
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -30,7 +30,7 @@ describe('real bundles', () => {
     const assembly = built.app.synth();
     outdir = assembly.directory;
     template = assembly.getStackByName(built.stack.stackName).template;
-    console.log(`bundled 4 functions (esbuild + npm ci of DuckDB) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    console.log(`bundled 5 functions (esbuild + npm ci of DuckDB) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   });
   afterAll(() => {
     if (outdir) rmSync(outdir, { recursive: true, force: true });
@@ -64,8 +64,8 @@ describe('real bundles', () => {
     db.closeSync();
   });
 
-  it('bundles plan, swap and lifecycle as single files without DuckDB, each exporting its handler', () => {
-    for (const fn of [pipeline.planFunction, pipeline.swapFunction, pipeline.lifecycleFunction]) {
+  it('bundles plan, swap, lifecycle and report as single files without DuckDB, each exporting its handler', () => {
+    for (const fn of [pipeline.planFunction, pipeline.swapFunction, pipeline.lifecycleFunction, pipeline.reportFunction]) {
       const dir = assetDir(fn);
       expect(readdirSync(dir).sort()).toEqual(['index.js', 'index.js.map']);
       const code = readFileSync(join(dir, 'index.js'), 'utf8');

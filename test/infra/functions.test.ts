@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SENSORS_COLUMNS } from '../../bin/app';
+import { US_EAST_1_PRICES } from '../../lambdas/core/cost';
 import { arnOf, logicalId, objectsArn, pipelineStack, ref } from './pipeline-app';
 
 const { stack, pipeline, template } = pipelineStack();
@@ -19,16 +20,18 @@ const tableEnv = {
   PARTITION_KEYS: 'dt,hour',
 };
 const common = { POWERTOOLS_SERVICE_NAME: 's3-compactor', NODE_OPTIONS: '--enable-source-maps' };
+// Plan (the estimate) and report (the bill) price with the functions' real memory.
+const costModel = { COST_MODEL: JSON.stringify({ prices: US_EAST_1_PRICES, memoryMb: { plan: 1024, compact: 4096, swap: 512, lifecycle: 512, report: 512 } }) };
 
 describe('functions', () => {
-  it('creates exactly the four step functions', () => {
+  it('creates exactly the five step functions', () => {
     expect(Object.keys(functions).sort()).toEqual(
-      [pipeline.planFunction, pipeline.compactFunction, pipeline.swapFunction, pipeline.lifecycleFunction].map(logicalId).sort(),
+      [pipeline.planFunction, pipeline.compactFunction, pipeline.swapFunction, pipeline.lifecycleFunction, pipeline.reportFunction].map(logicalId).sort(),
     );
   });
 
   it.each([
-    ['plan', () => pipeline.planFunction, 1024, 300, undefined, { ...tableEnv, TARGET_FILE_MB: '512', QUIET_PERIOD_MINUTES: '60', LANDING_LAYOUT: 'hive' }],
+    ['plan', () => pipeline.planFunction, 1024, 300, undefined, { ...tableEnv, TARGET_FILE_MB: '512', QUIET_PERIOD_MINUTES: '60', LANDING_LAYOUT: 'hive', ...costModel }],
     [
       'compact',
       () => pipeline.compactFunction,
@@ -45,6 +48,7 @@ describe('functions', () => {
     ],
     ['swap', () => pipeline.swapFunction, 512, 300, undefined, { ...tableEnv, GLUE_DATABASE: 'compactor' }],
     ['lifecycle', () => pipeline.lifecycleFunction, 512, 900, undefined, { ...tableEnv, GLUE_DATABASE: 'compactor', GRACE_DAYS: '3' }],
+    ['report', () => pipeline.reportFunction, 512, 300, undefined, { ...tableEnv, ...costModel }],
   ])('runs %s on Node 24 x86_64 with its memory, timeout, environment, tracing and log group', (_name, fn, memory, timeout, storage, env) => {
     const p = fnProps(fn());
     expect(p.Runtime).toBe('nodejs24.x');
@@ -60,7 +64,7 @@ describe('functions', () => {
   });
 
   it('keeps each function log group for a month', () => {
-    for (const fn of [pipeline.planFunction, pipeline.compactFunction, pipeline.swapFunction, pipeline.lifecycleFunction]) {
+    for (const fn of [pipeline.planFunction, pipeline.compactFunction, pipeline.swapFunction, pipeline.lifecycleFunction, pipeline.reportFunction]) {
       expect(template.findResources('AWS::Logs::LogGroup')[logicalId(fn.logGroup)].Properties).toEqual({ RetentionInDays: 30 });
     }
   });
@@ -73,6 +77,21 @@ describe('functions', () => {
     expect(env(other.pipeline.planFunction).Environment.Variables.TARGET_FILE_MB).toBe('256');
     expect(env(other.pipeline.lifecycleFunction).Environment.Variables.GRACE_DAYS).toBe('7');
     expect(env(other.pipeline.planFunction).Environment.Variables.QUIET_PERIOD_MINUTES).toBe('0');
+    expect(JSON.parse(env(other.pipeline.reportFunction).Environment.Variables.COST_MODEL).memoryMb.compact).toBe(8192);
+  });
+
+  it('prices the estimates and reports with the given price overrides, refusing a negative or unknown price', () => {
+    const other = pipelineStack({ prices: { region: 'eu-west-1', s3PerThousandRequests: { GET: 0.00042 }, lambdaPerGbSecond: 0.0000133334 } });
+    const model = JSON.parse(other.template.findResources('AWS::Lambda::Function')[logicalId(other.pipeline.reportFunction)].Properties.Environment.Variables.COST_MODEL);
+    expect(model.prices).toEqual({
+      ...US_EAST_1_PRICES,
+      region: 'eu-west-1',
+      s3PerThousandRequests: { ...US_EAST_1_PRICES.s3PerThousandRequests, GET: 0.00042 },
+      lambdaPerGbSecond: 0.0000133334,
+    });
+    expect(() => pipelineStack({ prices: { lambdaPerGbSecond: -1, s3PerThousandRequests: { GETS: 1 } as never } })).toThrow(
+      'CompactionPipeline: invalid props:\n- price table: s3PerThousandRequests.GETS is not a request kind (LIST, GET, PUT, COPY, DELETE, HEAD); lambdaPerGbSecond must be a number >= 0, got -1',
+    );
   });
 
   it('installs the DuckDB version the project depends on (the compact bundle lock matches package.json)', () => {
@@ -170,6 +189,16 @@ describe('IAM', () => {
         expect([id, actions.filter((a) => /Tagging|^s3:\*$|^\*$/.test(a))]).toEqual([id, []]);
       }
     }
+  });
+
+  it('lets report read plans, Map results, manifests, state and quarantine reports and write only its run reports', () => {
+    const under = ['_compactor/sensors/plans/*', '_compactor/sensors/results/*', '_compactor/sensors/manifests/*', '_compactor/sensors/state/*', 'quarantine/sensors/*'];
+    expect(statementsOf(pipeline.reportFunction)).toEqual([
+      ...basics(pipeline.reportFunction),
+      { Action: 's3:ListBucket', Condition: listUnder(...under), Effect: 'Allow', Resource: arnOf(gold) },
+      { Action: 's3:GetObject', Effect: 'Allow', Resource: under.map((p) => objectsArn(gold, p)) },
+      { Action: 's3:PutObject', Effect: 'Allow', Resource: objectsArn(gold, '_compactor/sensors/reports/*') },
+    ]);
   });
 
   it('gives no role a managed policy or an inline policy', () => {

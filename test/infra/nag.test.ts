@@ -40,6 +40,7 @@ function acknowledgePipeline(pipeline: CompactionPipeline, ack: Ack): void {
     [pipeline.compactFunction, [landingTable, goldTable, plans, manifests, state, objects(pipeline.goldBucket, `quarantine/${table}/*`)]],
     [pipeline.swapFunction, [goldTable, plans, manifests, state]],
     [pipeline.lifecycleFunction, [landingTable, goldTable, state, manifests, retired]],
+    [pipeline.reportFunction, [plans, objects(pipeline.goldBucket, `_compactor/${table}/results/*`), manifests, state, objects(pipeline.goldBucket, `quarantine/${table}/*`), objects(pipeline.goldBucket, `_compactor/${table}/reports/*`)]],
   ];
   for (const [fn, prefixes] of byFunction) {
     ack(policyOf(fn), 'AwsSolutions-IAM5[Resource::*]', 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions');
@@ -57,7 +58,7 @@ function acknowledgePipeline(pipeline: CompactionPipeline, ack: Ack): void {
   const sm = pipeline.stateMachine;
   const smPolicy = sm.role.node.findChild('DefaultPolicy');
   ack(smPolicy, 'AwsSolutions-IAM5[Resource::*]', 'CloudWatch Logs vended-log delivery and X-Ray APIs support no resource-level permissions');
-  for (const fn of [pipeline.planFunction, pipeline.compactFunction, pipeline.swapFunction, pipeline.lifecycleFunction]) {
+  for (const fn of [pipeline.planFunction, pipeline.compactFunction, pipeline.swapFunction, pipeline.lifecycleFunction, pipeline.reportFunction]) {
     ack(smPolicy, `AwsSolutions-IAM5[Resource::<${logicalId(fn)}.Arn>:*]`, 'LambdaInvoke grants the versions and aliases of this one function');
   }
   ack(smPolicy, objects(pipeline.goldBucket, `_compactor/${table}/results/*`), 'The Map ResultWriter names its result files per execution under this table\'s results prefix');

@@ -1,9 +1,8 @@
 import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { leaseKey, manifestKey, outputRatiosKey, planKey, quarantinePrefix, retiredManifestKey, runReportsPrefix, stateKey } from '../../lambdas/core/keys';
+import { leaseKey, manifestKey, mapResultsPrefix, outputRatiosKey, planKey, quarantinePrefix, retiredManifestKey, reportPrefix, stateKey } from '../../lambdas/core/keys';
 import type { CompactionPipelineProps } from '../../lib/compaction-pipeline';
-import { mapResultsPrefix } from '../../lib/compaction-workflow';
 import { arnOf, logicalId, objectsArn, pipelineStack, ref } from './pipeline-app';
 
 const { stack, pipeline, template } = pipelineStack();
@@ -113,7 +112,7 @@ describe('buckets', () => {
     // What does expire: a retired manifest, a plan, Map results, a run report, quarantine.
     const retired = retiredManifestKey('sensors', manifestKey('sensors', 'dt=2024-12-19/hour=14', 'abc', 'bin1'));
     expect(retired).toBe('_compactor/sensors/retired/manifests/dt=2024-12-19/hour=14/v=abc/bin1.json');
-    for (const key of [retired, planKey('sensors', 'p1'), `${mapResultsPrefix('sensors')}x/SUCCEEDED_0.json`, `${runReportsPrefix('sensors')}r.json`, quarantinePrefix('sensors', 'dt=2024-12-19', 'b1')]) {
+    for (const key of [retired, planKey('sensors', 'p1'), `${mapResultsPrefix('sensors')}x/SUCCEEDED_0.json`, `${reportPrefix('sensors')}r.json`, quarantinePrefix('sensors', 'dt=2024-12-19', 'b1')]) {
       expect([key, expiryOf(key).length]).toEqual([key, 1]);
     }
   });

@@ -1,3 +1,4 @@
+import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import { parseRunRequest } from '../../lambdas/core/settings';
 import {
@@ -34,13 +35,30 @@ const retries = [
   },
   { ErrorEquals: ['RetryableError'], IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 3, JitterStrategy: 'FULL' },
 ];
-const toRunFailed = [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RunFailed' }];
+const toReport = [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Report' }];
 
 describe('state machine definition', () => {
-  it('starts with Plan and holds exactly the expected states', () => {
+  it('starts with Plan, stops a run after 24 hours (the lease\'s expiry) and holds exactly the expected states', () => {
     expect(asl.StartAt).toBe('Plan');
+    expect(asl.TimeoutSeconds).toBe(24 * 3600);
+    expect(definitionOf(pipelineStack({ runTimeout: Duration.hours(48) }).template).TimeoutSeconds).toBe(48 * 3600);
     expect(Object.keys(asl.States).sort()).toEqual(
-      ['AllPartitionsCommitted', 'AnythingToCompact', 'CompactBins', 'DescribeIncomplete', 'Done', 'IncompletePartitions', 'Lifecycle', 'NothingToCompact', 'Plan', 'RunFailed', 'Swap'].sort(),
+      [
+        'AnythingToCompact',
+        'CompactBins',
+        'DescribeIncomplete',
+        'Done',
+        'IncompletePartitions',
+        'Lifecycle',
+        'NothingToCompact',
+        'Plan',
+        'Report',
+        'ReportFailed',
+        'RunFailed',
+        'RunOutcome',
+        'Skipped',
+        'Swap',
+      ].sort(),
     );
   });
 
@@ -51,15 +69,16 @@ describe('state machine definition', () => {
       Parameters: { 'request.$': '$', 'executionId.$': '$$.Execution.Id' },
       ResultPath: '$.plan',
       Retry: retries,
-      Catch: toRunFailed,
+      Catch: toReport,
       Next: 'AnythingToCompact',
     });
   });
 
-  it('stops successfully on a dry run or a plan without bins', () => {
+  it('goes straight to the report when the plan skipped, and stops successfully on a dry run or a plan without bins', () => {
     expect(asl.States.AnythingToCompact).toEqual({
       Type: 'Choice',
       Choices: [
+        { Variable: '$.plan.skipped', IsPresent: true, Next: 'Report' },
         {
           Or: [
             { Variable: '$.plan.dryRun', BooleanEquals: true },
@@ -103,7 +122,7 @@ describe('state machine definition', () => {
         WriterConfig: { OutputType: 'JSON', Transformation: 'COMPACT' },
       },
       ResultPath: '$.compaction',
-      Catch: toRunFailed,
+      Catch: toReport,
       Next: 'Swap',
     });
   });
@@ -115,7 +134,7 @@ describe('state machine definition', () => {
       Parameters: { 'plan.$': '$.plan' },
       ResultPath: '$.swap',
       Retry: retries,
-      Catch: toRunFailed,
+      Catch: toReport,
       Next: 'Lifecycle',
     });
     expect(asl.States.Lifecycle).toEqual({
@@ -124,15 +143,37 @@ describe('state machine definition', () => {
       Parameters: { 'table.$': '$.plan.table', 'dryRun.$': '$.plan.dryRun' },
       ResultPath: '$.lifecycle',
       Retry: retries,
-      Catch: toRunFailed,
-      Next: 'AllPartitionsCommitted',
+      Catch: toReport,
+      Next: 'Report',
     });
   });
 
-  it('fails with IncompletePartitions naming them when swap left partitions uncommitted, else succeeds (also when no swap ran)', () => {
-    expect(asl.States.AllPartitionsCommitted).toEqual({
+  it('writes the run report with the whole state on every path, keeping its own error apart from the run\'s', () => {
+    expect(asl.States.Report).toEqual({
+      Type: 'Task',
+      Resource: fnArn(pipeline.reportFunction),
+      Parameters: { 'state.$': '$', 'executionId.$': '$$.Execution.Id', 'startedAt.$': '$$.Execution.StartTime' },
+      ResultPath: '$.report',
+      Retry: retries,
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.reportError', Next: 'RunOutcome' }],
+      Next: 'RunOutcome',
+    });
+    expect(asl.States.ReportFailed).toEqual({ Type: 'Fail', Comment: 'The run report could not be written', ErrorPath: '$.reportError.Error', CausePath: '$.reportError.Cause' });
+    expect(asl.States.Skipped).toEqual({
+      Type: 'Pass',
+      Comment: 'Another run holds the table and the request said to skip: nothing was changed',
+      Parameters: { 'outcome.$': '$.report.outcome', 'report.$': '$.report' },
+      End: true,
+    });
+  });
+
+  it('ends with the step\'s error, the report\'s error, a skip, IncompletePartitions naming them, or success (also when no swap ran)', () => {
+    expect(asl.States.RunOutcome).toEqual({
       Type: 'Choice',
       Choices: [
+        { Variable: '$.error', IsPresent: true, Next: 'RunFailed' },
+        { Variable: '$.reportError', IsPresent: true, Next: 'ReportFailed' },
+        { Variable: '$.plan.skipped', IsPresent: true, Next: 'Skipped' },
         {
           And: [
             { Variable: '$.swap.incomplete', IsPresent: true },
@@ -167,7 +208,7 @@ describe('state machine definition', () => {
   it('never retries a terminal error, and retries nothing else but Lambda service errors and RetryableError', () => {
     expect(TERMINAL_ERRORS).toEqual(retries[0].ErrorEquals);
     expect([NO_RETRY_ON_TERMINAL.maxAttempts, LAMBDA_SERVICE_RETRY.maxAttempts, RETRYABLE_ERROR_RETRY.maxAttempts]).toEqual([0, 6, 3]);
-    const tasks = [asl.States.Plan, asl.States.CompactBins.ItemProcessor.States.Compact, asl.States.Swap, asl.States.Lifecycle];
+    const tasks = [asl.States.Plan, asl.States.CompactBins.ItemProcessor.States.Compact, asl.States.Swap, asl.States.Lifecycle, asl.States.Report];
     for (const t of tasks) {
       const retried = t.Retry.filter((r: { MaxAttempts: number }) => r.MaxAttempts > 0).flatMap((r: { ErrorEquals: string[] }) => r.ErrorEquals);
       expect(retried.filter((e: string) => TERMINAL_ERRORS.includes(e as never) || e === 'States.ALL')).toEqual([]);
@@ -224,16 +265,16 @@ describe('state machine', () => {
       .filter((st: { Action: string }) => st.Action === 'lambda:InvokeFunction')
       .map((st: { Resource: unknown[] }) => st.Resource[0]);
     expect(invokes).toEqual(
-      expect.arrayContaining([pipeline.planFunction, pipeline.compactFunction, pipeline.swapFunction, pipeline.lifecycleFunction].map(arnOf)),
+      expect.arrayContaining([pipeline.planFunction, pipeline.compactFunction, pipeline.swapFunction, pipeline.lifecycleFunction, pipeline.reportFunction].map(arnOf)),
     );
-    expect(invokes).toHaveLength(4);
+    expect(invokes).toHaveLength(5);
     const mapPolicy = policies.flatMap((p) => p.Properties.PolicyDocument.Statement).find((st: { Action: string }) => st.Action === 'states:StartExecution');
     expect(mapPolicy).toEqual({ Action: 'states:StartExecution', Effect: 'Allow', Resource: ref(pipeline.stateMachine) });
   });
 });
 
 describe('schedule', () => {
-  it('starts a run of the table every hour with a RunRequest the plan step accepts', () => {
+  it('starts a run of the table every hour with a RunRequest the plan step accepts, skipping when a run is still going', () => {
     const rules = Object.values(template.findResources('AWS::Events::Rule'));
     expect(rules).toHaveLength(1);
     const rule = rules[0].Properties;
@@ -241,8 +282,8 @@ describe('schedule', () => {
     expect(rule.State).toBe('ENABLED');
     expect(rule.Targets).toHaveLength(1);
     expect(rule.Targets[0].Arn).toEqual(ref(pipeline.stateMachine));
-    expect(JSON.parse(rule.Targets[0].Input)).toEqual({ table: 'sensors' });
-    expect(parseRunRequest(JSON.parse(rule.Targets[0].Input), { table: 'sensors', partitionKeys: ['dt', 'hour'] })).toEqual({ table: 'sensors' });
+    expect(JSON.parse(rule.Targets[0].Input)).toEqual({ table: 'sensors', ifRunning: 'skip' });
+    expect(parseRunRequest(JSON.parse(rule.Targets[0].Input), { table: 'sensors', partitionKeys: ['dt', 'hour'] })).toEqual({ table: 'sensors', ifRunning: 'skip' });
   });
 
   it('runs on another schedule when given one', () => {

@@ -12,13 +12,15 @@ describe('parseRunRequest', () => {
       dryRun: true,
       targetFileMb: 128,
     });
+    expect(parseRunRequest({ table: 'sensors', ifRunning: 'skip' }, table)).toEqual({ table: 'sensors', ifRunning: 'skip' });
   });
 
   it.each([
     [null, 'run input must be a JSON object like {"table": "sensors"}, got null'],
     [{ table: 'orders' }, 'run input field "table" must be "sensors" (this pipeline\'s table), got "orders"'],
-    [{ table: 'sensors', dryrun: true }, 'run input has unknown field(s) dryrun; allowed: table, partitions, dryRun, targetFileMb'],
+    [{ table: 'sensors', dryrun: true }, 'run input has unknown field(s) dryrun; allowed: table, partitions, dryRun, targetFileMb, ifRunning'],
     [{ table: 'sensors', dryRun: 'yes' }, 'run input field "dryRun" must be true or false, got "yes"'],
+    [{ table: 'sensors', ifRunning: 'wait' }, 'run input field "ifRunning" must be "fail" or "skip" (what to do when another run holds the table), got "wait"'],
     [{ table: 'sensors', targetFileMb: 2000 }, 'run input field "targetFileMb" must be an integer from 64 to 1024, got 2000'],
     [{ table: 'sensors', partitions: 'dt=1' }, 'run input field "partitions" must be a list of partition path prefixes like ["dt=2024-12-19"], got "dt=1"'],
     [{ table: 'sensors', partitions: ['day=1'] }, 'run input field "partitions": "day=1" does not start with a partition key of dt, hour (k=v)'],

@@ -8,6 +8,7 @@ import type { PartitionState } from '../../lambdas/core/state';
 import { putFiles, sensorFiles } from '../../local/generate';
 import { LOCAL_BUCKETS, localPipeline, type LocalPipeline } from '../../local/pipeline';
 import { startLocalS3, type LocalS3 } from '../../local/s3-server';
+import { failingBinsOf, startHeldRun } from '../helpers/held-run';
 import { allKeys, compareRows, rowsFromJsonLines, rowsFromParquetObjects } from '../helpers/rows';
 
 logger.setLogLevel('ERROR');
@@ -29,17 +30,20 @@ afterEach(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
+/** A step's result without the usage its handler measured (asserted where it matters). */
+const bare = ({ usage: _usage, ...rest }: Record<string, unknown>) => rest;
+
 const parquetKeys = async () => (await allKeys(s3.client, 'gold', 'sensors/')).map((o) => o.key).filter((k) => k.endsWith('.parquet'));
 const state = (partition: string) => pipeline.store.getJson<PartitionState>('gold', stateKey('sensors', partition));
 
 describe('the deployed state machine, executed offline', () => {
   it('compacts the landing zone on the scheduled input and points the catalog at verified versions', async () => {
-    expect(pipeline.scheduledInput).toEqual({ table: 'sensors' });
+    expect(pipeline.scheduledInput).toEqual({ table: 'sensors', ifRunning: 'skip' });
     const out = await pipeline.execute(pipeline.scheduledInput, 'scheduled-1');
     expect(out.status).toBe('SUCCEEDED');
     expect(out.output.plan).toMatchObject({ table: 'sensors', bins: 3, partitions: 3, inputFiles: 90, dryRun: false });
-    expect(out.output.swap).toEqual({ committed: 3, unchanged: 0, incomplete: 0, incompletePartitions: [], catalogUpdated: 3, columnsAdded: [], schemaConflicts: [], kafkaGaps: [], catalogDrift: [], rewrittenSources: [] });
-    expect(out.output.lifecycle).toEqual({ retired: 0, waiting: 90 });
+    expect(bare(out.output.swap)).toEqual({ committed: 3, unchanged: 0, incomplete: 0, incompletePartitions: [], catalogUpdated: 3, columnsAdded: [], schemaConflicts: [], kafkaGaps: [], catalogDrift: [], rewrittenSources: [] });
+    expect(bare(out.output.lifecycle)).toEqual({ retired: 0, waiting: 90 });
     expect(out.output.compaction.ResultWriterDetails).toEqual({ Bucket: 'gold', Key: '_compactor/sensors/results/scheduled-1/manifest.json' });
 
     const keys = await parquetKeys();
@@ -61,8 +65,8 @@ describe('the deployed state machine, executed offline', () => {
     expect(rerun.output.plan.bins).toBe(0);
     // Nothing to compact still reconciles the catalog and runs the lifecycle, so sources retire
     // even when data stops coming.
-    expect(rerun.output.swap).toEqual({ committed: 0, unchanged: 0, incomplete: 0, incompletePartitions: [], catalogUpdated: 0, columnsAdded: [], schemaConflicts: [], kafkaGaps: [], catalogDrift: [], rewrittenSources: [] });
-    expect(rerun.output.lifecycle).toEqual({ retired: 0, waiting: 90 });
+    expect(bare(rerun.output.swap)).toEqual({ committed: 0, unchanged: 0, incomplete: 0, incompletePartitions: [], catalogUpdated: 0, columnsAdded: [], schemaConflicts: [], kafkaGaps: [], catalogDrift: [], rewrittenSources: [] });
+    expect(bare(rerun.output.lifecycle)).toEqual({ retired: 0, waiting: 90 });
     expect(await allKeys(s3.client, 'gold', 'sensors/')).toEqual(before);
     expect(await pipeline.catalog.all()).toEqual(catalogBefore);
   });
@@ -81,7 +85,7 @@ describe('the deployed state machine, executed offline', () => {
     expect(out).toMatchObject({ status: 'FAILED', error: 'InvalidInputError' });
     expect(JSON.parse(out.cause!)).toEqual({
       errorType: 'InvalidInputError',
-      errorMessage: 'run input has unknown field(s) dryrun; allowed: table, partitions, dryRun, targetFileMb',
+      errorMessage: 'run input has unknown field(s) dryrun; allowed: table, partitions, dryRun, targetFileMb, ifRunning',
     });
     expect(await parquetKeys()).toEqual([]);
   });
@@ -101,13 +105,8 @@ describe('the deployed state machine, executed offline', () => {
   });
 
   it('leaves every partition as it was when more bins fail than tolerated', async () => {
-    const compact = pipeline.handlers[pipeline.functionIds.compact];
-    const out = await pipeline.execute({ table: 'sensors' }, 'bad-bin', {
-      [pipeline.functionIds.compact]: async (e) => {
-        if ((e as { partition: string }).partition === 'dt=2024-12-19/hour=15') throw new VerificationError('written file has 119 rows, inputs 120 rows');
-        return compact(e);
-      },
-    });
+    const failing = failingBinsOf(pipeline, 'dt=2024-12-19/hour=15', new VerificationError('written file has 119 rows, inputs 120 rows'));
+    const out = await pipeline.execute({ table: 'sensors' }, 'bad-bin', failing);
     expect(out).toMatchObject({ status: 'FAILED', error: 'States.ExceedToleratedFailureThreshold' });
     expect(out.cause).toContain('1 of 3 items failed (tolerated 10%)');
     expect(out.cause).toContain('written file has 119 rows, inputs 120 rows');
@@ -116,19 +115,7 @@ describe('the deployed state machine, executed offline', () => {
   });
 
   it('refuses a console rerun while a run is active, naming the holder, and lets the next run in afterwards', async () => {
-    const compact = pipeline.handlers[pipeline.functionIds.compact];
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let entered!: () => void;
-    const inCompact = new Promise<void>((r) => (entered = r));
-    const first = pipeline.execute({ table: 'sensors' }, 'scheduled-slow', {
-      [pipeline.functionIds.compact]: async (e) => {
-        entered();
-        await gate;
-        return compact(e);
-      },
-    });
-    await inCompact;
+    const { release, done: first } = await startHeldRun(pipeline, { table: 'sensors' }, 'scheduled-slow');
     const second = await pipeline.execute({ table: 'sensors' }, 'console-rerun');
     expect(second).toMatchObject({ status: 'FAILED', error: 'AlreadyRunningError' });
     expect(JSON.parse(second.cause!).errorMessage).toMatch(

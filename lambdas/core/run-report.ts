@@ -1,0 +1,392 @@
+/**
+ * The run report: what one execution did to each partition, the file sizes before and after, what
+ * it held back and set aside, and what it cost. Built from the stored plan, the Map's per-bin
+ * results and the partition states after the run; rendered as JSON and as short text.
+ */
+import type { CompactOutput, Metered, PlanOutput, PlanStats, RunState, SizeHistogram, SkippedRun, StoredPlan } from './contracts';
+import {
+  costOf,
+  floorPerMillionObjects,
+  GOAL_PER_MILLION_OBJECTS_USD,
+  mapRequests,
+  S3_REQUEST_KINDS,
+  totalRequests,
+  transitionsOf,
+  type PriceTable,
+  type RunCost,
+  type StepUsage,
+} from './cost';
+import type { HeldPartition, HoldReason, Plan } from './planner';
+import type { PartitionListing } from './partitions';
+import { sourceId, type CommittedBase, type PartitionState } from './state';
+
+const SIZE_BUCKETS: ReadonlyArray<readonly [string, number]> = [
+  ['< 1 KB', 1024],
+  ['1-64 KB', 64 * 1024],
+  ['64 KB-1 MB', 1024 * 1024],
+  ['1-16 MB', 16 * 1024 * 1024],
+  ['16-128 MB', 128 * 1024 * 1024],
+  ['>= 128 MB', Infinity],
+];
+
+export function sizeHistogram(sizes: Iterable<number>): SizeHistogram {
+  const counts = SIZE_BUCKETS.map(([label]) => [label, 0] as [string, number]);
+  for (const s of sizes) counts[SIZE_BUCKETS.findIndex(([, max]) => s < max)][1]++;
+  return counts;
+}
+
+/**
+ * What the plan saw beyond its bins. The oldest uncompacted object is measured before the run
+ * (what a stuck pipeline lets grow); the backlog is what the run caps left for later runs.
+ */
+export function planStats(
+  partitions: readonly PartitionListing[],
+  committed: ReadonlyMap<string, CommittedBase>,
+  plan: Pick<Plan, 'partitions' | 'held'>,
+): Omit<PlanStats, 'committedPartitions'> {
+  const capped = new Set(plan.held.filter((h) => h.reason === 'run-cap').map((h) => h.path));
+  let oldest: string | undefined;
+  const backlog = { objects: 0, bytes: 0 };
+  for (const p of partitions) {
+    const base = committed.get(p.path);
+    for (const f of p.files) {
+      if (base?.sourceIds.has(sourceId(f.key, f.etag))) continue;
+      if (f.lastModified && (!oldest || f.lastModified < oldest)) oldest = f.lastModified;
+      if (capped.has(p.path)) {
+        backlog.objects++;
+        backlog.bytes += f.size;
+      }
+    }
+  }
+  const inputSizes = sizeHistogram(plan.partitions.flatMap((p) => [...p.bins.flatMap((b) => b.files.map((f) => f.size)), ...p.carried.map((f) => f.size)]));
+  return { backlog, ...(oldest ? { oldestUncompacted: oldest } : {}), inputSizes };
+}
+
+export type PartitionStatus = 'committed' | 'incomplete' | 'not committed';
+
+export interface PartitionReport {
+  readonly path: string;
+  readonly version: string;
+  readonly status: PartitionStatus;
+  readonly before: { readonly objects: number; readonly bytes: number; readonly rows?: number };
+  readonly after?: { readonly objects: number; readonly bytes: number; readonly rows: number };
+}
+
+export interface QuarantinedBin {
+  readonly partition: string;
+  readonly binId: string;
+  readonly records: number;
+  readonly objects: number;
+  readonly reportKey?: string;
+  /** The first reasons in its report (file, line, reason). */
+  readonly first?: readonly string[];
+}
+
+export interface RunReport {
+  readonly table: string;
+  readonly executionId: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  /** `succeeded`, `dry run`, `skipped: ...`, `failed: ...` */
+  readonly outcome: string;
+  readonly planId?: string;
+  readonly bins: { readonly planned: number; readonly succeeded: number; readonly failed: number; readonly unknown: number };
+  readonly partitions: readonly PartitionReport[];
+  readonly sizes: { readonly before: SizeHistogram; readonly after: SizeHistogram };
+  readonly held: { readonly byReason: Readonly<Partial<Record<HoldReason, number>>>; readonly partitions: readonly HeldPartition[] };
+  readonly backlog?: PlanStats['backlog'] & { readonly oldestUncompacted?: string; readonly oldestUncompactedAgeSeconds?: number };
+  readonly quarantine: { readonly records: number; readonly objects: number; readonly bins: readonly QuarantinedBin[] };
+  readonly cost: RunCost;
+  /** The plan's estimate of this run, made before anything ran. */
+  readonly estimate?: RunCost;
+  /** What the cost leaves out because it could not be measured. */
+  readonly unmeasured: readonly string[];
+  readonly prices: PriceTable;
+  readonly failedBins: ReadonlyArray<{ readonly binId?: string; readonly partition?: string; readonly error: string }>;
+}
+
+/** One failed Map item as the ResultWriter keeps it. */
+export interface FailedBin {
+  readonly binId?: string;
+  readonly partition?: string;
+  readonly error: string;
+  readonly cause?: string;
+}
+
+export interface ReportFacts {
+  readonly table: string;
+  readonly executionId: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly state: RunState;
+  readonly plan?: StoredPlan;
+  /** The Map's per-bin results, when it returned them. */
+  readonly results?: { readonly succeeded: ReadonlyArray<Metered<CompactOutput>>; readonly failed: readonly FailedBin[]; readonly files: number };
+  /** Each planned partition's state after the run (undefined: none). */
+  readonly states: ReadonlyMap<string, PartitionState | undefined>;
+  readonly quarantineReasons: ReadonlyMap<string, { reportKey: string; first: string[] }>;
+  /** The report step's own usage, its report writes included. */
+  readonly reportUsage: StepUsage;
+  readonly prices: PriceTable;
+}
+
+/** Held partitions listed one by one (the others are counted): the ones an operator may act on. */
+const LISTED_HOLDS: readonly HoldReason[] = ['run-cap', 'below-min-input-files', 'key-too-long', 'file-too-large'];
+const MAX_LISTED = 1000;
+
+const isSkipped = (p: RunState['plan']): p is Metered<SkippedRun> => !!p && 'skipped' in p;
+const asPlan = (p: RunState['plan']): Metered<PlanOutput> | undefined => (p && !isSkipped(p) ? p : undefined);
+
+/** A caught error's message: Lambda errors carry `{errorType, errorMessage}` JSON as their cause. */
+export function errorMessage(e: { Error: string; Cause?: string }): string {
+  try {
+    const c = JSON.parse(e.Cause ?? '');
+    if (typeof c?.errorMessage === 'string') return c.errorMessage;
+  } catch {
+    // a plain-text cause
+  }
+  return e.Cause ?? '';
+}
+
+export function outcomeOf(state: RunState): string {
+  if (state.error) return `failed: ${state.error.Error}: ${errorMessage(state.error)}`.trim();
+  if (isSkipped(state.plan)) return `skipped: ${state.plan.skipped}`;
+  if (state.swap && state.swap.incomplete > 0) return `failed: ${state.swap.incomplete} partition(s) left at their previous version`;
+  if (asPlan(state.plan)?.dryRun) return 'dry run';
+  return 'succeeded';
+}
+
+export function buildRunReport(f: ReportFacts): RunReport {
+  const { state, plan } = f;
+  const planned = asPlan(state.plan);
+  const succeeded = new Map((f.results?.succeeded ?? []).map((r) => [r.binId, r]));
+  const failed = f.results?.failed.length ?? 0;
+  // Which states the execution entered: a step that failed was entered too.
+  const dry = planned?.dryRun ?? false;
+  const bins = planned?.bins ?? 0;
+  const mapRan = !!planned && !dry && bins > 0;
+  const swapRan = !!state.swap || (!!state.error && !!planned && !dry && (bins === 0 || !!state.compaction));
+  const lifecycleRan = !!state.lifecycle || (!!state.error && !!planned && (dry || !!state.swap));
+
+  const partitions: PartitionReport[] = (plan?.partitions ?? []).map((p) => {
+    const st = f.states.get(p.path);
+    const committed = st?.version === p.version;
+    const results = p.bins.map((b) => succeeded.get(b.binId));
+    const outputKeys = new Set(results.map((r) => r?.outputKey));
+    const carriedRows = committed ? st!.files.filter((g) => !outputKeys.has(g.key)).reduce((n, g) => n + g.rows, 0) : undefined;
+    const rowsIn = results.every((r) => r) && (carriedRows !== undefined || !p.carried.length) ? results.reduce((n, r) => n + r!.inputRows, 0) + (carriedRows ?? 0) : undefined;
+    return {
+      path: p.path,
+      version: p.version,
+      status: committed ? 'committed' : state.swap ? 'incomplete' : 'not committed',
+      before: {
+        objects: p.bins.reduce((n, b) => n + b.files, 0) + p.carried.length,
+        bytes: p.bins.reduce((n, b) => n + b.inputBytes, 0) + p.carried.reduce((n, c) => n + c.size, 0),
+        ...(rowsIn !== undefined ? { rows: rowsIn } : {}),
+      },
+      ...(committed ? { after: { objects: st!.files.length, bytes: st!.files.reduce((n, g) => n + g.bytes, 0), rows: st!.rows } } : {}),
+    };
+  });
+  const done = (plan?.partitions ?? []).filter((_, i) => partitions[i].status === 'committed');
+
+  const byReason: Partial<Record<HoldReason, number>> = {};
+  for (const h of plan?.report.held ?? []) byReason[h.reason] = (byReason[h.reason] ?? 0) + 1;
+  const stats = plan?.report.stats;
+
+  const quarantined: QuarantinedBin[] = [...succeeded.values()]
+    .filter((r) => r.rejectedRecords || r.rejectedObjects)
+    .map((r) => {
+      const q = f.quarantineReasons.get(r.binId);
+      return { partition: r.partition, binId: r.binId, records: r.rejectedRecords, objects: r.rejectedObjects, ...(q ? { reportKey: q.reportKey, first: q.first } : {}) };
+    });
+
+  const usage: StepUsage[] = [
+    ...(state.plan ? [state.plan.usage] : []),
+    ...[...succeeded.values()].map((r) => r.usage),
+    ...(state.swap ? [state.swap.usage] : []),
+    ...(state.lifecycle ? [state.lifecycle.usage] : []),
+    f.reportUsage,
+  ];
+  const unmeasured: string[] = [];
+  if (state.error) unmeasured.push(`the step that failed (${state.error.Error}): its invocation returned no usage`);
+  if (f.results?.failed.length) unmeasured.push(`${f.results.failed.length} failed bin(s): their invocations returned no usage`);
+  if (mapRan && !f.results) unmeasured.push('the Compact step: the Map ended without returning its results');
+  unmeasured.push('Lambda retries and Step Functions retries (each attempt is billed)');
+
+  const transitions = transitionsOf({
+    planned: !!state.plan,
+    skipped: isSkipped(state.plan),
+    nothingToCompact: !!planned && (dry || bins === 0),
+    mapItems: f.results ? f.results.succeeded.length + f.results.failed.length : 0,
+    mapRan,
+    swapRan,
+    lifecycleRan,
+    incomplete: !state.error && (state.swap?.incomplete ?? 0) > 0,
+  });
+  const work = {
+    objects: done.reduce((n, p) => n + p.newFiles, 0),
+    bytes: done.reduce((n, p) => n + p.bins.reduce((m, b) => m + b.inputBytes, 0), 0),
+  };
+  const cost = costOf(usage, f.results ? mapRequests(f.results.files) : {}, transitions, work, f.prices);
+
+  return {
+    table: f.table,
+    executionId: f.executionId,
+    startedAt: f.startedAt,
+    finishedAt: f.finishedAt,
+    outcome: outcomeOf(state),
+    ...(plan ? { planId: plan.planId } : {}),
+    bins: {
+      planned: planned?.bins ?? 0,
+      succeeded: succeeded.size,
+      failed,
+      unknown: planned && !planned.dryRun ? Math.max(0, planned.bins - succeeded.size - failed) : 0,
+    },
+    partitions,
+    sizes: {
+      before: stats?.inputSizes ?? sizeHistogram([]),
+      after: sizeHistogram(done.flatMap((p) => f.states.get(p.path)!.files.map((g) => g.bytes))),
+    },
+    held: {
+      byReason,
+      partitions: (plan?.report.held ?? []).filter((h) => LISTED_HOLDS.includes(h.reason)).slice(0, MAX_LISTED),
+    },
+    ...(stats
+      ? {
+          backlog: {
+            ...stats.backlog,
+            ...(stats.oldestUncompacted
+              ? { oldestUncompacted: stats.oldestUncompacted, oldestUncompactedAgeSeconds: Math.max(0, Math.round((Date.parse(f.startedAt) - Date.parse(stats.oldestUncompacted)) / 1000)) }
+              : {}),
+          },
+        }
+      : {}),
+    quarantine: {
+      records: quarantined.reduce((n, q) => n + q.records, 0),
+      objects: quarantined.reduce((n, q) => n + q.objects, 0),
+      bins: quarantined,
+    },
+    cost,
+    ...(plan ? { estimate: plan.estimate.cost } : {}),
+    unmeasured,
+    prices: f.prices,
+    failedBins: (f.results?.failed ?? []).map((r) => ({ ...(r.binId ? { binId: r.binId } : {}), ...(r.partition ? { partition: r.partition } : {}), error: r.error })),
+  };
+}
+
+const usd = (n: number) => `$${n < 0.01 ? n.toFixed(6) : n.toFixed(4)}`;
+const usd2 = (n: number) => `$${n.toFixed(2)}`;
+const int = (n: number) => n.toLocaleString('en-US');
+
+export function humanBytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+
+/** A plain-text table, first column left-aligned. */
+export function textTable(headers: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number>>): string {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, c) => Math.max(...cells.map((r) => r[c].length)));
+  const line = (r: readonly string[]) => r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  ');
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+/**
+ * The cost lines, in a fixed form:
+ *   cost: $X for N objects = $Y per million objects (goal $0.50; floor $0.40, the GETs alone)
+ *   S3 Tables managed compaction, same objects and bytes: $X ($Y per million objects)
+ */
+export function costLines(cost: RunCost, prices: PriceTable, estimate?: RunCost, estimateLabel = 'estimate before the run'): string[] {
+  const perMillion = (c: RunCost) => (c.perMillionObjectsUsd !== undefined ? `${usd2(c.perMillionObjectsUsd)} per million objects` : 'no objects compacted');
+  const lines = [
+    `cost: ${usd(cost.totalUsd)} for ${int(cost.objects)} objects = ${perMillion(cost)} (goal ${usd2(GOAL_PER_MILLION_OBJECTS_USD)}; floor ${usd2(floorPerMillionObjects(prices))}, the GETs alone)`,
+    `S3 Tables managed compaction, same objects and bytes: ${usd(cost.s3Tables.usd)} (${cost.s3Tables.perMillionObjectsUsd !== undefined ? `${usd2(cost.s3Tables.perMillionObjectsUsd)} per million objects` : 'no objects'})`,
+  ];
+  if (estimate) {
+    lines.push(
+      `${estimateLabel}: ${usd(estimate.totalUsd)} (${perMillion(estimate)}); S3 requests: ${int(totalRequests(estimate.requests))} estimated, ${int(totalRequests(cost.requests))} made`,
+    );
+  }
+  return lines;
+}
+
+/** The report as short Markdown: what an on-call engineer reads first. */
+export function renderRunReport(r: RunReport): string {
+  const out: string[] = [];
+  const name = r.executionId.slice(r.executionId.lastIndexOf(':') + 1);
+  out.push(`# ${r.table} run ${name}: ${r.outcome}`, '');
+  const took = (Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000;
+  out.push(`Started ${r.startedAt}, took ${took.toFixed(1)} s${r.planId ? `; plan ${r.planId}` : ''}.`);
+  if (r.bins.planned) {
+    out.push(`Bins: ${r.bins.planned} planned, ${r.bins.succeeded} compacted, ${r.bins.failed} failed${r.bins.unknown ? `, ${r.bins.unknown} without a result` : ''}.`);
+  }
+  for (const b of r.failedBins.slice(0, 5)) out.push(`- failed bin ${b.binId ?? '?'} of ${b.partition ?? '?'}: ${b.error}`);
+
+  if (r.partitions.length) {
+    out.push('', '## Partitions', '', '```');
+    out.push(
+      textTable(
+        ['partition', 'status', 'objects before', 'bytes before', 'rows before', 'objects after', 'bytes after', 'rows after'],
+        r.partitions.map((p) => [
+          p.path,
+          p.status,
+          int(p.before.objects),
+          humanBytes(p.before.bytes),
+          p.before.rows !== undefined ? int(p.before.rows) : '?',
+          p.after ? int(p.after.objects) : '-',
+          p.after ? humanBytes(p.after.bytes) : '-',
+          p.after ? int(p.after.rows) : '-',
+        ]),
+      ),
+      '```',
+    );
+    out.push('', '## File sizes', '', '```');
+    out.push(textTable(['size', 'objects before', 'files after'], r.sizes.before.map(([label, n], i) => [label, int(n), int(r.sizes.after[i][1])])), '```');
+  }
+
+  const reasons = Object.entries(r.held.byReason);
+  out.push('', '## Held partitions', '');
+  out.push(reasons.length ? reasons.map(([reason, n]) => `${reason} ${n}`).join(', ') : 'none');
+  for (const h of r.held.partitions.slice(0, 20)) out.push(`- ${h.path}: ${h.reason} (${h.smallFiles} small files)`);
+  if (r.held.partitions.length > 20) out.push(`- and ${r.held.partitions.length - 20} more (see the JSON report)`);
+  if (r.backlog) {
+    const age = r.backlog.oldestUncompactedAgeSeconds;
+    out.push(
+      `Backlog left by the run caps: ${int(r.backlog.objects)} objects (${humanBytes(r.backlog.bytes)}). Oldest uncompacted object at the start: ${
+        r.backlog.oldestUncompacted ? `${r.backlog.oldestUncompacted} (${(age! / 3600).toFixed(1)} h old)` : 'none'
+      }.`,
+    );
+  }
+
+  out.push('', '## Quarantine', '');
+  if (!r.quarantine.bins.length) out.push('none');
+  else {
+    out.push(`${int(r.quarantine.records)} record(s) and ${int(r.quarantine.objects)} object(s) set aside in ${r.quarantine.bins.length} bin(s):`);
+    for (const q of r.quarantine.bins.slice(0, 10)) {
+      out.push(`- ${q.partition} bin ${q.binId}: ${q.records} record(s), ${q.objects} object(s)${q.reportKey ? `; report ${q.reportKey}` : ''}`);
+      for (const line of q.first ?? []) out.push(`  - ${line}`);
+    }
+  }
+
+  const c = r.cost;
+  out.push('', '## Cost', '', '```');
+  const rows: Array<Array<string | number>> = [
+    ...S3_REQUEST_KINDS.map((k) => [`S3 ${k}`, int(c.requests[k]), usd((c.requests[k] * r.prices.s3PerThousandRequests[k]) / 1000), r.estimate ? int(r.estimate.requests[k]) : '']),
+    ...c.lambda.map((l) => {
+      const e = r.estimate?.lambda.find((x) => x.step === l.step);
+      return [`Lambda ${l.step}`, `${l.invocations} x, ${l.gbSeconds.toFixed(1)} GB-s`, usd(l.usd), e ? `${e.gbSeconds.toFixed(1)} GB-s` : ''];
+    }),
+    ['Step Functions', `${int(c.transitions)} transitions`, usd(c.stepFunctionsUsd), r.estimate ? int(r.estimate.transitions) : ''],
+    ['total', '', usd(c.totalUsd), r.estimate ? usd(r.estimate.totalUsd) : ''],
+  ];
+  out.push(textTable(['item', 'measured', `USD (${r.prices.region})`, 'estimated'], rows), '```', '');
+  // A dry run's own cost is its plan; the estimate is of the run it planned.
+  out.push(...costLines(c, r.prices, r.estimate, r.outcome === 'dry run' ? 'estimate of the planned run (this was a dry run)' : undefined));
+  out.push(`Not measured: ${r.unmeasured.join('; ')}.`);
+  return `${out.join('\n')}\n`;
+}
