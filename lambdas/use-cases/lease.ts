@@ -33,7 +33,7 @@ export async function acquireLease(deps: LeaseDeps, holder: string, ttlMs?: numb
     throw new AlreadyRunningError(
       `table ${deps.table} is being compacted by ${current!.value.holder} (since ${current!.value.acquiredAt}); this run changed nothing. ` +
         `Wait for it to finish, or stop it, then rerun.`,
-      { holder },
+      { holder: current!.value.holder },
     );
   }
   const lease = newLease(deps.table, holder, now, ttlMs);
@@ -57,7 +57,7 @@ export async function renewLease(deps: LeaseDeps, holder: string, ttlMs: number)
   const key = leaseKey(deps.table);
   const current = await deps.store.getJsonVersioned<Lease>(deps.bucket, key);
   const lost = (cause?: unknown) =>
-    new AlreadyRunningError(`the lease of table ${deps.table} was taken by ${current?.value.holder ?? 'another run'} while this run (${holder}) was held up; it stops here`, { cause });
+    new AlreadyRunningError(`the lease of table ${deps.table} was taken by ${current?.value.holder ?? 'another run'} while this run (${holder}) was held up; it stops here`, { cause, holder: current?.value.holder });
   if (current?.value.holder !== holder) throw lost();
   const lease: Lease = { ...current.value, expiresAt: new Date(deps.clock.now().getTime() + ttlMs).toISOString() };
   await deps.store.putJsonIf(deps.bucket, key, lease, current.etag).catch((e) => {

@@ -20,6 +20,7 @@ const rolesOf = (p: CompactionPipeline) =>
     ['compact', p.compactFunction.role!],
     ['swap', p.swapFunction.role!],
     ['lifecycle', p.lifecycleFunction.role!],
+    ['report', p.reportFunction.role!],
     ['state machine', p.stateMachine.role],
   ] as const;
 
@@ -36,6 +37,7 @@ describe('buckets encrypted with a customer key (BucketEncryption.KMS)', () => {
       ['compact', [read(landingKey), write(goldKey)]],
       ['swap', [write(goldKey)]],
       ['lifecycle', [read(landingKey), write(goldKey)]],
+      ['report', [write(goldKey)]],
       ['state machine', [write(goldKey)]],
     ]);
   });
@@ -76,6 +78,7 @@ describe('buckets encrypted with a customer key (BucketEncryption.KMS)', () => {
       ['compact', [{ Action: 'kms:Decrypt', Effect: 'Allow', Resource: keyArn }]],
       ['swap', []],
       ['lifecycle', [{ Action: 'kms:Decrypt', Effect: 'Allow', Resource: keyArn }]],
+      ['report', []],
       ['state machine', []],
     ]);
   });
@@ -113,6 +116,7 @@ describe('buckets created with a customer key (encryption: KMS)', () => {
       ['compact', [read, write]],
       ['swap', [write]],
       ['lifecycle', [read, write]],
+      ['report', [write]],
       ['state machine', [write]],
     ]);
     expect(template.toJSON().Outputs.SensorsEncryptionKeyArn).toEqual({ Description: 'sensors: customer key of the buckets this pipeline created', Value: arnOf(key) });

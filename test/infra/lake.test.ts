@@ -21,7 +21,7 @@ describe('two tables sharing one lake', () => {
     expect(Object.keys(template.findResources('AWS::KMS::Key'))).toEqual([logicalId(lake.encryptionKey!)]);
     expect(Object.keys(template.findResources('AWS::Glue::Database'))).toEqual([logicalId(lake.database!)]);
     template.resourceCountIs('AWS::Glue::Table', 2);
-    template.resourceCountIs('AWS::Lambda::Function', 8);
+    template.resourceCountIs('AWS::Lambda::Function', 10);
     template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
     template.resourceCountIs('AWS::Events::Rule', 2);
     for (const p of [sensors, orders]) {
@@ -54,7 +54,7 @@ describe('two tables sharing one lake', () => {
     const machines = Object.values(template.findResources('AWS::StepFunctions::StateMachine')).map((m) => m.Properties.StateMachineName);
     expect(machines).toEqual(['Lake-sensors-compaction', 'Lake-orders-compaction']);
     const inputs = Object.values(template.findResources('AWS::Events::Rule')).map((r) => r.Properties.Targets[0].Input);
-    expect(inputs).toEqual(['{"table":"sensors"}', '{"table":"orders"}']);
+    expect(inputs).toEqual(['{"table":"sensors","ifRunning":"skip"}', '{"table":"orders","ifRunning":"skip"}']);
   });
 
   it('scopes every role of a table to that table\'s prefixes and Glue table', () => {
@@ -87,7 +87,7 @@ describe('two tables sharing one lake', () => {
     const outputs = template.toJSON().Outputs;
     expect(Object.keys(outputs).sort()).toEqual(
       ['Sensors', 'Orders']
-        .flatMap((t) => ['StateMachineArn', 'LandingBucketName', 'GoldBucketName', 'GlueDatabaseName', 'GlueTableName', 'LandingLocation', 'TableLocation', 'SystemLocation', 'QuarantineLocation'].map((n) => `${t}${n}`))
+        .flatMap((t) => ['StateMachineArn', 'LandingBucketName', 'GoldBucketName', 'GlueDatabaseName', 'GlueTableName', 'LandingLocation', 'TableLocation', 'SystemLocation', 'QuarantineLocation', 'ReportsLocation', 'DashboardUrl', 'AlarmTopicArn'].map((n) => `${t}${n}`))
         .concat('LakeEncryptionKeyArn')
         .sort(),
     );

@@ -8,7 +8,7 @@ const gold = ref(pipeline.goldBucket);
 const url = (bucket: unknown, prefix: string) => ({ 'Fn::Join': ['', ['s3://', bucket, prefix]] });
 
 describe('stack outputs', () => {
-  it('exports the state machine, buckets, Glue database and table and the locations of the table\'s objects, keyed by table', () => {
+  it('exports the state machine, buckets, Glue database and table, the locations of the table\'s objects, its run reports, dashboard and alarm topic, keyed by table', () => {
     expect(template.toJSON().Outputs).toEqual({
       SensorsStateMachineArn: { Description: 'sensors: the compaction workflow (start, redrive and rerun runs here)', Value: ref(pipeline.stateMachine) },
       SensorsLandingBucketName: { Description: 'sensors: bucket the small files land in', Value: ref(pipeline.landingBucket) },
@@ -19,6 +19,12 @@ describe('stack outputs', () => {
       SensorsTableLocation: { Description: 'sensors: the table location; each partition has v= version folders below it', Value: url(gold, '/sensors/') },
       SensorsSystemLocation: { Description: 'sensors: plans, manifests, partition state, run lease and Map results', Value: url(gold, '/_compactor/sensors/') },
       SensorsQuarantineLocation: { Description: 'sensors: set-aside records with file, line and reason', Value: url(gold, '/quarantine/sensors/') },
+      SensorsReportsLocation: { Description: 'sensors: one run report per execution (<execution>/report.json and report.md)', Value: url(gold, '/_compactor/sensors/reports/') },
+      SensorsDashboardUrl: {
+        Description: 'sensors: CloudWatch dashboard of the runs, backlog, quarantine and cost drivers',
+        Value: { 'Fn::Join': ['', ['https://', { Ref: 'AWS::Region' }, '.console.aws.amazon.com/cloudwatch/home?region=', { Ref: 'AWS::Region' }, '#dashboards:name=', ref(pipeline.monitoring.dashboard)]] },
+      },
+      SensorsAlarmTopicArn: { Description: 'sensors: SNS topic the alarms notify', Value: ref(pipeline.monitoring.topic) },
     });
     expect(Object.keys(pipeline.outputs)).toEqual(Object.keys(template.toJSON().Outputs).map((k) => k.replace(/^Sensors/, '')));
   });
