@@ -100,6 +100,36 @@ export function copySourceConditions(store: MetadataStore): Middleware {
   };
 }
 
+/** S3's `EncodingType=url` encoding of a key: UTF-8 percent-encoded, `/` kept, a space as `+`. */
+export const encodeListedKey = (key: string) => encodeURIComponent(key).replace(/%2F/g, '/').replace(/%20/g, '+');
+
+interface ListBody {
+  ListBucketResult?: {
+    Prefix?: string;
+    StartAfter?: string;
+    Delimiter?: string;
+    EncodingType?: string;
+    Contents?: Array<{ Key: string }>;
+    CommonPrefixes?: Array<{ Prefix: string }>;
+  };
+}
+
+/**
+ * `encoding-type=url` on a listing, which s3rver ignores: S3 then encodes Key, Prefix, StartAfter,
+ * Delimiter and CommonPrefixes (and says so in EncodingType). Without it a key holding `\r` is
+ * returned raw and comes out of any XML parser as `\n`. Runs after s3rver's router, before its XML
+ * rendering.
+ */
+export const listEncoding: Middleware = async (ctx, next) => {
+  await next();
+  const result = (ctx.body as ListBody | undefined)?.ListBucketResult;
+  if (ctx.method !== 'GET' || ctx.query['encoding-type'] !== 'url' || !result) return;
+  for (const field of ['Prefix', 'StartAfter', 'Delimiter'] as const) if (result[field]) result[field] = encodeListedKey(result[field]!);
+  for (const o of result.Contents ?? []) o.Key = encodeListedKey(o.Key);
+  for (const p of result.CommonPrefixes ?? []) p.Prefix = encodeListedKey(p.Prefix);
+  result.EncodingType = 'url';
+};
+
 export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 export async function startLocalS3(buckets: readonly string[]): Promise<LocalS3> {
@@ -107,6 +137,8 @@ export async function startLocalS3(buckets: readonly string[]): Promise<LocalS3>
   const server = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true });
   // Ahead of s3rver's own router, so preconditions are checked before any write.
   server.middleware.unshift(conditionalWrites(server.store), copySourceConditions(server.store), copySourceEncoding);
+  // Just before the router, so it edits the listing before it is rendered as XML.
+  server.middleware.splice(server.middleware.length - 1, 0, listEncoding);
   const address: AddressInfo = await server.run();
   const endpoint = `http://127.0.0.1:${address.port}`;
   const client = makeS3Client({ endpoint, credentials: LOCAL_CREDENTIALS });
