@@ -9,7 +9,7 @@ import { originalLines, type StagedInputs } from '../adapters/fetch-inputs';
 import type { BinManifest, BinSpec } from '../core/contracts';
 import { numberFields, numberSpans, type NumberSpan } from '../core/json-numbers';
 import { normalize, parseKafkaName, topicPartitionId, type KafkaOffsets } from '../core/kafka';
-import { quarantinePrefix } from '../core/keys';
+import { quarantineObjectKey, quarantinePrefix } from '../core/keys';
 import type { ObjectStore } from '../core/ports';
 import type { TableSettings } from '../core/settings';
 
@@ -98,7 +98,7 @@ export async function writeQuarantine(
   const copies = new Map<string, string>();
   for (const key of [...setAside.map((x) => x.key), ...rejected.filter((r) => !r.bytes).map((r) => r.key)]) {
     if (copies.has(key)) continue;
-    const to = `${prefix}objects/${copies.size}-${key.slice(key.lastIndexOf('/') + 1).slice(-200)}`;
+    const to = quarantineObjectKey(prefix, copies.size, key);
     await store.copy({ bucket: s.landingBucket, key }, { bucket: s.goldBucket, key: to }, spec.files.find((f) => f.key === key)?.etag);
     copies.set(key, to);
   }
