@@ -217,6 +217,24 @@ export async function removeFlaggedRecords(staged: StagedInputs, out: Rejections
   return found;
 }
 
+/** Quarantines the records of the given objects (all when unset) for which `why` gives a reason. */
+export async function removeRecordsWhere(
+  staged: StagedInputs,
+  keys: ReadonlySet<string> | undefined,
+  why: (l: { key: string; line: number; bytes: Buffer; length: number }) => string | undefined,
+  out: Rejections,
+): Promise<number> {
+  let found = 0;
+  await blankLines(staged, keys, (l) => {
+    const reason = why({ key: l.segment.key, line: l.line, bytes: l.bytes, length: l.length });
+    if (reason === undefined) return false;
+    out.add({ key: l.segment.key, reason }, l);
+    found++;
+    return true;
+  });
+  return found;
+}
+
 /** Takes records out of the JSON chunks by their index within their object (Kafka redelivery). */
 export async function dropRecords(staged: StagedInputs, drop: ReadonlyMap<string, Intervals>): Promise<void> {
   if (!drop.size) return;

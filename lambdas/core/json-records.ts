@@ -105,9 +105,18 @@ export class FieldPaths {
     return out;
   }
 
-  /** Named children of a path (`[]` and map-like `*` included), as ids. */
+  /** Named children of a path (map-like `*` included, array elements not), as ids. */
   childrenOf(parent: number): number[] {
     return [...this.byName[parent].values()];
+  }
+
+  childNamed(parent: number, name: string): number | undefined {
+    return this.byName[parent].get(name);
+  }
+
+  elementsIfAny(parent: number): number | undefined {
+    const id = this.elementsOf[parent];
+    return id === undefined || id < 0 ? undefined : id;
   }
 }
 

@@ -90,8 +90,9 @@ export async function writeQuarantine(
   recordsPath: string,
   rejected: readonly RejectedRecord[],
   setAside: StagedInputs['setAside'],
+  partitionFields: NonNullable<BinManifest['partitionFields']> = [],
 ): Promise<BinManifest['quarantine']> {
-  if (!rejected.length && !setAside.length) return undefined;
+  if (!rejected.length && !setAside.length && !partitionFields.length) return undefined;
   const { store, settings: s } = deps;
   const prefix = quarantinePrefix(s.table, spec.partition, spec.binId);
   const landing = (key: string) => `s3://${s.landingBucket}/${key}`;
@@ -118,6 +119,8 @@ export async function writeQuarantine(
       ...[...new Map(rejected.filter((r) => r.wholeObject).map((r) => [r.key, r.reason]))].map(([key, reason]) => ({ file: landing(key), reason, ...copyOf(key) })),
       ...setAside.map((x) => ({ file: landing(x.key), reason: x.reason, ...copyOf(x.key) })),
     ],
+    // Kept in the output as written, reported: the table shows the partition's value in these columns.
+    ...(partitionFields.length ? { partitionFields } : {}),
   });
   return {
     records: rejected.length,
