@@ -201,48 +201,84 @@ const NUMBER_TEXT = '-?(0|[1-9]\\d*)(\\.\\d+)?([eE][+-]?\\d+)?';
  * date when every value is a date, and (CSV only: JSON has its own numbers) an integer, a double
  * or a boolean when every value is one exactly. Anything else stays text, as written.
  */
+/** SQL: the text column's value converts to `type` exactly (the rules of {@link textTypes}). */
+function exactText(col: string, type: string): string {
+  switch (type) {
+    case 'TIMESTAMP WITH TIME ZONE':
+      return `regexp_full_match(${col}, '${TIMESTAMP_TEXT}') AND TRY_CAST(${col} AS TIMESTAMPTZ) IS NOT NULL`;
+    case 'DATE':
+      return `regexp_full_match(${col}, '${DATE_TEXT}') AND TRY_CAST(${col} AS DATE) IS NOT NULL`;
+    case 'BIGINT':
+      return `regexp_full_match(${col}, '${INT_TEXT}') AND ${col} <> '-0' AND TRY_CAST(${col} AS BIGINT) IS NOT NULL`;
+    case 'DOUBLE':
+      // A double only where it is the value written: finite, not a non-zero number gone to 0, integers within 2^53,
+      // and not a negative zero (the Parquet writer would not keep it apart from 0).
+      return (
+        `regexp_full_match(${col}, '${NUMBER_TEXT}') AND isfinite(TRY_CAST(${col} AS DOUBLE)) ` +
+        `AND (TRY_CAST(${col} AS DOUBLE) <> 0 OR NOT regexp_matches(regexp_replace(${col}, '[eE].*$', ''), '[1-9]')) ` +
+        `AND NOT regexp_full_match(${col}, '-0(\\.0+)?([eE][+-]?\\d+)?') ` +
+        `AND (NOT regexp_full_match(${col}, '${INT_TEXT}') OR abs(TRY_CAST(${col} AS HUGEINT)) <= 9007199254740992)`
+      );
+    case 'BOOLEAN':
+      return `${col} IN ('true', 'false')`;
+    default:
+      return 'false';
+  }
+}
+
+const TEXT_TYPES = ['BIGINT', 'DOUBLE', 'BOOLEAN', 'TIMESTAMP WITH TIME ZONE', 'DATE'] as const;
+
+/**
+ * The type text columns are written as: a timestamp when every value is an ISO 8601 instant, a
+ * date when every value is a date, and (CSV only: JSON has its own numbers) an integer, a double
+ * or a boolean when every value is one exactly. Anything else stays text, as written.
+ */
 async function textTypes(c: DuckDBConnection, table: string, columns: readonly string[], csv: boolean): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   if (!columns.length) return out;
-  const is = (col: string, cond: string) => `bool_and(${col} IS NULL OR (${cond}))`;
+  const candidates = csv ? TEXT_TYPES : (['TIMESTAMP WITH TIME ZONE', 'DATE'] as const);
   const exprs = columns.flatMap((name, i) => {
     const col = ident(name);
-    const checks = [
-      `count(${col}) AS n${i}`,
-      `${is(col, `regexp_full_match(${col}, '${TIMESTAMP_TEXT}') AND TRY_CAST(${col} AS TIMESTAMPTZ) IS NOT NULL`)} AS ts${i}`,
-      `${is(col, `regexp_full_match(${col}, '${DATE_TEXT}') AND TRY_CAST(${col} AS DATE) IS NOT NULL`)} AS d${i}`,
-    ];
-    if (csv) {
-      checks.push(
-        `${is(col, `regexp_full_match(${col}, '${INT_TEXT}') AND ${col} <> '-0' AND TRY_CAST(${col} AS BIGINT) IS NOT NULL`)} AS i${i}`,
-        // A double only where it is the value written: finite, not a non-zero number gone to 0, integers within 2^53.
-        `${is(
-          col,
-          `regexp_full_match(${col}, '${NUMBER_TEXT}') AND isfinite(TRY_CAST(${col} AS DOUBLE)) ` +
-            `AND (TRY_CAST(${col} AS DOUBLE) <> 0 OR NOT regexp_matches(regexp_replace(${col}, '[eE].*$', ''), '[1-9]')) ` +
-            `AND (NOT regexp_full_match(${col}, '${INT_TEXT}') OR abs(TRY_CAST(${col} AS HUGEINT)) <= 9007199254740992)`,
-        )} AS f${i}`,
-        `${is(col, `${col} IN ('true', 'false')`)} AS b${i}`,
-      );
-    }
-    return checks;
+    return [`count(${col}) AS n${i}`, ...candidates.map((t, k) => `bool_and(${col} IS NULL OR (${exactText(col, t)})) AS t${i}_${k}`)];
   });
   const row = (await c.runAndReadAll(`SELECT ${exprs.join(', ')} FROM ${table}`)).getRowObjects()[0];
   for (const [i, name] of columns.entries()) {
-    if (Number(row[`n${i}`]) === 0) out.set(name, 'VARCHAR');
-    else if (csv && row[`i${i}`]) out.set(name, 'BIGINT');
-    else if (csv && row[`f${i}`]) out.set(name, 'DOUBLE');
-    else if (csv && row[`b${i}`]) out.set(name, 'BOOLEAN');
-    else if (row[`ts${i}`]) out.set(name, 'TIMESTAMP WITH TIME ZONE');
-    else if (row[`d${i}`]) out.set(name, 'DATE');
-    else out.set(name, 'VARCHAR');
+    const k = candidates.findIndex((_, k) => row[`t${i}_${k}`]);
+    out.set(name, Number(row[`n${i}`]) === 0 || k < 0 ? 'VARCHAR' : candidates[k]);
   }
   return out;
 }
 
-/** The type JSON is read as: inferred, except that strings are read as the text they are (UUID, TIME, dates, timestamps). */
+/**
+ * CSV objects whose text in a column does not convert to the type another input kind holds there
+ * exactly (`abc` where JSON has numbers): set aside whole, as JSON objects of another kind are.
+ */
+async function setAsideDisagreeingCsv(c: DuckDBConnection, staged: StagedInputs, parts: readonly Part[], src: string): Promise<number> {
+  const csv = parts.find((p) => p.table === 'csv_raw');
+  if (!csv) return 0;
+  const paths = new Set<string>();
+  const why = new Map<string, string>();
+  for (const [col, t] of csv.types) {
+    const other = parts.filter((p) => p !== csv && p.types.has(col) && !p.nullOnly.has(col) && !p.textual.has(col)).map((p) => p.types.get(col)!);
+    const target = other.find((x) => (TEXT_TYPES as readonly string[]).includes(x)) ?? (other.some((x) => INTEGERS.has(x)) ? 'BIGINT' : undefined);
+    if (!target || t === target || (target === 'BIGINT' && t === 'DOUBLE') || (target === 'DOUBLE' && t === 'BIGINT')) continue;
+    const r = await c.runAndReadAll(`SELECT DISTINCT ${ident(src)} AS f FROM csv_raw WHERE ${ident(col)} IS NOT NULL AND NOT (${exactText(ident(col), target)})`);
+    for (const row of r.getRowObjects()) {
+      paths.add(String(row.f));
+      if (!why.has(String(row.f))) why.set(String(row.f), `column "${col}" holds text that is not a ${target.toLowerCase()} as written, where most records hold one`);
+    }
+  }
+  for (const f of csvFiles(staged)) if (paths.has(f.path)) setAside(staged, f, why.get(f.path)!);
+  return paths.size;
+}
+
+/**
+ * The type JSON is read as: inferred, except that strings are read as the text they are (UUID,
+ * TIME, dates, timestamps), and integers as BIGINT (the line pass let none past 64 bits through;
+ * DuckDB infers HUGEINT for -9223372036854775808).
+ */
 const asReadFromJson = (t: DuckType) =>
-  mapScalars(t, (name) => (/^(TIMESTAMP|DATE|TIME|UUID|INTERVAL)/.test(name) ? 'VARCHAR' : name));
+  mapScalars(t, (name) => (/^(TIMESTAMP|DATE|TIME|UUID|INTERVAL)/.test(name) ? 'VARCHAR' : /^U?HUGEINT$|^UBIGINT$/.test(name) ? 'BIGINT' : name));
 
 /** The DuckDB type at a field path of the JSON records (undefined past a JSON value or map). */
 function typeAtPath(paths: FieldPaths, top: ReadonlyMap<string, DuckType>, path: number): DuckType | undefined {
@@ -295,6 +331,8 @@ interface Part {
   readonly textual: Set<string>;
   /** Expression per column where it is converted from how it was read. */
   readonly exprs: Map<string, string>;
+  /** Columns holding no value at all in this part: they take the type the other parts give. */
+  readonly nullOnly: Set<string>;
 }
 
 /**
@@ -305,34 +343,61 @@ interface Part {
 async function unify(c: DuckDBConnection, parts: Part[]): Promise<void> {
   const columns = new Set(parts.flatMap((p) => [...p.types.keys()]));
   for (const col of columns) {
-    const holding = parts.filter((p) => p.types.has(col));
-    const types = new Set(holding.map((p) => p.types.get(col)!));
-    if (types.size <= 1) continue;
-    const conflict = () =>
-      new InvalidInputError(
-        `column "${col}" is ${holding.map((p) => `${p.types.get(col)} in ${p.what}`).join(' but ')}: one Parquet column cannot hold them as written; nothing was written`,
-      );
-    if (types.has('VARCHAR')) {
-      for (const p of holding) {
-        if (p.types.get(col) === 'VARCHAR') continue;
-        if (!p.textual.has(col)) throw conflict();
-        p.types.set(col, 'VARCHAR');
-        p.exprs.delete(col);
-      }
-      continue;
+    const all = parts.filter((p) => p.types.has(col));
+    const valued = all.filter((p) => !p.nullOnly.has(col));
+    const holding = valued.length ? valued : all;
+    await unifyColumn(c, col, holding);
+    // A part without a value there takes the type the others agreed on.
+    const type = holding[0].types.get(col)!;
+    for (const p of all) {
+      if (holding.includes(p)) continue;
+      p.types.set(col, type);
+      p.exprs.set(col, `CAST(NULL AS ${type})`);
     }
-    if (![...types].every((t) => INTEGERS.has(t) || FLOATS.has(t))) throw conflict();
-    if (![...types].some((t) => FLOATS.has(t))) continue;
+  }
+}
+
+async function unifyColumn(c: DuckDBConnection, col: string, holding: readonly Part[]): Promise<void> {
+  const types = new Set(holding.map((p) => p.types.get(col)!));
+  if (types.size <= 1) return;
+  const conflict = () =>
+    new InvalidInputError(
+      `column "${col}" is ${holding.map((p) => `${p.types.get(col)} in ${p.what}`).join(' but ')}: one Parquet column cannot hold them as written; nothing was written`,
+    );
+  // Text read from text (CSV values, JSON strings) that the parts would convert differently stays text.
+  if (types.has('VARCHAR') || holding.every((p) => p.textual.has(col))) {
     for (const p of holding) {
-      if (!INTEGERS.has(p.types.get(col)!)) continue;
-      const value = p.exprs.get(col) ?? ident(col);
+      if (p.types.get(col) === 'VARCHAR') continue;
+      if (!p.textual.has(col)) throw conflict();
+      p.types.set(col, 'VARCHAR');
+      p.exprs.delete(col);
+    }
+    return;
+  }
+  if (![...types].every((t) => INTEGERS.has(t) || FLOATS.has(t))) throw conflict();
+  if (![...types].some((t) => FLOATS.has(t))) {
+    // Integers of different widths: the widest holds them all.
+    const widest = ['HUGEINT', 'UBIGINT', 'BIGINT', 'UINTEGER', 'INTEGER', 'USMALLINT', 'SMALLINT', 'UTINYINT', 'TINYINT'].find((t) => types.has(t))!;
+    const to = widest === 'UBIGINT' ? 'HUGEINT' : widest.startsWith('U') ? 'BIGINT' : widest;
+    for (const p of holding) {
+      if (p.types.get(col) === to) continue;
+      p.exprs.set(col, `CAST(${p.exprs.get(col) ?? ident(col)} AS ${to})`);
+      p.types.set(col, to);
+    }
+    return;
+  }
+  for (const p of holding) {
+    const t = p.types.get(col)!;
+    if (t === 'DOUBLE') continue;
+    const value = p.exprs.get(col) ?? ident(col);
+    if (INTEGERS.has(t)) {
       const r = await c.runAndReadAll(`SELECT coalesce(bool_and(abs(${value}::HUGEINT) <= 9007199254740992), true) AS ok FROM ${p.table}`);
       if (!r.getRowObjects()[0].ok) {
         throw new InvalidInputError(`column "${col}" holds integers beyond 2^53 in ${p.what} and fractions elsewhere: a double column would round them; declare it decimal(p,s) or string. Nothing was written`);
       }
-      p.types.set(col, 'DOUBLE');
-      p.exprs.set(col, `CAST(${value} AS DOUBLE)`);
     }
+    p.types.set(col, 'DOUBLE');
+    p.exprs.set(col, `CAST(${value} AS DOUBLE)`);
   }
 }
 
@@ -605,46 +670,47 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
       const raw = await describe(c, 'json_raw');
       const strings = raw.filter((d) => d.column_type === 'VARCHAR' && d.column_name !== src && !declared[d.column_name]).map((d) => d.column_name);
       const converted = await textTypes(c, 'json_raw', strings, false);
-      const part: Part = { what: 'JSON Lines objects', table: 'json_raw', types: new Map(), textual: new Set(strings), exprs: new Map() };
+      const counts = await jsonCounts(c, raw, src);
+      const part: Part = { what: 'JSON Lines objects', table: 'json_raw', types: new Map(), textual: new Set(strings), exprs: new Map(), nullOnly: new Set() };
       for (const d of raw) {
         if (d.column_name === src) continue;
+        if (!counts.nonNull.get(d.column_name)) part.nullOnly.add(d.column_name);
         const t = converted.get(d.column_name) ?? d.column_type;
         part.types.set(d.column_name, t);
         if (t !== d.column_type) part.exprs.set(d.column_name, `CAST(${ident(d.column_name)} AS ${t})`);
       }
       st.json = part;
-      if (json) verifyJson(staged, json, raw, src, await jsonCounts(c, raw, src));
+      if (json) verifyJson(staged, json, raw, src, counts);
     }
 
     // 5. CSV: the fetch's dialect, every value read as text, converted only where every value converts exactly.
+    const csvPart = async (): Promise<Part | undefined> => {
+      if (!csvFiles(staged).length) return undefined;
+      const cols = (await describe(c, 'csv_raw')).map((d) => d.column_name).filter((n) => n !== src);
+      const types = await textTypes(c, 'csv_raw', cols.filter((n) => !declared[n]), true);
+      const part: Part = { what: 'CSV objects', table: 'csv_raw', types: new Map(), textual: new Set(cols), exprs: new Map(), nullOnly: new Set() };
+      const present = (await c.runAndReadAll(`SELECT ${cols.map((n, i) => `count(${ident(n)}) AS c${i}`).join(', ')} FROM csv_raw`)).getRowObjects()[0];
+      cols.forEach((n, i) => Number(present[`c${i}`]) || part.nullOnly.add(n));
+      for (const n of cols) {
+        const t = types.get(n) ?? 'VARCHAR';
+        part.types.set(n, t);
+        if (t !== 'VARCHAR') part.exprs.set(n, `CAST(${ident(n)} AS ${t})`);
+      }
+      return part;
+    };
+    const stageCsv = async () => {
+      await c.run('DROP TABLE IF EXISTS csv_raw');
+      if (csvFiles(staged).length) await c.run(`CREATE TABLE csv_raw AS SELECT * FROM ${csvRead(csvFiles(staged).map((f) => f.path), src)}`);
+    };
     if (csvFiles(staged).length) {
-      const stageCsv = async () => {
-        await c.run('DROP TABLE IF EXISTS csv_raw');
-        await c.run(`CREATE TABLE csv_raw AS SELECT * FROM ${csvRead(csvFiles(staged).map((f) => f.path), src)}`);
-      };
       await stageCsv().catch(async (e: Error) => {
         if (!(await setAsideUnreadableCsv(c, staged, src))) throw new InvalidInputError(`inputs could not be read: ${named(staged, e.message)}`, { cause: e });
         if (csvFiles(staged).length) await stageCsv();
       });
       // A file the engine read otherwise than the fetch did is set aside (then the rest is read again).
-      if (csvFiles(staged).length && (await setAsideMisreadCsv(c, staged, src))) {
-        await c.run('DROP TABLE IF EXISTS csv_raw');
-        if (csvFiles(staged).length) await stageCsv();
-      }
-      if (csvFiles(staged).length) {
-        const cols = (await describe(c, 'csv_raw')).map((d) => d.column_name).filter((n) => n !== src);
-        const undeclared = cols.filter((n) => !declared[n]);
-        const types = await textTypes(c, 'csv_raw', undeclared, true);
-        const part: Part = { what: 'CSV objects', table: 'csv_raw', types: new Map(), textual: new Set(cols), exprs: new Map() };
-        for (const n of cols) {
-          const t = types.get(n) ?? 'VARCHAR';
-          part.types.set(n, t);
-          if (t !== 'VARCHAR') part.exprs.set(n, `CAST(${ident(n)} AS ${t})`);
-        }
-        st.csv = part;
-      }
+      if (csvFiles(staged).length && (await setAsideMisreadCsv(c, staged, src))) await stageCsv();
+      st.csv = await csvPart();
     }
-
     // 6. Parquet: typed already; rows a redelivered Kafka object repeats are left out by position.
     const stageParquet = async () => {
       const files = parquetFiles(staged);
@@ -664,15 +730,21 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
         throw new InvalidInputError(`inputs could not be read, even without the unreadable file(s): ${named(staged, e2.message)}`, { cause: e2 });
       });
     });
+    if (parquetFiles(staged).length && (await setAsideNegativeZeros(c, staged, src))) await stageParquet();
     if (parquetFiles(staged).length) {
       await checkParquetTypes(c, staged);
-      const part: Part = { what: 'Parquet objects', table: 'parquet_raw', types: new Map(), textual: new Set(), exprs: new Map() };
+      const part: Part = { what: 'Parquet objects', table: 'parquet_raw', types: new Map(), textual: new Set(), exprs: new Map(), nullOnly: new Set() };
       for (const d of await describe(c, 'parquet_raw')) if (d.column_name !== src) part.types.set(d.column_name, d.column_type);
       st.parquet = part;
       await verifyParquetRows(c, staged, src);
     }
 
-    const parts = [st.json, st.csv, st.parquet].filter((p): p is Part => p !== undefined);
+    let parts = [st.json, st.csv, st.parquet].filter((p): p is Part => p !== undefined);
+    if (st.csv && (await setAsideDisagreeingCsv(c, staged, parts, src))) {
+      await stageCsv();
+      st.csv = await csvPart();
+      parts = [st.json, st.csv, st.parquet].filter((p): p is Part => p !== undefined);
+    }
     if (!parts.length) return nothingLeft();
     declareAsText(parts, declared);
     await unify(c, parts);
@@ -889,6 +961,16 @@ async function checkParquetTypes(c: DuckDBConnection, staged: StagedInputs): Pro
     if (types.size < 2 || [...types.keys()].every((t) => INTEGERS.has(t))) continue;
     throw new InvalidInputError(`column "${col}" is ${[...types].map(([t, k]) => `${t} in ${k}`).join(' but ')}: one Parquet column cannot hold them as written; nothing was written`);
   }
+}
+
+/** Parquet files holding a -0.0 in a double column: set aside, since the written file would not keep it apart from 0. */
+async function setAsideNegativeZeros(c: DuckDBConnection, staged: StagedInputs, src: string): Promise<number> {
+  const doubles = (await describe(c, 'parquet_raw')).filter((d) => FLOATS.has(d.column_type)).map((d) => ident(d.column_name));
+  if (!doubles.length) return 0;
+  const r = await c.runAndReadAll(`SELECT DISTINCT ${ident(src)} AS f FROM parquet_raw WHERE ${doubles.map((d) => `(${d} = 0 AND signbit(${d}))`).join(' OR ')}`);
+  const files = new Set(r.getRowObjects().map((x) => String(x.f)));
+  for (const f of parquetFiles(staged)) if (files.has(f.path)) setAside(staged, f, 'a double column holds -0.0, which the written file would not keep apart from 0');
+  return files.size;
 }
 
 /** Parquet rows staged per file against the rows its footer declares (less the duplicates left out). */

@@ -255,8 +255,7 @@ export class CsvCounter extends Transform {
       done(new DecompressedTooLargeError(`${this.label} is larger than ${this.maxBytes} bytes once decompressed (a gzip bomb?); split the object or raise MAX_DECOMPRESSED_MB`));
       return;
     }
-    this.reader.feed(chunk);
-    done(null, chunk);
+    done(null, this.reader.feed(chunk));
   }
 }
 

@@ -42,14 +42,33 @@ export class CsvReader {
   private first = true;
   private utf8Tail: Buffer = Buffer.alloc(0);
 
-  feed(chunk: Buffer): void {
-    if (this.problem) return;
+  /**
+   * Reads the next bytes; returns them with line-ending carriage returns left out (only `\n` ends a
+   * line for the engine then: a file mixing `\r\n` and `\n` is read as its lines say, not refused).
+   */
+  feed(chunk: Buffer): Buffer {
+    if (this.problem) return chunk;
     if (this.first) {
       this.first = false;
       if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
     }
     this.checkUtf8(chunk);
-    for (let i = 0; i < chunk.length && !this.problem; i++) this.byte(chunk[i]);
+    let dropped: number[] | undefined;
+    for (let i = 0; i < chunk.length && !this.problem; i++) {
+      const b = chunk[i];
+      if (b === CR && !this.inQuotes) (dropped ??= []).push(i);
+      this.byte(b);
+    }
+    if (!dropped || this.problem) return chunk;
+    const out = Buffer.allocUnsafe(chunk.length - dropped.length);
+    let to = 0;
+    let from = 0;
+    for (const d of dropped) {
+      to += chunk.copy(out, to, from, d);
+      from = d + 1;
+    }
+    chunk.copy(out, to, from);
+    return out;
   }
 
   end(): CsvFacts {

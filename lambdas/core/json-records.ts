@@ -419,7 +419,7 @@ export class RecordScanner {
     if (int) {
       const neg = buf[from] === 0x2d;
       if (neg && to - from === 2 && buf[from + 1] === 0x30) {
-        return `field "${this.paths.text(path)}" is -0, which an integer column stores as 0 (write -0.0 to keep the sign)`;
+        return `field "${this.paths.text(path)}" is -0, which an integer column stores as 0 (declare the column string to keep it)`;
       }
       if (to - from - (neg ? 1 : 0) < 16) return undefined;
       const text = buf.toString('latin1', from, to);
@@ -427,6 +427,14 @@ export class RecordScanner {
       if (n < INT64_MIN || n > INT64_MAX) return `field "${this.paths.text(path)}" is ${text}, beyond the 64-bit integer range: declare the column decimal(38,0) or string to keep it`;
       if (n > SAFE || n < -SAFE) out.wideInts.push({ path, text });
       return undefined;
+    }
+    // -0.0: Parquet writers keep one of 0.0 and -0.0 where a column holds both (DuckDB's dictionary does).
+    if (buf[from] === 0x2d && buf[from + 1] === 0x30) {
+      let k = from + 1;
+      while (k < to && (buf[k] === 0x30 || buf[k] === 0x2e)) k++;
+      if (k === to || buf[k] === 0x65 || buf[k] === 0x45) {
+        return `field "${this.paths.text(path)}" is ${buf.toString('latin1', from, to)}, a negative zero, which the Parquet file would not keep apart from 0 (declare the column string to keep it)`;
+      }
     }
     // Only numbers near the ends of the double range need a closer look.
     let big = to - from > 300;

@@ -224,7 +224,7 @@ describe('types', () => {
   it('quarantines numbers no inferred type holds as written, and keeps the ones it does exactly', async () => {
     tally.tried += 5;
     const p = usePipeline(env.store, env.scratch, new ManualClock());
-    const good = Array.from({ length: 20 }, (_, i) => `{"i":9007199254740993,"big":9223372036854775807,"d":${i}.5,"z":-0.0,"tiny":5e-324}`).join('\n');
+    const good = Array.from({ length: 20 }, (_, i) => `{"i":9007199254740993,"big":9223372036854775807,"d":${i}.5,"tiny":5e-324}`).join('\n');
     for (let f = 0; f < 5; f++) await put(`${P}x-${f}.json`, `${good}\n`);
     const bad = ['{"i":-0}', '{"i":123456789012345678901234567890}', '{"d":1e400}', '{"d":1e-400}', '{"d":9007199254740993}'];
     await put(`${P}bad.json`, bad.join('\n') + '\n');
@@ -233,14 +233,14 @@ describe('types', () => {
     expect(out).toMatchObject({ outputRows: 100, rejectedRecords: 5 });
     const { report } = await reportOf(out.manifestKey);
     expect(report!.rejected.map((r) => r.reason)).toEqual([
-      'field "i" is -0, which an integer column stores as 0 (write -0.0 to keep the sign)',
+      'field "i" is -0, which an integer column stores as 0 (declare the column string to keep it)',
       'field "i" is 123456789012345678901234567890, beyond the 64-bit integer range: declare the column decimal(38,0) or string to keep it',
       'field "d" is 1e400, beyond the range of a double',
       'field "d" is 1e-400, too small for a double (it would be stored as 0)',
       'field "d" is 9007199254740993, which its column (a double: other records hold fractions there) would round; declare it decimal(p,s), bigint or string to keep it',
     ]);
-    expect(await readOutput([out.outputKey], 'SELECT DISTINCT i::VARCHAR AS i, big::VARCHAR AS big, (1 / z)::VARCHAR AS sign, tiny::VARCHAR AS tiny FROM $OUT')).toEqual([
-      { i: '9007199254740993', big: '9223372036854775807', sign: '-inf', tiny: '5e-324' },
+    expect(await readOutput([out.outputKey], 'SELECT DISTINCT i::VARCHAR AS i, big::VARCHAR AS big, tiny::VARCHAR AS tiny FROM $OUT')).toEqual([
+      { i: '9007199254740993', big: '9223372036854775807', tiny: '5e-324' },
     ]);
     tally.handled += 5;
   });
