@@ -100,6 +100,9 @@ export interface JsonSegment {
   readonly lines: number;
 }
 
+const tooLarge = (label: string, max: number) =>
+  new DecompressedTooLargeError(`${label} is larger than ${max} bytes once decompressed (a gzip bomb?); split the object or raise MAX_DECOMPRESSED_MB`);
+
 /** An object that cannot be read at all: set aside whole (copied to quarantine), the rest of its bin compacted. */
 export class SetAsideError extends InvalidInputError {}
 
@@ -198,7 +201,7 @@ export class JsonLinesCounter extends Transform {
     }
     this.bytes += chunk.length;
     if (this.bytes > this.maxBytes) {
-      done(new DecompressedTooLargeError(`${this.label} is larger than ${this.maxBytes} bytes once decompressed (a gzip bomb?); split the object or raise MAX_DECOMPRESSED_MB`));
+      done(tooLarge(this.label, this.maxBytes));
       return;
     }
     let i = 0;
@@ -252,7 +255,7 @@ export class CsvCounter extends Transform {
   _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.bytes += chunk.length;
     if (this.bytes > this.maxBytes) {
-      done(new DecompressedTooLargeError(`${this.label} is larger than ${this.maxBytes} bytes once decompressed (a gzip bomb?); split the object or raise MAX_DECOMPRESSED_MB`));
+      done(tooLarge(this.label, this.maxBytes));
       return;
     }
     done(null, this.reader.feed(chunk));
