@@ -406,6 +406,21 @@ function mergeFacts(json: JsonFacts, key: string, o: JsonObjectFacts): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Runs `fn` writing into the file at `path`. A failed attempt waits until its file stream is
+ * closed: a write still in flight would otherwise land after the retry truncated the file, and the
+ * chunk would hold a record twice.
+ */
+async function intoFile<T>(path: string, flags: 'a' | 'w', fn: (out: NodeJS.WritableStream) => Promise<T>): Promise<T> {
+  const out = createWriteStream(path, { flags });
+  try {
+    return await fn(out);
+  } catch (e) {
+    if (!out.closed) await new Promise<void>((r) => out.destroy().once('close', () => r()));
+    throw e;
+  }
+}
+
 async function withRetries<T>(attempts: number, what: string, fn: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -471,7 +486,7 @@ export async function fetchInputs(
         const counter = await withRetries(attempts, `fetch ${label}`, async () => {
           await truncate(path, offset).catch(() => undefined);
           const quoter = exact && new NumberQuoter(exact);
-          const c = await throughCounter(store, bucket, src, maxBytes, [...(quoter ? [quoter] : []), createWriteStream(path, { flags: 'a' })], json.scanner);
+          const c = await intoFile(path, 'a', (out) => throughCounter(store, bucket, src, maxBytes, [...(quoter ? [quoter] : []), out], json.scanner));
           if (quoter && quoter.changed) rewritten.add(src.key);
           return c;
         }).catch(async (e) => {
@@ -497,7 +512,7 @@ export async function fetchInputs(
         const path = join(dir, `file-${String(i).padStart(6, '0')}.csv`);
         const csv = await withRetries(attempts, `fetch ${label}`, async () => {
           const counter = new CsvCounter(maxBytes, label);
-          await streamObject(store, bucket, src, [counter], [createWriteStream(path)]);
+          await intoFile(path, 'w', (out) => streamObject(store, bucket, src, [counter], [out]));
           return counter.reader.end();
         }).catch((e) => {
           if (!(e instanceof SetAsideError)) throw e;
@@ -511,7 +526,7 @@ export async function fetchInputs(
         const path = join(dir, `file-${String(i).padStart(6, '0')}.parquet`);
         await withRetries(attempts, `fetch ${label}`, async () => {
           const body = await store.getStream(bucket, src.key, src.etag);
-          await pipeline(body, createWriteStream(path));
+          await intoFile(path, 'w', (out) => pipeline(body, out));
         });
         files.push({ path, source: src });
         bytes += src.size;
@@ -586,6 +601,7 @@ export async function originalLines(
 /** Downloads one object to a local file (for readers that need one, such as Parquet's footer). */
 export async function downloadObject(store: ObjectStore, bucket: string, src: SourceFile, path: string, attempts = 4): Promise<void> {
   await withRetries(attempts, `fetch s3://${bucket}/${src.key}`, async () => {
-    await pipeline(await store.getStream(bucket, src.key, src.etag), createWriteStream(path));
+    const body = await store.getStream(bucket, src.key, src.etag);
+    await intoFile(path, 'w', (out) => pipeline(body, out));
   });
 }

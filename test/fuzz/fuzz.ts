@@ -52,6 +52,8 @@ interface Options {
   readonly records: number;
   readonly shapes: number;
   readonly verbose: boolean;
+  /** Only the partitions whose path is this (to look into one bin). */
+  readonly only?: string;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -65,6 +67,7 @@ function parseArgs(argv: readonly string[]): Options {
     records,
     shapes: Number(get('shapes') ?? Math.max(24, Math.round(records / 1600))),
     verbose: argv.includes('--verbose'),
+    only: get('only'),
   };
 }
 
@@ -444,7 +447,10 @@ export async function fuzz(o: Options): Promise<FuzzResult> {
   const s3 = await startLocalS3(['landing', 'gold']);
   const problems: string[] = [];
   try {
-    const { objects, shapes, total } = await generate(o, dir);
+    const generated = await generate(o, dir);
+    const { shapes, total } = generated;
+    const objects = o.only ? generated.objects.filter((x) => x.partition === o.only) : generated.objects;
+    if (o.only) for (const x of objects) await writeFile(join(tmpdir(), `fuzz-only-${objects.indexOf(x)}`), x.body);
     await mapLimit(objects, 16, (x) => s3.client.send(new PutObjectCommand({ Bucket: 'landing', Key: x.key, Body: x.body })));
     const store = new S3ObjectStore(s3.client);
     const p = usePipeline(store, dir, new ManualClock());
