@@ -1,3 +1,4 @@
+import { createDecipheriv } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -130,6 +131,29 @@ export const listEncoding: Middleware = async (ctx, next) => {
   result.EncodingType = 'url';
 };
 
+/**
+ * Continuation tokens for keys holding a line break: s3rver reads the key back out of its token
+ * with a `.+` that stops at `\r` or `\n`, so the next page starts at a prefix of the key and lists
+ * keys again. The token (DES over `region/bucket/key`, s3rver's own scheme) is read here instead
+ * and given to s3rver as the `start-after` it stands for.
+ */
+export const continuationTokens: Middleware = async (ctx, next) => {
+  const token = ctx.query['continuation-token'];
+  if (ctx.method === 'GET' && ctx.query['list-type'] === '2' && typeof token === 'string' && token) {
+    const buf = Buffer.from(token, 'base64');
+    if (buf.length > 8) {
+      const decipher = createDecipheriv('des', Buffer.alloc(8, 'S3RVER', 'utf8'), buf.subarray(0, 8));
+      const text = Buffer.concat([decipher.update(buf.subarray(8)), decipher.final()]).toString('utf8');
+      const m = /^[\w.-]+\/[\w.-]+\/([\s\S]+)$/.exec(text);
+      if (m) {
+        const { 'continuation-token': _token, ...rest } = ctx.query;
+        (ctx as { query: Record<string, unknown> }).query = { ...rest, 'start-after': m[1] };
+      }
+    }
+  }
+  await next();
+};
+
 export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 export async function startLocalS3(buckets: readonly string[]): Promise<LocalS3> {
@@ -138,7 +162,7 @@ export async function startLocalS3(buckets: readonly string[]): Promise<LocalS3>
   // Ahead of s3rver's own router, so preconditions are checked before any write.
   server.middleware.unshift(conditionalWrites(server.store), copySourceConditions(server.store), copySourceEncoding);
   // Just before the router, so it edits the listing before it is rendered as XML.
-  server.middleware.splice(server.middleware.length - 1, 0, listEncoding);
+  server.middleware.splice(server.middleware.length - 1, 0, continuationTokens, listEncoding);
   const address: AddressInfo = await server.run();
   const endpoint = `http://127.0.0.1:${address.port}`;
   const client = makeS3Client({ endpoint, credentials: LOCAL_CREDENTIALS });

@@ -76,7 +76,15 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
   const { store, settings: s } = deps;
   const listing: ListedObject[] = [];
   const prefixes = request.partitions?.length ? request.partitions.map((p) => `${s.landingPrefix}${p}`) : [s.landingPrefix];
-  for (const prefix of prefixes) for await (const o of store.list(s.landingBucket, prefix)) listing.push(o);
+  // Each key once, even where prefixes overlap or a server lists one again: an input planned twice would be written twice.
+  const listed = new Set<string>();
+  for (const prefix of prefixes) {
+    for await (const o of store.list(s.landingBucket, prefix)) {
+      if (listed.has(o.key)) continue;
+      listed.add(o.key);
+      listing.push(o);
+    }
+  }
 
   const discovery = discover(listing, { prefix: s.landingPrefix, partitionKeys: s.partitionKeys, kind: s.layout });
   const filtered = { ...discovery, partitions: discovery.partitions.filter((p) => matchesFilter(p.path, request.partitions)) };

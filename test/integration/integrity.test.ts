@@ -157,6 +157,22 @@ describe('partition values and keys', () => {
     tally.handled++;
   });
 
+  it('plans each key once, even when a listing repeats it', async () => {
+    tally.tried++;
+    for (let f = 0; f < 5; f++) await put(`${P}d-${f}.json`, lines([{ n: f }]));
+    // A server that lists every key twice (as s3rver did past a page ending in a key with a line break).
+    const store = Object.create(env.store) as typeof env.store;
+    store.list = async function* (bucket: string, prefix: string) {
+      for await (const o of env.store.list(bucket, prefix)) {
+        yield o;
+        yield o;
+      }
+    };
+    const { plan } = await planRun({ store, settings: testSettings, clock: new ManualClock() }, { table: 'sensors' });
+    expect(plan.partitions.map((x) => x.bins.flatMap((b) => b.files.map((f) => f.key)))).toEqual([[0, 1, 2, 3, 4].map((f) => `${P}d-${f}.json`)]);
+    tally.handled++;
+  });
+
   it('holds a partition whose manifest key would pass 1,024 bytes, before anything is written', async () => {
     tally.tried++;
     // Five partition keys, so no one directory passes the file system's 255 bytes on the loopback server.
