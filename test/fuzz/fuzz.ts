@@ -450,7 +450,6 @@ export async function fuzz(o: Options): Promise<FuzzResult> {
     const generated = await generate(o, dir);
     const { shapes, total } = generated;
     const objects = o.only ? generated.objects.filter((x) => x.partition === o.only) : generated.objects;
-    if (o.only) for (const x of objects) await writeFile(join(tmpdir(), `fuzz-only-${objects.indexOf(x)}`), x.body);
     await mapLimit(objects, 16, (x) => s3.client.send(new PutObjectCommand({ Bucket: 'landing', Key: x.key, Body: x.body })));
     const store = new S3ObjectStore(s3.client);
     const p = usePipeline(store, dir, new ManualClock());
@@ -509,7 +508,6 @@ export async function fuzz(o: Options): Promise<FuzzResult> {
       if (n === 0) {
         lost++;
         const why = entries.find((x) => x.file === `s3://landing/${e.key}`)?.reason;
-        if (o.verbose && why) await writeFile(join(tmpdir(), 'fuzz-lost-object'), objects.find((x) => x.key === e.key)!.body);
         if (problems.length < 50) problems.push(`lost ${rid} of ${e.key}${why ? ` (quarantine: ${why})` : ''}`);
       }
       if (n > 1) duplicated += n - 1;
