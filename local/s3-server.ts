@@ -1,3 +1,4 @@
+import { createDecipheriv } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -184,6 +185,59 @@ export function copySourceConditions(store: MetadataStore): Middleware {
   };
 }
 
+/** S3's `EncodingType=url` encoding of a key: UTF-8 percent-encoded, `/` kept, a space as `+`. */
+export const encodeListedKey = (key: string) => encodeURIComponent(key).replace(/%2F/g, '/').replace(/%20/g, '+');
+
+interface ListBody {
+  ListBucketResult?: {
+    Prefix?: string;
+    StartAfter?: string;
+    Delimiter?: string;
+    EncodingType?: string;
+    Contents?: Array<{ Key: string }>;
+    CommonPrefixes?: Array<{ Prefix: string }>;
+  };
+}
+
+/**
+ * `encoding-type=url` on a listing, which s3rver ignores: S3 then encodes Key, Prefix, StartAfter,
+ * Delimiter and CommonPrefixes (and says so in EncodingType). Without it a key holding `\r` is
+ * returned raw and comes out of any XML parser as `\n`. Runs after s3rver's router, before its XML
+ * rendering.
+ */
+export const listEncoding: Middleware = async (ctx, next) => {
+  await next();
+  const result = (ctx.body as ListBody | undefined)?.ListBucketResult;
+  if (ctx.method !== 'GET' || ctx.query['encoding-type'] !== 'url' || !result) return;
+  for (const field of ['Prefix', 'StartAfter', 'Delimiter'] as const) if (result[field]) result[field] = encodeListedKey(result[field]!);
+  for (const o of result.Contents ?? []) o.Key = encodeListedKey(o.Key);
+  for (const p of result.CommonPrefixes ?? []) p.Prefix = encodeListedKey(p.Prefix);
+  result.EncodingType = 'url';
+};
+
+/**
+ * Continuation tokens for keys holding a line break: s3rver reads the key back out of its token
+ * with a `.+` that stops at `\r` or `\n`, so the next page starts at a prefix of the key and lists
+ * keys again. The token (DES over `region/bucket/key`, s3rver's own scheme) is read here instead
+ * and given to s3rver as the `start-after` it stands for.
+ */
+export const continuationTokens: Middleware = async (ctx, next) => {
+  const token = ctx.query['continuation-token'];
+  if (ctx.method === 'GET' && ctx.query['list-type'] === '2' && typeof token === 'string' && token) {
+    const buf = Buffer.from(token, 'base64');
+    if (buf.length > 8) {
+      const decipher = createDecipheriv('des', Buffer.alloc(8, 'S3RVER', 'utf8'), buf.subarray(0, 8));
+      const text = Buffer.concat([decipher.update(buf.subarray(8)), decipher.final()]).toString('utf8');
+      const m = /^[\w.-]+\/[\w.-]+\/([\s\S]+)$/.exec(text);
+      if (m) {
+        const { 'continuation-token': _token, ...rest } = ctx.query;
+        (ctx as { query: Record<string, unknown> }).query = { ...rest, 'start-after': m[1] };
+      }
+    }
+  }
+  await next();
+};
+
 export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 export async function startLocalS3(buckets: readonly string[]): Promise<LocalS3> {
@@ -198,6 +252,8 @@ export async function startLocalS3(buckets: readonly string[]): Promise<LocalS3>
     copySourceConditions(server.store),
     copySourceEncoding,
   );
+  // Just before the router, so it edits the listing before it is rendered as XML.
+  server.middleware.splice(server.middleware.length - 1, 0, continuationTokens, listEncoding);
   const address: AddressInfo = await server.run();
   const endpoint = `http://127.0.0.1:${address.port}`;
   const client = makeS3Client({ endpoint, credentials: LOCAL_CREDENTIALS });

@@ -4,7 +4,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MAX_RECORD_BYTES } from '../core/formats';
 import { normalize, union, type Intervals } from '../core/kafka';
-import type { JsonSegment, StagedInputs } from './fetch-inputs';
+import { forgetRecord, type JsonSegment, type StagedInputs } from './fetch-inputs';
 
 /** A JSON Lines record the engine cannot read, with where it came from. */
 export interface RejectedRecord {
@@ -155,6 +155,7 @@ async function blankLines(staged: StagedInputs, keys: ReadonlySet<string> | unde
       if ((!keys || keys.has(l.segment.key)) && decide(l)) {
         blank.add(l.chunkLine);
         staged.jsonRows.set(l.segment.key, (staged.jsonRows.get(l.segment.key) ?? 1) - 1);
+        if (staged.json) forgetRecord(staged.json, l.bytes, l.length);
       }
     });
     await blankChunkLines(chunk, blank);
@@ -193,6 +194,43 @@ export async function removeBadRecords(staged: StagedInputs, out: Rejections): P
       found++;
     }
     return reason !== undefined;
+  });
+  return found;
+}
+
+/**
+ * Takes out the records the fetch's own line pass found bad (not one JSON object, duplicate or
+ * case-variant field names, values no type holds as written), before the engine reads a byte.
+ */
+export async function removeFlaggedRecords(staged: StagedInputs, out: Rejections): Promise<number> {
+  const flagged = staged.json?.flagged;
+  if (!flagged?.size) return 0;
+  const reasons = new Map([...flagged].map(([key, lines]) => [key, new Map(lines.map((l) => [l.line, l.reason]))]));
+  let found = 0;
+  await blankLines(staged, new Set(flagged.keys()), (l) => {
+    const reason = reasons.get(l.segment.key)?.get(l.line);
+    if (reason === undefined) return false;
+    out.add({ key: l.segment.key, reason }, l);
+    found++;
+    return true;
+  });
+  return found;
+}
+
+/** Quarantines the records of the given objects (all when unset) for which `why` gives a reason. */
+export async function removeRecordsWhere(
+  staged: StagedInputs,
+  keys: ReadonlySet<string> | undefined,
+  why: (l: { key: string; line: number; bytes: Buffer; length: number }) => string | undefined,
+  out: Rejections,
+): Promise<number> {
+  let found = 0;
+  await blankLines(staged, keys, (l) => {
+    const reason = why({ key: l.segment.key, line: l.line, bytes: l.bytes, length: l.length });
+    if (reason === undefined) return false;
+    out.add({ key: l.segment.key, reason }, l);
+    found++;
+    return true;
   });
   return found;
 }

@@ -63,6 +63,18 @@ function translate(e: unknown, what: string): never {
 const exists = (bucket: string, key: string, e: unknown) =>
   new ConcurrentCommitError(`s3://${bucket}/${key} already exists and is never replaced`, { cause: e });
 
+/**
+ * A key as `EncodingType=url` lists it: S3 percent-encodes the UTF-8 bytes and writes a space as
+ * `+`. Undefined when the text is not such an encoding.
+ */
+export function decodeListedKey(encoded: string): string | undefined {
+  try {
+    return decodeURIComponent(encoded.replace(/\+/g, '%20'));
+  } catch {
+    return undefined;
+  }
+}
+
 export class S3ObjectStore implements ObjectStore {
   private readonly partBytes: number;
 
@@ -71,18 +83,26 @@ export class S3ObjectStore implements ObjectStore {
     this.partBytes = options.multipartPartBytes ?? MULTIPART_PART_BYTES;
   }
 
+  /**
+   * Keys are listed URL-encoded: in plain XML a `\r` in a key comes back as `\n` (XML line-end
+   * normalisation) and the object could never be read. A key that does not decode is yielded as
+   * listed, with `keyError`, for the plan to report and skip.
+   */
   async *list(bucket: string, prefix: string): AsyncIterable<ListedObject> {
     let token: string | undefined;
     do {
       const page = await this.s3
-        .send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }))
+        .send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token, EncodingType: 'url' }))
         .catch((e) => translate(e, `list s3://${bucket}/${prefix}`));
+      const encoded = page.EncodingType === 'url';
       for (const o of page.Contents ?? []) {
+        const key = encoded ? decodeListedKey(o.Key!) : o.Key!;
         yield {
-          key: o.Key!,
+          key: key ?? o.Key!,
           size: o.Size ?? 0,
           etag: o.ETag ?? '',
           lastModified: (o.LastModified ?? new Date(0)).toISOString(),
+          ...(key === undefined ? { keyError: `listed key ${JSON.stringify(o.Key)} is not a valid URL encoding` } : {}),
         };
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;

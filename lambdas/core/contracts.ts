@@ -136,6 +136,11 @@ export interface BinManifest {
     readonly objects: number;
     readonly reportKey: string;
   };
+  /**
+   * Data fields named like a partition key whose value differs from the partition's: kept in the
+   * file as written, but a table shows the partition's value (the path) for that column.
+   */
+  readonly partitionFields?: ReadonlyArray<{ field: string; partitionValue: string; records: number; examples: string[] }>;
   readonly output: {
     readonly bucket: string;
     /** Where the file is; nothing is written there when `empty` (no input held a record). */

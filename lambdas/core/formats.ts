@@ -27,17 +27,6 @@ export function isUnsupportedFormat(key: string): boolean {
   return UNSUPPORTED_SUFFIXES.some((s) => lower.endsWith(s));
 }
 
-/** File extension used for the local scratch copy, so DuckDB's readers see the real format. */
-export function scratchExtension(format: InputFormat): string {
-  switch (format) {
-    case 'jsonl': return '.jsonl';
-    case 'jsonl.gz': return '.jsonl.gz';
-    case 'csv': return '.csv';
-    case 'csv.gz': return '.csv.gz';
-    case 'parquet': return '.parquet';
-  }
-}
-
 /**
  * Parquet output bytes per input byte, before any run has measured them.
  * Conservative (high) so the first bins undershoot the target rather than overshoot.

@@ -46,6 +46,25 @@ export const QUARANTINE_PREFIX = 'quarantine/';
 export const tableQuarantinePrefix = (table: string) => `${QUARANTINE_PREFIX}${table}/`;
 export const quarantinePrefix = (table: string, partition: string, binId: string) => `${tableQuarantinePrefix(table)}${partition}/${binId}/`;
 
+/** S3 keys hold at most this many bytes (UTF-8). */
+export const MAX_KEY_BYTES = 1024;
+
+/** The last `max` bytes of `s` that still start on a code point. */
+function tailBytes(s: string, max: number): string {
+  const b = Buffer.from(s, 'utf8');
+  if (b.length <= max) return s;
+  let from = b.length - max;
+  while (from < b.length && (b[from] & 0xc0) === 0x80) from++;
+  return b.subarray(from).toString('utf8');
+}
+
+/** Where the `index`-th object copied whole into a bin's quarantine goes: its name's last 200 bytes keep it recognisable. */
+export const quarantineObjectKey = (prefix: string, index: number, sourceKey: string) =>
+  `${prefix}objects/${index}-${tailBytes(sourceKey.slice(sourceKey.lastIndexOf('/') + 1), 200)}`;
+
+/** Files of a bin's quarantine besides the copied objects. */
+export const QUARANTINE_FILES = ['records.jsonl', 'report.json'] as const;
+
 /** Gold location of one partition version: what the catalog points at once committed. */
 export const versionPrefix = (goldPrefix: string, partition: string, version: string) =>
   `${goldPrefix}${partition}/v=${version}/`;

@@ -7,6 +7,8 @@ export interface ListedObject {
   readonly etag: string;
   /** ISO-8601 */
   readonly lastModified: string;
+  /** Set when the listing could not give the key's exact bytes: reported and skipped, never read. */
+  readonly keyError?: string;
 }
 
 /** A data file selected for compaction. */
@@ -35,6 +37,7 @@ export const SKIP_REASONS = [
   'unsupported-format',
   'unknown-format',
   'outside-layout',
+  'unreadable-key',
 ] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
@@ -84,9 +87,16 @@ export function skipReason(key: string, size: number): SkipReason | undefined {
   return undefined;
 }
 
-/** Hive path escaping: keep a conservative set, percent-encode the rest (so `/` can never appear). */
+/** A string holding a UTF-16 surrogate half that is not part of a pair: no UTF-8 bytes can spell it. */
+export const hasLoneSurrogate = (s: string) => /\p{Cs}/u.test(s);
+
+/**
+ * Hive path escaping: keep a conservative set, percent-encode the UTF-8 bytes of every other code
+ * point (so `/` can never appear). Injective on well-formed strings, which is all a partition value
+ * can be (parsing rejects the rest), so every value has its own path and decodes back to itself.
+ */
 export function encodePartitionValue(value: string): string {
-  return value.replace(/[^A-Za-z0-9._~-]/g, (c) =>
+  return value.replace(/[^A-Za-z0-9._~-]/gu, (c) =>
     Array.from(Buffer.from(c, 'utf8'))
       .map((b) => '%' + b.toString(16).toUpperCase().padStart(2, '0'))
       .join(''),
@@ -117,6 +127,7 @@ export function parseHivePartition(
     } catch {
       return undefined;
     }
+    if (hasLoneSurrogate(values[partitionKeys[i]])) return undefined;
   }
   return values;
 }
@@ -154,6 +165,10 @@ export function discover(objects: Iterable<ListedObject>, layout: TableLayout): 
   };
 
   for (const obj of objects) {
+    if (obj.keyError) {
+      skip(obj.key, 'unreadable-key');
+      continue;
+    }
     if (!obj.key.startsWith(layout.prefix)) continue;
     const relative = obj.key.slice(layout.prefix.length);
     const firehose = layout.kind === 'firehose';

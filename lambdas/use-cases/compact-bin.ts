@@ -10,7 +10,6 @@ import { ConcurrentCommitError, InvalidInputError, VerificationError } from '../
 import { stateKey } from '../core/keys';
 import { parseKafkaName, size, withoutOffsets, type Intervals } from '../core/kafka';
 import type { ObjectStore } from '../core/ports';
-import { isDecimalType } from '../core/schema';
 import type { EngineSettings, TableSettings } from '../core/settings';
 import type { PartitionState } from '../core/state';
 import { kafkaDedupFor } from './kafka-dedup';
@@ -143,7 +142,8 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
     const staged = await fetchInputs(store, { landing: s.landingBucket, gold: s.goldBucket }, spec.files, join(workDir, 'in'), {
       concurrency: e.fetchConcurrency,
       maxDecompressedBytes,
-      exactNumberFields: Object.keys(declaredTypes).filter((c) => isDecimalType(declaredTypes[c])),
+      // Declared fields are cast from the number as written (never through a double that rounds it).
+      exactNumberFields: Object.keys(declaredTypes),
     });
     // A landing object that is not readable Parquet is set aside whole; the rest is compacted.
     const landingParquet = staged.files.filter((f) => f.source.format === 'parquet' && !f.source.fromGold);
@@ -179,6 +179,7 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
       rowGroupBytes: e.rowGroupBytes,
       declaredTypes,
       coerceToString: e.coerceToString,
+      partitionValues: spec.partitionValues,
     });
     // Nothing to write (blank objects, redelivered offsets only, every record set aside): an empty output, no file.
     const result = engine.written ? engine : undefined;
@@ -213,7 +214,7 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
     deps.onStage?.('uploaded', spec.binId);
     const t3 = Date.now();
 
-    const quarantined = await writeQuarantine(quarantine, spec, join(workDir, 'rejected.jsonl'), rejected, staged.setAside);
+    const quarantined = await writeQuarantine(quarantine, spec, join(workDir, 'rejected.jsonl'), rejected, staged.setAside, engine.partitionFields);
     const rejectedOf = new Map<string, number>();
     for (const r of rejected) rejectedOf.set(r.key, (rejectedOf.get(r.key) ?? 0) + 1);
     const setAside = new Set(staged.setAside.map((x) => x.key));
@@ -237,6 +238,7 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
       })),
       ...(kafka ? { kafka: withoutOffsets(kafka.ranges, quarantinedOffsets(spec, rejected, staged.setAside, kafkaRecords)) } : {}),
       ...(quarantined ? { quarantine: quarantined } : {}),
+      ...(engine.partitionFields.length ? { partitionFields: engine.partitionFields } : {}),
       output: {
         bucket: s.goldBucket,
         key: spec.outputKey,

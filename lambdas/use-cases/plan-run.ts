@@ -1,7 +1,7 @@
 import type { BinItem, BinSpec, PlanOutput, PlanReport, RunRequest, StoredPlan } from '../core/contracts';
 import { addRequests, DEFAULT_COST_MODEL, estimateRun, listPages, type CostModel, type RequestCounts, type RunEstimate } from '../core/cost';
 import { DEFAULT_OUTPUT_RATIOS, type InputFormat } from '../core/formats';
-import { binKey, itemsKey, manifestKey, outputKey, outputRatiosKey, planKey, statePrefix, stateKey } from '../core/keys';
+import { binKey, carriedKey, itemsKey, manifestKey, MAX_KEY_BYTES, outputKey, outputRatiosKey, planKey, QUARANTINE_FILES, quarantineObjectKey, quarantinePrefix, statePrefix, stateKey } from '../core/keys';
 import { planStats } from '../core/run-report';
 import { baseOf, type CommittedBase, type PartitionState } from '../core/state';
 import { parseKafkaName, topicPartitionId, type KafkaOffsets } from '../core/kafka';
@@ -45,16 +45,38 @@ function heldFor(held: KafkaOffsets, files: readonly SourceFile[]): KafkaOffsets
   return Object.keys(out).length ? out : undefined;
 }
 
+/**
+ * The longest key the pipeline writes for a planned partition: its output files and their
+ * manifests, its state, carried files, and every quarantine key of every bin (the report, the
+ * rejected records, and a copy of any of its objects).
+ */
+export function longestKeyBytes(s: TableSettings, p: Plan['partitions'][number]): number {
+  const keys = [stateKey(s.table, p.path), ...p.carried.map((f) => carriedKey(s.goldPrefix, p.path, p.version, f.key))];
+  for (const b of p.bins) {
+    const prefix = quarantinePrefix(s.table, p.path, b.binId);
+    keys.push(outputKey(s.goldPrefix, p.path, p.version, b.binId), manifestKey(s.table, p.path, p.version, b.binId), ...QUARANTINE_FILES.map((f) => prefix + f));
+    for (const f of b.files) keys.push(quarantineObjectKey(prefix, b.files.length - 1, f.key));
+  }
+  return Math.max(...keys.map((k) => Buffer.byteLength(k)));
+}
+
 /** Lists the landing table, plans the bins, and stores the plan and one spec per bin. */
 export async function planRun(deps: PlanDeps, request: RunRequest): Promise<PlanRunResult> {
   const { store, settings: s } = deps;
   const listing: ListedObject[] = [];
   const prefixes = request.partitions?.length ? request.partitions.map((p) => `${s.landingPrefix}${p}`) : [s.landingPrefix];
+  // Each key once, even where prefixes overlap or a server lists one again: an input planned twice would be written twice.
+  const listed = new Set<string>();
   let listRequests = 0;
   for (const prefix of prefixes) {
-    const before = listing.length;
-    for await (const o of store.list(s.landingBucket, prefix)) listing.push(o);
-    listRequests += listPages(listing.length - before);
+    let returned = 0;
+    for await (const o of store.list(s.landingBucket, prefix)) {
+      returned++;
+      if (listed.has(o.key)) continue;
+      listed.add(o.key);
+      listing.push(o);
+    }
+    listRequests += listPages(returned);
   }
   // How many partitions the table has committed: what the swap and lifecycle steps read back each run.
   let committedPartitions = 0;
@@ -78,8 +100,8 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
     quietPeriodMs: s.quietPeriodMinutes * 60_000,
     now: deps.clock.now().toISOString(),
   }, committed);
-  // S3 keys hold at most 1,024 bytes: a partition whose output keys would not fit is reported, not written.
-  const tooLong = plan.partitions.filter((p) => Buffer.byteLength(outputKey(s.goldPrefix, p.path, p.version, '0'.repeat(16))) > 1024);
+  // S3 keys hold at most 1,024 bytes: a partition any of whose keys would not fit is reported, and nothing of it is written.
+  const tooLong = plan.partitions.filter((p) => longestKeyBytes(s, p) > MAX_KEY_BYTES);
   if (tooLong.length) {
     plan = { ...plan, partitions: plan.partitions.filter((p) => !tooLong.includes(p)), held: [...plan.held, ...tooLong.map((p) => ({ path: p.path, reason: 'key-too-long' as const, smallFiles: p.bins.reduce((n, b) => n + b.files.length, 0) }))] };
     plan = { ...plan, totals: totalsOf(plan.partitions) };

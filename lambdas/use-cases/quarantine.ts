@@ -9,7 +9,7 @@ import { originalLines, type StagedInputs } from '../adapters/fetch-inputs';
 import type { BinManifest, BinSpec } from '../core/contracts';
 import { numberFields, numberSpans, type NumberSpan } from '../core/json-numbers';
 import { normalize, parseKafkaName, topicPartitionId, type KafkaOffsets } from '../core/kafka';
-import { quarantinePrefix } from '../core/keys';
+import { quarantineObjectKey, quarantinePrefix } from '../core/keys';
 import type { ObjectStore } from '../core/ports';
 import type { TableSettings } from '../core/settings';
 
@@ -90,15 +90,16 @@ export async function writeQuarantine(
   recordsPath: string,
   rejected: readonly RejectedRecord[],
   setAside: StagedInputs['setAside'],
+  partitionFields: NonNullable<BinManifest['partitionFields']> = [],
 ): Promise<BinManifest['quarantine']> {
-  if (!rejected.length && !setAside.length) return undefined;
+  if (!rejected.length && !setAside.length && !partitionFields.length) return undefined;
   const { store, settings: s } = deps;
   const prefix = quarantinePrefix(s.table, spec.partition, spec.binId);
   const landing = (key: string) => `s3://${s.landingBucket}/${key}`;
   const copies = new Map<string, string>();
   for (const key of [...setAside.map((x) => x.key), ...rejected.filter((r) => !r.bytes).map((r) => r.key)]) {
     if (copies.has(key)) continue;
-    const to = `${prefix}objects/${copies.size}-${key.slice(key.lastIndexOf('/') + 1).slice(-200)}`;
+    const to = quarantineObjectKey(prefix, copies.size, key);
     await store.copy({ bucket: s.landingBucket, key }, { bucket: s.goldBucket, key: to }, spec.files.find((f) => f.key === key)?.etag);
     copies.set(key, to);
   }
@@ -118,6 +119,8 @@ export async function writeQuarantine(
       ...[...new Map(rejected.filter((r) => r.wholeObject).map((r) => [r.key, r.reason]))].map(([key, reason]) => ({ file: landing(key), reason, ...copyOf(key) })),
       ...setAside.map((x) => ({ file: landing(x.key), reason: x.reason, ...copyOf(x.key) })),
     ],
+    // Kept in the output as written, reported: the table shows the partition's value in these columns.
+    ...(partitionFields.length ? { partitionFields } : {}),
   });
   return {
     records: rejected.length,

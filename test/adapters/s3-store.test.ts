@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
 import { S3ObjectStore } from '../../lambdas/adapters/s3';
 import { ConcurrentCommitError, SourceChangedError } from '../../lambdas/core/errors';
 import { mapLimit } from '../../lambdas/core/concurrency';
@@ -70,11 +72,26 @@ describe('S3ObjectStore against the loopback server', () => {
     });
   });
 
+  it('lists every key exactly as it was written, whatever bytes it holds, and reads each back', async () => {
+    const keys = ['odd/a\rb.json', 'odd/a\nb.json', 'odd/a\r\nb.json', 'odd/a b.json', 'odd/a+b.json', 'odd/100%.json', 'odd/%2B.json', 'odd/😀 é.json', 'odd/<&>\'".json', 'odd/tab\t.json'];
+    for (const [i, k] of keys.entries()) await store.putJson('store-test', k, i);
+    const listed: string[] = [];
+    for await (const o of store.list('store-test', 'odd/')) listed.push(o.key);
+    expect(listed.sort()).toEqual([...keys].sort());
+    for (const [i, k] of keys.entries()) expect(await store.getJson('store-test', k)).toBe(i);
+    // The prefix is sent and matched as the bytes it holds too.
+    const under: string[] = [];
+    for await (const o of store.list('store-test', 'odd/a\r')) under.push(o.key);
+    expect(under.sort()).toEqual(['odd/a\r\nb.json', 'odd/a\rb.json']);
+  });
+
   it('lists past 1000 keys, copies server-side and deletes in batches', async () => {
-    await mapLimit(Array.from({ length: 1003 }, (_, i) => i), 16, (i) => store.putJson('store-test', `many/${String(i).padStart(5, '0')}.json`, i));
+    // The last key of the first page holds a line break: the next page starts right after it.
+    await mapLimit(Array.from({ length: 1003 }, (_, i) => i), 16, (i) => store.putJson('store-test', `many/${String(i).padStart(5, '0')}${i % 500 === 499 ? 'a\r\nb' : ''}.json`, i));
     const keys: string[] = [];
     for await (const o of store.list('store-test', 'many/')) keys.push(o.key);
     expect(keys).toHaveLength(1003);
+    expect(new Set(keys).size).toBe(1003);
     await store.copy({ bucket: 'store-test', key: 'many/00001.json' }, { bucket: 'store-test', key: 'copied/one.json' });
     expect(await store.getJson('store-test', 'copied/one.json')).toBe(1);
     expect(await store.deleteKeys('store-test', keys.map((key) => ({ key })))).toEqual({ changed: [], missing: [] });
@@ -138,5 +155,26 @@ describe('S3ObjectStore against the loopback server', () => {
     expect(racers.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.name)).toEqual(['ConcurrentCommitError', 'ConcurrentCommitError']);
     const winner = racers.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ bytes: number; etag: string }>;
     expect(await store.head('store-test', 'once/raced.bin')).toEqual(winner.value);
+  });
+});
+
+describe('S3ObjectStore listing keys a server encodes', () => {
+  it('decodes url-encoded keys, and reports a key that does not decode instead of guessing', async () => {
+    const mock = mockClient(S3Client);
+    mock.on(ListObjectsV2Command).resolves({
+      EncodingType: 'url',
+      Contents: [
+        { Key: 'dt%3D1/a+b%0D.json', Size: 3, ETag: '"e1"' },
+        { Key: 'dt%3D1/bad%E0%A4.json', Size: 4, ETag: '"e2"' },
+      ],
+    });
+    const listed: unknown[] = [];
+    for await (const o of new S3ObjectStore(new S3Client({ region: 'us-east-1' })).list('b', 'dt=1/')) listed.push(o);
+    expect(mock.commandCalls(ListObjectsV2Command)[0].args[0].input).toMatchObject({ Bucket: 'b', Prefix: 'dt=1/', EncodingType: 'url' });
+    expect(listed).toEqual([
+      { key: 'dt=1/a b\r.json', size: 3, etag: '"e1"', lastModified: new Date(0).toISOString() },
+      { key: 'dt%3D1/bad%E0%A4.json', size: 4, etag: '"e2"', lastModified: new Date(0).toISOString(), keyError: 'listed key "dt%3D1/bad%E0%A4.json" is not a valid URL encoding' },
+    ]);
+    mock.restore();
   });
 });

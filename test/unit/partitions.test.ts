@@ -48,7 +48,31 @@ describe('encodePartitionValue', () => {
     ['..', '..'],
     ['a b+c', 'a%20b%2Bc'],
     ['é', '%C3%A9'],
+    ['😀', '%F0%9F%98%80'],
+    ['😁', '%F0%9F%98%81'],
+    ['a\u{10FFFF}b', 'a%F4%8F%BF%BFb'],
   ])('%s -> %s', (v, out) => expect(encodePartitionValue(v)).toBe(out));
+
+  it('gives every value outside the Basic Multilingual Plane its own path, which decodes back to it', () => {
+    // Every 97th code point of every plane, surrogates excluded, each alone and between ASCII.
+    const values: string[] = [];
+    for (let cp = 0; cp <= 0x10ffff; cp += 97) if (cp < 0xd800 || cp > 0xdfff) values.push(String.fromCodePoint(cp), `x${String.fromCodePoint(cp)}y`);
+    const paths = values.map(encodePartitionValue);
+    expect(new Set(paths).size).toBe(values.length);
+    for (const [i, p] of paths.entries()) {
+      expect(p).toMatch(/^[A-Za-z0-9._~%-]*$/);
+      expect(decodeURIComponent(p)).toBe(values[i]);
+    }
+  });
+
+  it('keeps a key whose value cannot be spelled in UTF-8 out of every partition', () => {
+    expect(parseHivePartition('dt=%F0%9F%98%80/hour=1/a.json', ['dt', 'hour'])).toEqual({ dt: '😀', hour: '1' });
+    // A lone surrogate half has no UTF-8 form: S3 cannot hold it, and percent-decoding refuses it.
+    expect(parseHivePartition('dt=%ED%A0%80/hour=1/a.json', ['dt', 'hour'])).toBeUndefined();
+    const d = discover([obj('sensors/dt=ok/hour=1/a.json'), { ...obj('sensors/dt=x/hour=1/%ZZ.json'), keyError: 'bad' }], layout);
+    expect(d.partitions.map((p) => p.path)).toEqual(['dt=ok/hour=1']);
+    expect(d.skippedExamples).toContainEqual({ key: 'sensors/dt=x/hour=1/%ZZ.json', reason: 'unreadable-key' });
+  });
 });
 
 describe('discover', () => {
