@@ -95,7 +95,7 @@ async function main(argv: string[]): Promise<void> {
     const { output, plan, report } = await planRun({ store, settings, clock }, request);
     console.log(`plan ${output.planId}: ${output.bins} bin(s), ${output.inputFiles} files, ${output.inputBytes} bytes -> s3://${output.planBucket}/${output.planKey}`);
     for (const p of plan.partitions) {
-      console.log(`  ${p.path} -> v=${p.version}: ${p.bins.map((b) => `${b.files.length} files/${b.inputBytes} B (~${b.estimatedOutputBytes} B out)`).join(', ')}${p.carried.length ? `, ${p.carried.length} carried` : ''}`);
+      console.log(`  ${p.path} -> v=${p.version}: ${p.bins.map((b) => `${b.fileCount} files/${b.inputBytes} B (~${b.estimatedOutputBytes} B out)`).join(', ')}${p.carried.length ? `, ${p.carried.length} carried` : ''}`);
     }
     for (const h of report.held) console.log(`  held ${h.path}: ${h.reason} (${h.smallFiles} small files)`);
     const skipped = Object.entries(report.skipped).filter(([, n]) => n > 0);

@@ -3,7 +3,7 @@ import { DEFAULT_OUTPUT_RATIOS, type InputFormat } from '../core/formats';
 import { binKey, itemsKey, manifestKey, outputKey, outputRatiosKey, planKey, stateKey } from '../core/keys';
 import { baseOf, type CommittedBase, type PartitionState } from '../core/state';
 import { parseKafkaName, topicPartitionId, type KafkaOffsets } from '../core/kafka';
-import { discover, type ListedObject, type SourceFile } from '../core/partitions';
+import { Discoverer, type SourceFile } from '../core/partitions';
 import { DEFAULT_PLANNER_OPTIONS, MB, planCompaction, totalsOf, type Plan } from '../core/planner';
 import type { Clock, ObjectStore } from '../core/ports';
 import type { TableSettings } from '../core/settings';
@@ -59,11 +59,11 @@ function heldFor(held: KafkaOffsets, files: readonly SourceFile[]): KafkaOffsets
 /** Lists the landing table, plans the bins, and stores the plan and one spec per bin. */
 export async function planRun(deps: PlanDeps, request: RunRequest): Promise<PlanRunResult> {
   const { store, settings: s } = deps;
-  const listing: ListedObject[] = [];
   const prefixes = request.partitions?.length ? request.partitions.map((p) => `${s.landingPrefix}${p}`) : [s.landingPrefix];
-  for (const prefix of prefixes) for await (const o of store.list(s.landingBucket, prefix)) listing.push(o);
+  const discoverer = new Discoverer({ prefix: s.landingPrefix, partitionKeys: s.partitionKeys, kind: s.layout });
+  for (const prefix of prefixes) for await (const o of store.list(s.landingBucket, prefix)) discoverer.add(o);
 
-  const discovery = discover(listing, { prefix: s.landingPrefix, partitionKeys: s.partitionKeys, kind: s.layout });
+  const discovery = discoverer.result();
   const filtered = { ...discovery, partitions: discovery.partitions.filter((p) => matchesFilter(p.path, request.partitions)) };
   const committed = new Map<string, CommittedBase>();
   await mapLimit(filtered.partitions, 16, async (p) => {
@@ -83,46 +83,46 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
   // S3 keys hold at most 1,024 bytes: a partition whose output keys would not fit is reported, not written.
   const tooLong = plan.partitions.filter((p) => Buffer.byteLength(outputKey(s.goldPrefix, p.path, p.version, '0'.repeat(16))) > 1024);
   if (tooLong.length) {
-    plan = { ...plan, partitions: plan.partitions.filter((p) => !tooLong.includes(p)), held: [...plan.held, ...tooLong.map((p) => ({ path: p.path, reason: 'key-too-long' as const, smallFiles: p.bins.reduce((n, b) => n + b.files.length, 0) }))] };
+    plan = { ...plan, partitions: plan.partitions.filter((p) => !tooLong.includes(p)), held: [...plan.held, ...tooLong.map((p) => ({ path: p.path, reason: 'key-too-long' as const, smallFiles: p.bins.reduce((n, b) => n + b.fileCount, 0) }))] };
     plan = { ...plan, totals: totalsOf(plan.partitions) };
   }
   const report: PlanReport = { skipped: discovery.skipped, skippedExamples: discovery.skippedExamples, held: plan.held };
 
+  // Specs are made one bin at a time and written as they are made: a plan's inputs are in memory
+  // once, in the planner's file tables, never as a second copy of objects.
   const items: BinItem[] = [];
-  const specs: BinSpec[] = [];
-  for (const p of plan.partitions) {
-    const held = committed.get(p.path)?.kafka;
-    for (const [i, b] of p.bins.entries()) {
-      const key = binKey(s.table, plan.planId, b.binId);
-      const next = p.bins[i + 1];
-      const kafkaHeld = held && heldFor(held, b.files);
-      specs.push({
-        table: s.table,
-        planId: plan.planId,
-        binId: b.binId,
-        partition: p.path,
-        partitionValues: p.values,
-        version: p.version,
-        files: b.files,
-        outputKey: outputKey(s.goldPrefix, p.path, p.version, b.binId),
-        manifestKey: manifestKey(s.table, p.path, p.version, b.binId),
-        estimatedOutputBytes: b.estimatedOutputBytes,
-        ...(next ? { nextBinKey: binKey(s.table, plan.planId, next.binId) } : {}),
-        ...(kafkaHeld ? { kafkaHeld } : {}),
-      });
-      items.push({
-        table: s.table,
-        planId: plan.planId,
-        binId: b.binId,
-        partition: p.path,
-        version: p.version,
-        binKey: key,
-        inputFiles: b.files.length,
-        inputBytes: b.inputBytes,
-      });
-    }
+  const bins = plan.partitions.flatMap((p) => p.bins.map((b, i) => ({ p, b, next: p.bins[i + 1] })));
+  await mapLimit(bins, 16, async ({ p, b, next }) => {
+    const files = b.files;
+    const kafkaHeld = committed.get(p.path)?.kafka && heldFor(committed.get(p.path)!.kafka!, files);
+    const spec: BinSpec = {
+      table: s.table,
+      planId: plan.planId,
+      binId: b.binId,
+      partition: p.path,
+      partitionValues: p.values,
+      version: p.version,
+      files,
+      outputKey: outputKey(s.goldPrefix, p.path, p.version, b.binId),
+      manifestKey: manifestKey(s.table, p.path, p.version, b.binId),
+      estimatedOutputBytes: b.estimatedOutputBytes,
+      ...(next ? { nextBinKey: binKey(s.table, plan.planId, next.binId) } : {}),
+      ...(kafkaHeld ? { kafkaHeld } : {}),
+    };
+    await store.putJson(s.goldBucket, binKey(s.table, plan.planId, b.binId), spec);
+  });
+  for (const { p, b } of bins) {
+    items.push({
+      table: s.table,
+      planId: plan.planId,
+      binId: b.binId,
+      partition: p.path,
+      version: p.version,
+      binKey: binKey(s.table, plan.planId, b.binId),
+      inputFiles: b.fileCount,
+      inputBytes: b.inputBytes,
+    });
   }
-  await mapLimit(specs, 16, (spec) => store.putJson(s.goldBucket, binKey(s.table, plan.planId, spec.binId), spec));
   const stored: StoredPlan = {
     table: s.table,
     planId: plan.planId,
@@ -131,7 +131,7 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
       path: p.path,
       values: p.values,
       version: p.version,
-      bins: p.bins.map((b) => ({ binId: b.binId, files: b.files.length, inputBytes: b.inputBytes, estimatedOutputBytes: b.estimatedOutputBytes })),
+      bins: p.bins.map((b) => ({ binId: b.binId, files: b.fileCount, inputBytes: b.inputBytes, estimatedOutputBytes: b.estimatedOutputBytes })),
       carried: p.carried,
       ...(p.baseVersion ? { baseVersion: p.baseVersion } : {}),
       newFiles: p.newFiles,
