@@ -7,6 +7,7 @@ import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const S3rver = require('s3rver');
 import { makeS3Client } from '../lambdas/adapters/s3';
+import { sigv4Verification } from './sigv4-check';
 
 /**
  * A real S3-compatible server (s3rver) on loopback, with its data in a temp directory, plus the
@@ -106,7 +107,7 @@ export async function startLocalS3(buckets: readonly string[]): Promise<LocalS3>
   const directory = await mkdtemp(join(tmpdir(), 's3rver-'));
   const server = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true });
   // Ahead of s3rver's own router, so preconditions are checked before any write.
-  server.middleware.unshift(conditionalWrites(server.store), copySourceConditions(server.store), copySourceEncoding);
+  server.middleware.unshift(sigv4Verification(LOCAL_CREDENTIALS), conditionalWrites(server.store), copySourceConditions(server.store), copySourceEncoding);
   const address: AddressInfo = await server.run();
   const endpoint = `http://127.0.0.1:${address.port}`;
   const client = makeS3Client({ endpoint, credentials: LOCAL_CREDENTIALS });

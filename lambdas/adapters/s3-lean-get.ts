@@ -63,6 +63,14 @@ export function encodeKeyPath(key: string): string {
   return out;
 }
 
+/** Origin and path of an object: path-style on a custom endpoint (or a bucket name with dots), else virtual-hosted. */
+export function objectAddress(endpoint: URL | undefined, region: string, bucket: string, key: string): { origin: URL; path: string } {
+  if (endpoint) return { origin: endpoint, path: `${endpoint.pathname.replace(/\/$/, '')}/${bucket}/${encodeKeyPath(key)}` };
+  const suffix = region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
+  if (bucket.includes('.')) return { origin: new URL(`https://s3.${region}.${suffix}`), path: `/${bucket}/${encodeKeyPath(key)}` };
+  return { origin: new URL(`https://${bucket}.s3.${region}.${suffix}`), path: `/${encodeKeyPath(key)}` };
+}
+
 export interface LeanObject {
   readonly etag: string;
   readonly body: Readable;
@@ -91,16 +99,6 @@ export class LeanS3Getter {
     this.endpoint = o.endpoint ? new URL(o.endpoint) : undefined;
   }
 
-  /** Origin and path of an object: path-style on a custom endpoint (or a bucket name with dots), else virtual-hosted. */
-  private address(bucket: string, key: string): { origin: URL; path: string } {
-    if (this.endpoint) {
-      const base = this.endpoint.pathname.replace(/\/$/, '');
-      return { origin: this.endpoint, path: `${base}/${bucket}/${encodeKeyPath(key)}` };
-    }
-    const suffix = this.o.region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
-    if (bucket.includes('.')) return { origin: new URL(`https://s3.${this.o.region}.${suffix}`), path: `/${bucket}/${encodeKeyPath(key)}` };
-    return { origin: new URL(`https://${bucket}.s3.${this.o.region}.${suffix}`), path: `/${encodeKeyPath(key)}` };
-  }
 
   private pool(origin: URL): Pool {
     let p = this.pools.get(origin.origin);
@@ -110,7 +108,7 @@ export class LeanS3Getter {
 
   /** The object's body; SourceChangedError when its ETag is no longer `ifMatch` or it is gone. */
   async get(bucket: string, key: string, ifMatch?: string): Promise<LeanObject> {
-    const { origin, path } = this.address(bucket, key);
+    const { origin, path } = objectAddress(this.endpoint, this.o.region, bucket, key);
     const where = `s3://${bucket}/${key}`;
     for (let attempt = 1; ; attempt++) {
       let failure: string;
