@@ -22,6 +22,16 @@ function grownBuffer(a: Buffer, need: number): Buffer {
   return next;
 }
 
+/** `"` + 32 lowercase hex digits + `"`: the ETag S3 gives a single-part upload (its MD5). */
+function isMd5Etag(e: string): boolean {
+  if (e.length !== 34 || e.charCodeAt(0) !== 0x22 || e.charCodeAt(33) !== 0x22) return false;
+  for (let i = 1; i < 33; i++) {
+    const c = e.charCodeAt(i);
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
+  }
+  return true;
+}
+
 const isAscii = (s: string) => {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
   return true;
@@ -101,8 +111,8 @@ export class FileTable {
     this.nameEnd[i] = this.namesUsed;
     this.sizes[i] = size;
     this.formats[i] = FORMAT_CODE.get(format)!;
-    // The ETag S3 gives a single-part upload, its MD5 in lowercase hex and quoted, is kept as 16 bytes.
-    if (etag.length === 34 && etag.charCodeAt(0) === 0x22 && etag.charCodeAt(33) === 0x22 && this.etagBytes.write(etag.slice(1, 33), i * 16, 16, 'hex') === 16 && this.etag16(i) === etag) {
+    if (isMd5Etag(etag)) {
+      this.etagBytes.write(etag.slice(1, 33), i * 16, 16, 'hex');
       flags |= BINARY_ETAG;
     } else if (etag !== '') this.otherEtags.set(i, etag);
     this.flags[i] = flags;

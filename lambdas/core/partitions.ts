@@ -74,12 +74,14 @@ export interface TableLayout {
 
 const EXAMPLES_PER_REASON = 5;
 
-/** Why a key is not data, or its format when it is a data file. */
-function classify(key: string, size: number): SkipReason | InputFormat {
-  const name = key.slice(key.lastIndexOf('/') + 1);
-  if (key.includes('/_temporary/') || key.startsWith('_temporary/') || key.includes('/+tmp/') || key.startsWith('+tmp/')) {
-    return 'temporary-file';
-  }
+/** Why a key is not data, judged by its directory alone (temporary output of a job), if it is not. */
+function dirSkipReason(key: string): SkipReason | undefined {
+  if (key.includes('/_temporary/') || key.startsWith('_temporary/') || key.includes('/+tmp/') || key.startsWith('+tmp/')) return 'temporary-file';
+  return undefined;
+}
+
+/** Why a file name is not data, or its format when it is a data file. */
+function classifyName(name: string, size: number): SkipReason | InputFormat {
   if (name === '_SUCCESS' || name.endsWith('_$folder$')) return 'marker-file';
   if (name.endsWith('.crc')) return 'checksum-file';
   if (name.includes('.keys.') || name.includes('.headers.')) return 'companion-file';
@@ -88,6 +90,12 @@ function classify(key: string, size: number): SkipReason | InputFormat {
   const format = formatOf(name);
   if (format) return format;
   return isUnsupportedFormat(name) ? 'unsupported-format' : 'unknown-format';
+}
+
+/** Why a key is not data, or its format when it is a data file. */
+function classify(key: string, size: number): SkipReason | InputFormat {
+  const slash = key.lastIndexOf('/') + 1;
+  return dirSkipReason(key.slice(0, slash)) ?? classifyName(key.slice(slash), size);
 }
 
 const isSkip = (c: SkipReason | InputFormat): c is SkipReason => (SKIP_REASONS as readonly string[]).includes(c);
@@ -169,6 +177,10 @@ export class Discoverer {
   private readonly byPath = new Map<string, Entry>();
   /** Directory (key up to its last `/`) -> its partition, or null when it is outside the layout. */
   private readonly dirs = new Map<string, Entry | null>();
+  /** The previous object's directory: a listing in key order holds a directory's objects together. */
+  private lastDir = '';
+  private lastEntry: Entry | null | undefined;
+  private lastDirReason: SkipReason | undefined;
 
   constructor(private readonly layout: TableLayout) {}
 
@@ -192,15 +204,23 @@ export class Discoverer {
   }
 
   add(obj: ListedObject): void {
-    if (!obj.key.startsWith(this.layout.prefix)) return;
-    let c = classify(obj.key, obj.size);
-    if (c === 'unknown-format' && this.layout.kind === 'firehose') c = firehoseFormat(obj.key) ?? c;
-    if (isSkip(c)) return this.skip(obj.key, c);
-    const slash = obj.key.lastIndexOf('/') + 1;
-    const dir = obj.key.slice(0, slash);
-    const entry = this.partitionOf(dir);
-    if (!entry) return this.skip(obj.key, 'outside-layout');
-    entry.files.pushParts(dir, obj.key.slice(slash), obj.size, obj.etag, c);
+    const key = obj.key;
+    if (!key.startsWith(this.layout.prefix)) return;
+    const slash = key.lastIndexOf('/') + 1;
+    // The same directory as the previous object: no new string, no lookup.
+    const sameDir = slash === this.lastDir.length && key.startsWith(this.lastDir);
+    const dir = sameDir ? this.lastDir : key.slice(0, slash);
+    const dirReason = sameDir ? this.lastDirReason : dirSkipReason(dir);
+    this.lastDirReason = dirReason;
+    const name = key.slice(slash);
+    let c = dirReason ?? classifyName(name, obj.size);
+    if (c === 'unknown-format' && this.layout.kind === 'firehose') c = firehoseFormat(key) ?? c;
+    if (isSkip(c)) return this.skip(key, c);
+    const entry = sameDir && this.lastEntry !== undefined ? this.lastEntry : this.partitionOf(dir);
+    this.lastDir = dir;
+    this.lastEntry = entry;
+    if (!entry) return this.skip(key, 'outside-layout');
+    entry.files.pushParts(dir, name, obj.size, obj.etag, c);
     if (obj.key < entry.lastKey) entry.sorted = false;
     entry.lastKey = obj.key;
     if (entry.oldestModified === '' || obj.lastModified < entry.oldestModified) entry.oldestModified = obj.lastModified;
