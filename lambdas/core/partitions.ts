@@ -179,7 +179,7 @@ export class Discoverer {
   private readonly dirs = new Map<string, Entry | null>();
   /** The previous object's directory: a listing in key order holds a directory's objects together. */
   private lastDir = '';
-  private lastEntry: Entry | null | undefined;
+  private lastEntry: Entry | null = null;
   private lastDirReason: SkipReason | undefined;
 
   constructor(private readonly layout: TableLayout) {}
@@ -208,26 +208,27 @@ export class Discoverer {
     if (!key.startsWith(this.layout.prefix)) return;
     const slash = key.lastIndexOf('/') + 1;
     // The same directory as the previous object: no new string, no lookup.
-    const sameDir = slash === this.lastDir.length && key.startsWith(this.lastDir);
-    const dir = sameDir ? this.lastDir : key.slice(0, slash);
-    const dirReason = sameDir ? this.lastDirReason : dirSkipReason(dir);
-    this.lastDirReason = dirReason;
+    if (slash !== this.lastDir.length || !key.startsWith(this.lastDir)) {
+      this.lastDir = key.slice(0, slash);
+      this.lastDirReason = dirSkipReason(this.lastDir);
+      this.lastEntry = this.lastDirReason ? null : this.partitionOf(this.lastDir);
+    }
     const name = key.slice(slash);
-    let c = dirReason ?? classifyName(name, obj.size);
+    let c = this.lastDirReason ?? classifyName(name, obj.size);
     if (c === 'unknown-format' && this.layout.kind === 'firehose') c = firehoseFormat(key) ?? c;
     if (isSkip(c)) return this.skip(key, c);
-    const entry = sameDir && this.lastEntry !== undefined ? this.lastEntry : this.partitionOf(dir);
-    this.lastDir = dir;
-    this.lastEntry = entry;
+    const entry = this.lastEntry;
     if (!entry) return this.skip(key, 'outside-layout');
-    entry.files.pushParts(dir, name, obj.size, obj.etag, c);
-    if (obj.key < entry.lastKey) entry.sorted = false;
-    entry.lastKey = obj.key;
+    entry.files.pushParts(this.lastDir, name, obj.size, obj.etag, c);
+    if (key < entry.lastKey) entry.sorted = false;
+    entry.lastKey = key;
     if (entry.oldestModified === '' || obj.lastModified < entry.oldestModified) entry.oldestModified = obj.lastModified;
   }
 
   result(): Discovery {
     const partitions = [...this.byPath.entries()]
+      // A directory holding only skipped objects made an empty entry.
+      .filter(([, e]) => e.files.length > 0)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       // Listings come in key order (S3 lists lexicographically); others are sorted here.
       .map(([path, { values, files, oldestModified, sorted }]) => ({ path, values, files: sorted ? files : FileTable.from(inKeyOrder(files.files())), oldestModified }));
