@@ -9,6 +9,8 @@
  *   fetch   fetchInputs                vs a bare SDK GetObject loop at the same concurrency
  *   engine  compactToParquet on staged vs a bare DuckDB COPY over the same objects, one local file each
  *   e2e     compactBin                 vs fetch floor + engine floor
+ * Planner (no S3): the plan step over a generated listing of 1,000,000 objects in 1,000
+ *   partitions, in a child process: seconds and peak RSS
  * Exact decimals (in memory, no S3): the fetch's line pass with declared-decimal quoting vs the
  *   same pass without it, over the same JSON Lines bytes
  * Memory (peak RSS of a child process per case):
@@ -42,6 +44,7 @@ import { planRun } from '../lambdas/use-cases/plan-run';
 import { putFiles, sensorFiles, SENSORS_SETTINGS, type GeneratedFile } from '../local/generate';
 import { LOCAL_CREDENTIALS } from '../local/s3-server';
 import type { WorkerJob, WorkerResult } from './engine-worker';
+import { plannerSection } from './planner';
 
 // ---------------------------------------------------------------- options
 
@@ -571,6 +574,13 @@ async function main(): Promise<void> {
   console.log(`options: --files ${o.files} --rows-per-file ${o.rowsPerFile} --runs ${o.runs} --concurrency ${o.concurrency} --big-mb ${o.bigMb}${o.skipBig ? ' --skip-512' : ''}`);
   const busy = loadavg()[0];
   console.log(`load average at start: ${busy.toFixed(2)}${busy > 0.5 ? ' (other processes are using the CPU: seconds will be inflated; the CPU columns are less affected)' : ''}`);
+  console.log();
+
+  // ---- planner (no S3: a generated listing)
+  const tp = performance.now();
+  log('PLANNER');
+  await plannerSection(o.runs, log);
+  log(`planner section took ${secs(performance.now() - tp)} s`);
   console.log();
 
   const root = await mkdtemp(join(tmpdir(), 'compactor-bench-'));

@@ -135,7 +135,7 @@ export async function main(argv: string[]): Promise<void> {
       // The estimate is stored with the plan too (us-east-1 list prices; the deployed pipeline's own are in its COST_MODEL).
       for (const line of costLines(estimate.cost, US_EAST_1_PRICES)) console.log(`  estimated ${line}`);
       for (const p of plan.partitions) {
-        console.log(`  ${p.path} -> v=${p.version}: ${p.bins.map((b) => `${b.files.length} files/${b.inputBytes} B (~${b.estimatedOutputBytes} B out)`).join(', ')}${p.carried.length ? `, ${p.carried.length} carried` : ''}`);
+        console.log(`  ${p.path} -> v=${p.version}: ${p.bins.map((b) => `${b.fileCount} files/${b.inputBytes} B (~${b.estimatedOutputBytes} B out)`).join(', ')}${p.carried.length ? `, ${p.carried.length} carried` : ''}`);
       }
       for (const h of report.held) console.log(`  held ${h.path}: ${h.reason} (${h.smallFiles} small files)`);
       const skipped = Object.entries(report.skipped).filter(([, n]) => n > 0);

@@ -9,6 +9,7 @@ import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 const S3rver = require('s3rver');
 import { makeS3Client } from '../lambdas/adapters/s3';
 import { mapLimit } from '../lambdas/core/concurrency';
+import { sigv4Verification } from './sigv4-check';
 
 /**
  * A real S3-compatible server (s3rver) on loopback, with its data in a temp directory, plus the
@@ -246,6 +247,7 @@ export async function startLocalS3(buckets: readonly string[]): Promise<LocalS3>
   // Ahead of s3rver's own router, so preconditions are checked before any write or delete.
   const locks = new KeyLocks();
   server.middleware.unshift(
+    sigv4Verification(LOCAL_CREDENTIALS),
     conditionalDeletes(server.store, locks),
     conditionalWrites(server.store, locks),
     conditionalReads(server.store),

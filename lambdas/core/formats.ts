@@ -16,14 +16,17 @@ const SUFFIXES: ReadonlyArray<readonly [string, InputFormat]> = [
 /** Formats we recognise but cannot read yet: reported, never silently ignored. */
 const UNSUPPORTED_SUFFIXES = ['.avro', '.orc'];
 
+/** The key's last characters, lowercased: enough for every suffix, without copying long keys. */
+const tail = (key: string) => key.slice(-12).toLowerCase();
+
 export function formatOf(key: string): InputFormat | undefined {
-  const lower = key.toLowerCase();
+  const lower = tail(key);
   for (const [suffix, format] of SUFFIXES) if (lower.endsWith(suffix)) return format;
   return undefined;
 }
 
 export function isUnsupportedFormat(key: string): boolean {
-  const lower = key.toLowerCase();
+  const lower = tail(key);
   return UNSUPPORTED_SUFFIXES.some((s) => lower.endsWith(s));
 }
 

@@ -36,6 +36,7 @@ export interface OffsetRange {
 const NAME = /^(.+)\+(\d+)\+(\d+)\.[^/]+$/;
 
 export function parseKafkaName(key: string): KafkaName | undefined {
+  if (!key.includes('+')) return undefined;
   const m = NAME.exec(key.slice(key.lastIndexOf('/') + 1));
   if (!m) return undefined;
   const partition = Number(m[2]);

@@ -1,3 +1,4 @@
+import { FileTable } from './file-table';
 import { formatOf, isUnsupportedFormat, type InputFormat } from './formats';
 
 /** One object as a listing returns it. */
@@ -12,7 +13,10 @@ export interface ListedObject {
 }
 
 /** A data file selected for compaction. */
-export interface SourceFile extends ListedObject {
+export interface SourceFile {
+  readonly key: string;
+  readonly size: number;
+  readonly etag: string;
   readonly format: InputFormat;
   /** Set for compacted files of the committed version (in the gold bucket); landing otherwise. */
   readonly fromGold?: boolean;
@@ -24,7 +28,7 @@ export interface PartitionListing {
   /** Canonical Hive path, e.g. `dt=2024-12-19/hour=14` (values re-encoded). */
   readonly path: string;
   readonly values: PartitionValues;
-  readonly files: SourceFile[];
+  readonly files: FileTable;
 }
 
 export const SKIP_REASONS = [
@@ -71,20 +75,36 @@ export interface TableLayout {
 
 const EXAMPLES_PER_REASON = 5;
 
-/** Why a key is not data, or undefined when it is a data file. */
-export function skipReason(key: string, size: number): SkipReason | undefined {
-  const name = key.slice(key.lastIndexOf('/') + 1);
-  if (key.includes('/_temporary/') || key.startsWith('_temporary/') || key.includes('/+tmp/') || key.startsWith('+tmp/')) {
-    return 'temporary-file';
-  }
+/** Why a key is not data, judged by its directory alone (temporary output of a job), if it is not. */
+function dirSkipReason(key: string): SkipReason | undefined {
+  if (key.includes('/_temporary/') || key.startsWith('_temporary/') || key.includes('/+tmp/') || key.startsWith('+tmp/')) return 'temporary-file';
+  return undefined;
+}
+
+/** Why a file name is not data, or its format when it is a data file. */
+function classifyName(name: string, size: number): SkipReason | InputFormat {
   if (name === '_SUCCESS' || name.endsWith('_$folder$')) return 'marker-file';
   if (name.endsWith('.crc')) return 'checksum-file';
   if (name.includes('.keys.') || name.includes('.headers.')) return 'companion-file';
   if (name.startsWith('_') || name.startsWith('.')) return 'hidden-file';
   if (size === 0) return 'empty-object';
-  if (isUnsupportedFormat(name)) return 'unsupported-format';
-  if (!formatOf(name)) return 'unknown-format';
-  return undefined;
+  const format = formatOf(name);
+  if (format) return format;
+  return isUnsupportedFormat(name) ? 'unsupported-format' : 'unknown-format';
+}
+
+/** Why a key is not data, or its format when it is a data file. */
+function classify(key: string, size: number): SkipReason | InputFormat {
+  const slash = key.lastIndexOf('/') + 1;
+  return dirSkipReason(key.slice(0, slash)) ?? classifyName(key.slice(slash), size);
+}
+
+const isSkip = (c: SkipReason | InputFormat): c is SkipReason => (SKIP_REASONS as readonly string[]).includes(c);
+
+/** Why a key is not data, or undefined when it is a data file. */
+export function skipReason(key: string, size: number): SkipReason | undefined {
+  const c = classify(key, size);
+  return isSkip(c) ? c : undefined;
 }
 
 /** A string holding a UTF-16 surrogate half that is not part of a pair: no UTF-8 bytes can spell it. */
@@ -153,49 +173,98 @@ function firehoseFormat(key: string): InputFormat | undefined {
   return hasExtension(name) ? undefined : 'jsonl';
 }
 
-/** Groups a listing into partitions of data files; everything else is counted by reason. */
-export function discover(objects: Iterable<ListedObject>, layout: TableLayout): Discovery {
-  const skipped = Object.fromEntries(SKIP_REASONS.map((r) => [r, 0])) as Record<SkipReason, number>;
-  const skippedExamples: SkippedKey[] = [];
-  const byPath = new Map<string, { values: PartitionValues; files: SourceFile[] }>();
+type Entry = { values: PartitionValues; files: FileTable; lastKey: string; sorted: boolean };
 
-  const skip = (key: string, reason: SkipReason) => {
-    skipped[reason]++;
-    if (skipped[reason] <= EXAMPLES_PER_REASON) skippedExamples.push({ key, reason });
-  };
+/**
+ * Groups a listing into partitions of data files as it streams by; everything else is counted
+ * by reason. A directory is parsed once, however many objects it holds (a million-object listing
+ * has a few thousand directories), and each data file is kept as one small object.
+ */
+export class Discoverer {
+  private readonly skipped = Object.fromEntries(SKIP_REASONS.map((r) => [r, 0])) as Record<SkipReason, number>;
+  private readonly skippedExamples: SkippedKey[] = [];
+  private readonly byPath = new Map<string, Entry>();
+  /** Directory (key up to its last `/`) -> its partition, or null when it is outside the layout. */
+  private readonly dirs = new Map<string, Entry | null>();
+  /** The previous object's directory: a listing in key order holds a directory's objects together. */
+  private lastDir = '';
+  private lastEntry: Entry | null = null;
+  private lastDirReason: SkipReason | undefined;
 
-  for (const obj of objects) {
-    if (obj.keyError) {
-      skip(obj.key, 'unreadable-key');
-      continue;
-    }
-    if (!obj.key.startsWith(layout.prefix)) continue;
-    const relative = obj.key.slice(layout.prefix.length);
-    const firehose = layout.kind === 'firehose';
-    let reason = skipReason(obj.key, obj.size);
-    const fhFormat = firehose && reason === 'unknown-format' ? firehoseFormat(obj.key) : undefined;
-    if (fhFormat) reason = undefined;
-    if (reason) {
-      skip(obj.key, reason);
-      continue;
-    }
-    const values = firehose ? parseFirehosePartition(relative, layout.partitionKeys) : parseHivePartition(relative, layout.partitionKeys);
-    if (!values) {
-      skip(obj.key, 'outside-layout');
-      continue;
-    }
-    const path = partitionPath(layout.partitionKeys, values);
-    let entry = byPath.get(path);
-    if (!entry) byPath.set(path, (entry = { values, files: [] }));
-    entry.files.push({ ...obj, format: formatOf(obj.key) ?? fhFormat! });
+  constructor(private readonly layout: TableLayout) {}
+
+  private skip(key: string, reason: SkipReason): void {
+    this.skipped[reason]++;
+    if (this.skipped[reason] <= EXAMPLES_PER_REASON) this.skippedExamples.push({ key, reason });
   }
 
-  const partitions = [...byPath.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([path, { values, files }]) => ({
-      path,
-      values,
-      files: files.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
-    }));
-  return { partitions, skipped, skippedExamples };
+  private partitionOf(dir: string): Entry | null {
+    let entry = this.dirs.get(dir);
+    if (entry !== undefined) return entry;
+    const relative = `${dir.slice(this.layout.prefix.length)}x`;
+    const values = this.layout.kind === 'firehose' ? parseFirehosePartition(relative, this.layout.partitionKeys) : parseHivePartition(relative, this.layout.partitionKeys);
+    if (values) {
+      const path = partitionPath(this.layout.partitionKeys, values);
+      entry = this.byPath.get(path) ?? { values, files: new FileTable(), lastKey: '', sorted: true };
+      this.byPath.set(path, entry);
+    } else entry = null;
+    this.dirs.set(dir, entry);
+    return entry;
+  }
+
+  add(obj: ListedObject): void {
+    const key = obj.key;
+    if (obj.keyError) return this.skip(key, 'unreadable-key');
+    if (!key.startsWith(this.layout.prefix)) return;
+    const slash = key.lastIndexOf('/') + 1;
+    // The same directory as the previous object: no new string, no lookup.
+    if (slash !== this.lastDir.length || !key.startsWith(this.lastDir)) {
+      this.lastDir = key.slice(0, slash);
+      this.lastDirReason = dirSkipReason(this.lastDir);
+      this.lastEntry = this.lastDirReason ? null : this.partitionOf(this.lastDir);
+    }
+    const name = key.slice(slash);
+    let c = this.lastDirReason ?? classifyName(name, obj.size);
+    if (c === 'unknown-format' && this.layout.kind === 'firehose') c = firehoseFormat(key) ?? c;
+    if (isSkip(c)) return this.skip(key, c);
+    const entry = this.lastEntry;
+    if (!entry) return this.skip(key, 'outside-layout');
+    entry.files.pushParts(this.lastDir, name, obj.size, obj.etag, c, false, obj.lastModified);
+    // S3 lists in strictly increasing key order: anything else is sorted (and a key listed twice dropped) at the end.
+    if (key <= entry.lastKey) entry.sorted = false;
+    entry.lastKey = key;
+  }
+
+  result(): Discovery {
+    const partitions = [...this.byPath.entries()]
+      // A directory holding only skipped objects made an empty entry.
+      .filter(([, e]) => e.files.length > 0)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      // Listings come in key order (S3 lists lexicographically); others are sorted here.
+      .map(([path, { values, files, sorted }]) => ({ path, values, files: sorted ? files : resorted(files) }));
+    return { partitions, skipped: { ...this.skipped }, skippedExamples: [...this.skippedExamples] };
+  }
+}
+
+/** Sorts by key in place, unless the files are in key order already (S3 lists lexicographically). */
+export function inKeyOrder<T extends { readonly key: string }>(files: T[]): T[] {
+  for (let i = 1; i < files.length; i++) {
+    if (files[i - 1].key > files[i].key) return files.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+  return files;
+}
+
+/** The table's files in key order, a key listed twice kept once (an input planned twice would be written twice). */
+function resorted(t: FileTable): FileTable {
+  const order = Array.from({ length: t.length }, (_, i) => ({ i, key: t.key(i) })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.i - b.i));
+  const out = new FileTable();
+  order.forEach((x, n) => (n === 0 || x.key !== order[n - 1].key) && out.pushFrom(t, x.i));
+  return out;
+}
+
+/** Groups a listing into partitions of data files; everything else is counted by reason. */
+export function discover(objects: Iterable<ListedObject>, layout: TableLayout): Discovery {
+  const d = new Discoverer(layout);
+  for (const obj of objects) d.add(obj);
+  return d.result();
 }

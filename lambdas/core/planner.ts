@@ -1,8 +1,11 @@
 import { ConfigurationError } from './errors';
 import { DEFAULT_OUTPUT_RATIOS, type InputFormat } from './formats';
 import { contentId } from './hash';
-import { kafkaSortKey } from './kafka';
-import type { Discovery, PartitionValues, SourceFile } from './partitions';
+import { kafkaSortKey, parseKafkaName } from './kafka';
+import { packBins } from './bin-packing';
+import { FileTable } from './file-table';
+import { inKeyOrder, type Discovery, type PartitionValues, type SourceFile } from './partitions';
+import { partitionWindowEnd } from './time-window';
 import { sourceId, type CommittedBase } from './state';
 
 export const MB = 1024 * 1024;
@@ -24,6 +27,8 @@ export interface PlannerOptions {
   readonly quietPeriodMs: number;
   /** A bin's inputs must fit the compact step's scratch space: bins are split below this. */
   readonly maxBinInputBytes: number;
+  /** Objects one bin may hold, so that its fetch finishes inside the compact step's timeout. */
+  readonly maxBinObjects: number;
   /** The planning time (ISO-8601), for the quiet period; unset: no partition is held for it. */
   readonly now?: string;
 }
@@ -37,15 +42,17 @@ export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
   outputRatios: DEFAULT_OUTPUT_RATIOS,
   quietPeriodMs: 3_600_000,
   maxBinInputBytes: 8 * 1024 * MB,
+  maxBinObjects: Number.POSITIVE_INFINITY,
 };
-
-/** A remainder is spread over the other bins when they stay within this overshoot of the target. */
-export const SPREAD_TOLERANCE = 0.1;
 
 export interface Bin {
   /** Hash of the sorted input keys and ETags: the same inputs always give the same id. */
   readonly binId: string;
+  /** The bin's inputs, in order (made from the plan's file table on each read). */
   readonly files: SourceFile[];
+  readonly fileCount: number;
+  /** Input sizes, in the bin's order. */
+  sizes(): number[];
   readonly inputBytes: number;
   readonly estimatedOutputBytes: number;
 }
@@ -90,6 +97,7 @@ export function validatePlannerOptions(o: PlannerOptions): PlannerOptions {
   if (!(o.smallFileFraction > 0 && o.smallFileFraction <= 1)) fail(`smallFileFraction must be in (0, 1], got ${o.smallFileFraction}`);
   if (!(Number.isInteger(o.minInputFiles) && o.minInputFiles >= 2)) fail(`minInputFiles must be an integer >= 2, got ${o.minInputFiles}`);
   if (!(Number.isInteger(o.maxBinsPerRun) && o.maxBinsPerRun >= 1)) fail(`maxBinsPerRun must be an integer >= 1, got ${o.maxBinsPerRun}`);
+  if (!(o.maxBinObjects >= 1 && (Number.isInteger(o.maxBinObjects) || o.maxBinObjects === Number.POSITIVE_INFINITY))) fail(`maxBinObjects must be an integer >= 1, got ${o.maxBinObjects}`);
   if (!(o.maxBinInputBytes >= MB)) fail(`maxBinInputBytes must be at least 1 MB, got ${o.maxBinInputBytes}`);
   if (!(o.quietPeriodMs >= 0)) fail(`quietPeriodMs must be >= 0, got ${o.quietPeriodMs}`);
   if (!(o.maxInputBytesPerRun > 0)) fail(`maxInputBytesPerRun must be > 0, got ${o.maxInputBytesPerRun}`);
@@ -99,71 +107,60 @@ export function validatePlannerOptions(o: PlannerOptions): PlannerOptions {
   return o;
 }
 
-const pad2 = (s: string) => s.padStart(2, '0');
-
-/**
- * End of a partition's time window, from `dt` (YYYY-MM-DD) or `year`/`month`/`day`, narrowed by
- * `hour`; undefined when the partition has no time keys.
- */
-export function partitionWindowEnd(values: PartitionValues): Date | undefined {
-  let day: string | undefined;
-  if (values.dt && /^\d{4}-\d{2}-\d{2}$/.test(values.dt)) day = values.dt;
-  else if (values.year && values.month && values.day) day = `${values.year}-${pad2(values.month)}-${pad2(values.day)}`;
-  if (!day) return undefined;
-  const hour = values.hour !== undefined && /^\d{1,2}$/.test(values.hour) ? Number(values.hour) : undefined;
-  const start = Date.parse(`${day}T${hour === undefined ? '00' : pad2(String(hour))}:00:00Z`);
-  if (Number.isNaN(start)) return undefined;
-  return new Date(start + (hour === undefined ? 86_400_000 : 3_600_000));
-}
-
-export function estimateOutputBytes(file: SourceFile, ratios: PlannerOptions['outputRatios']): number {
+export function estimateOutputBytes(file: Pick<SourceFile, 'size' | 'format'>, ratios: PlannerOptions['outputRatios']): number {
   return Math.ceil(file.size * ratios[file.format]);
 }
 
-/**
- * Splits files (in key order) into `count` contiguous bins of near-equal estimated size: each
- * bin is filled up to its fair share of what remains, so no bin is a tiny leftover. Returns
- * undefined when some bin would exceed `cap` (then the caller tries one bin more).
- */
-function splitEvenly(files: SourceFile[], sizes: number[], count: number, cap: number): SourceFile[][] | undefined {
-  const bins: SourceFile[][] = [];
-  let remaining = sizes.reduce((a, b) => a + b, 0);
-  let i = 0;
-  for (let b = 0; b < count; b++) {
-    const binsLeft = count - b;
-    const share = remaining / binsLeft;
-    const bin: SourceFile[] = [];
-    let filled = 0;
-    // Leave at least one file for every later bin.
-    while (i < files.length && files.length - i > binsLeft - 1) {
-      const last = b === count - 1;
-      if (bin.length > 0 && !last && (filled + sizes[i] / 2 > share || filled + sizes[i] > cap)) break;
-      bin.push(files[i]);
-      filled += sizes[i];
-      i++;
-    }
-    if (filled > cap && bin.length > 1) return undefined;
-    remaining -= filled;
-    bins.push(bin);
+const byKey = (x: { key: string; line: string }, y: { key: string; line: string }) =>
+  x.key < y.key ? -1 : x.key > y.key ? 1 : x.line < y.line ? -1 : x.line > y.line ? 1 : 0;
+
+/** A bin over rows `[start, end)` of `table` (`keys`: the rows' keys); its files are made only when read. */
+function makeBin(table: FileTable, start: number, end: number, keys: readonly string[], ratios: PlannerOptions['outputRatios']): Bin {
+  const entries: Array<{ key: string; line: string }> = [];
+  let inputBytes = 0;
+  let estimatedOutputBytes = 0;
+  let ordered = true;
+  for (let i = start; i < end; i++) {
+    entries.push({ key: keys[i], line: `${table.fromGold(i) ? 'gold:' : ''}${keys[i]}\u0000${table.etag(i)}` });
+    if (i > start && keys[i - 1] > keys[i]) ordered = false;
+    inputBytes += table.size(i);
+    estimatedOutputBytes += Math.ceil(table.size(i) * ratios[table.format(i)]);
   }
-  return bins;
-}
-
-/** How many bins a partition's small files need: the remainder is spread when bins stay within tolerance. */
-export function binCount(totalEstimated: number, targetBytes: number): number {
-  const n = Math.max(1, Math.ceil(totalEstimated / targetBytes));
-  if (n > 1 && totalEstimated / (n - 1) <= targetBytes * (1 + SPREAD_TOLERANCE)) return n - 1;
-  return n;
-}
-
-function makeBin(files: SourceFile[], ratios: PlannerOptions['outputRatios']): Bin {
-  const sorted = [...files].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  // Ids hash the inputs in key order, whatever order the bin holds them in (Kafka: offset order).
+  if (!ordered) entries.sort(byKey);
   return {
-    binId: contentId(sorted.map((f) => `${f.fromGold ? 'gold:' : ''}${f.key}\u0000${f.etag}`)),
-    files: sorted,
-    inputBytes: sorted.reduce((s, f) => s + f.size, 0),
-    estimatedOutputBytes: sorted.reduce((s, f) => s + estimateOutputBytes(f, ratios), 0),
+    binId: contentId(entries.map((e) => e.line)),
+    get files() {
+      const files = table.files(start, end);
+      return ordered ? files : inKeyOrder(files);
+    },
+    fileCount: end - start,
+    sizes: () => Array.from({ length: end - start }, (_, j) => table.size(start + j)),
+    inputBytes,
+    estimatedOutputBytes,
   };
+}
+
+/**
+ * A partition's small files in bin order: Kafka Connect objects in (topic-partition, offset)
+ * order, so bins cut a topic-partition into consecutive ranges, everything else in key order.
+ * The listing's own table is used as it is when it already is that order (the usual case).
+ */
+function orderedCandidates(landing: FileTable, fresh: readonly number[], gold: readonly SourceFile[], allFresh: boolean): { table: FileTable; keys: string[] } {
+  const keys = [...gold.map((g) => g.key), ...fresh.map((i) => landing.key(i))];
+  const kafka = keys.some((k) => parseKafkaName(k) !== undefined);
+  const sortKeys = kafka ? keys.map(kafkaSortKey) : keys;
+  const order = keys.map((_, i) => i);
+  let sorted = true;
+  for (let i = 1; i < sortKeys.length && sorted; i++) if (sortKeys[i - 1] > sortKeys[i]) sorted = false;
+  if (!sorted) order.sort((a, b) => (sortKeys[a] < sortKeys[b] ? -1 : sortKeys[a] > sortKeys[b] ? 1 : 0));
+  if (sorted && allFresh && gold.length === 0) return { table: landing, keys };
+  const table = new FileTable();
+  for (const i of order) {
+    if (i < gold.length) table.push(gold[i]);
+    else table.pushFrom(landing, fresh[i - gold.length]);
+  }
+  return { table, keys: order.map((i) => keys[i]) };
 }
 
 /**
@@ -188,60 +185,56 @@ export function planCompaction(
   let bytesSoFar = 0;
 
   for (const partition of discovery.partitions) {
+    const landing = partition.files;
     const windowEnd = options.now && options.quietPeriodMs > 0 ? partitionWindowEnd(partition.values) : undefined;
     if (windowEnd && Date.parse(options.now!) < windowEnd.getTime() + options.quietPeriodMs) {
-      held.push({ path: partition.path, reason: 'quiet-period', smallFiles: partition.files.length });
+      held.push({ path: partition.path, reason: 'quiet-period', smallFiles: landing.length });
       continue;
     }
     const base = committed.get(partition.path);
-    const fresh = base ? partition.files.filter((f) => !base.sourceIds.has(sourceId(f.key, f.etag))) : partition.files;
+    const fresh: number[] = [];
+    for (let i = 0; i < landing.length; i++) if (!base || !base.sourceIds.has(sourceId(landing.key(i), landing.etag(i)))) fresh.push(i);
     if (base && fresh.length === 0) {
       held.push({ path: partition.path, reason: 'up-to-date', smallFiles: 0 });
       continue;
     }
-    const goldFiles: SourceFile[] = (base?.files ?? []).map((g) => ({
-      key: g.key,
-      size: g.bytes,
-      etag: g.etag,
-      lastModified: '',
-      format: 'parquet',
-      fromGold: true,
-    }));
-    const small: SourceFile[] = [];
-    const carried: SourceFile[] = [];
     // Only our own large gold files are kept as they are (their rows are known from the manifests);
     // everything else, large landing Parquet included, is rewritten into the version.
-    for (const f of [...goldFiles, ...fresh]) (f.fromGold && estimateOutputBytes(f, outputRatios) >= smallLimit ? carried : small).push(f);
-
+    const carried: SourceFile[] = [];
+    const goldSmall: SourceFile[] = [];
+    for (const g of base?.files ?? []) {
+      const f: SourceFile = { key: g.key, size: g.bytes, etag: g.etag, format: 'parquet', fromGold: true };
+      (estimateOutputBytes(f, outputRatios) >= smallLimit ? carried : goldSmall).push(f);
+    }
+    const smallCount = goldSmall.length + fresh.length;
     // Late data for a committed partition is always taken: readers see the catalog's version only.
-    if (!base && small.length < options.minInputFiles) {
-      held.push({ path: partition.path, reason: 'below-min-input-files', smallFiles: small.length });
+    if (!base && smallCount < options.minInputFiles) {
+      held.push({ path: partition.path, reason: 'below-min-input-files', smallFiles: smallCount });
       continue;
     }
-    // Kafka Connect objects in offset order, so bins cut a topic-partition into consecutive ranges.
-    const sortKey = new Map(small.map((f) => [f, kafkaSortKey(f.key)]));
-    small.sort((a, b) => (sortKey.get(a)! < sortKey.get(b)! ? -1 : sortKey.get(a)! > sortKey.get(b)! ? 1 : 0));
-    carried.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    const sizes = small.map((f) => estimateOutputBytes(f, outputRatios));
-    const total = sizes.reduce((a, b) => a + b, 0);
+    const { table, keys } = orderedCandidates(landing, fresh, goldSmall, !base);
+    inKeyOrder(carried);
+    const estimated = new Float64Array(table.length);
+    const input = new Float64Array(table.length);
+    let tooLarge = false;
+    for (let i = 0; i < table.length; i++) {
+      input[i] = table.size(i);
+      estimated[i] = Math.ceil(input[i] * outputRatios[table.format(i)]);
+      if (input[i] > options.maxBinInputBytes) tooLarge = true;
+    }
     // One object larger than a bin may be cannot be compacted here: reported, never attempted.
-    if (small.some((f) => f.size > options.maxBinInputBytes)) {
-      held.push({ path: partition.path, reason: 'file-too-large', smallFiles: small.length });
+    if (tooLarge) {
+      held.push({ path: partition.path, reason: 'file-too-large', smallFiles: smallCount });
       continue;
     }
-    const inputTotal = small.reduce((n, f) => n + f.size, 0);
-    let count = Math.min(Math.max(binCount(total, targetBytes), Math.ceil(inputTotal / options.maxBinInputBytes)), small.length);
-    const cap = targetBytes * (1 + SPREAD_TOLERANCE);
-    const fits = (bins: SourceFile[][] | undefined) => bins?.every((b) => b.reduce((n, f) => n + f.size, 0) <= options.maxBinInputBytes);
-    let split = splitEvenly(small, sizes, count, cap);
-    while (!fits(split)) split = splitEvenly(small, sizes, ++count, cap);
-    const bins = split!.map((files) => makeBin(files, outputRatios));
-    const inputBytes = bins.reduce((s, b) => s + b.inputBytes, 0);
+    const ranges = packBins(estimated, input, { targetBytes, maxInputBytes: options.maxBinInputBytes, maxObjects: options.maxBinObjects });
+    const bins = ranges.map(([a, b]) => makeBin(table, a, b, keys, outputRatios));
+    const inputBytes = bins.reduce((n, b) => n + b.inputBytes, 0);
 
     // Whole partitions only, so every committed version holds all of its partition; the first always fits.
     const first = partitions.length === 0;
     if (!first && (binsSoFar + bins.length > options.maxBinsPerRun || bytesSoFar + inputBytes > options.maxInputBytesPerRun)) {
-      held.push({ path: partition.path, reason: 'run-cap', smallFiles: small.length });
+      held.push({ path: partition.path, reason: 'run-cap', smallFiles: smallCount });
       continue;
     }
     binsSoFar += bins.length;
@@ -276,7 +269,7 @@ export function totalsOf(partitions: readonly PartitionPlan[]): Plan['totals'] {
   const allBins = partitions.flatMap((p) => p.bins);
   return {
     bins: allBins.length,
-    inputFiles: allBins.reduce((s, b) => s + b.files.length, 0),
+    inputFiles: allBins.reduce((s, b) => s + b.fileCount, 0),
     inputBytes: allBins.reduce((s, b) => s + b.inputBytes, 0),
     estimatedOutputBytes: allBins.reduce((s, b) => s + b.estimatedOutputBytes, 0),
   };

@@ -45,21 +45,22 @@ export function planStats(
   plan: Pick<Plan, 'partitions' | 'held'>,
 ): Omit<PlanStats, 'committedPartitions'> {
   const capped = new Set(plan.held.filter((h) => h.reason === 'run-cap').map((h) => h.path));
-  let oldest: string | undefined;
+  let oldest = Infinity;
   const backlog = { objects: 0, bytes: 0 };
   for (const p of partitions) {
     const base = committed.get(p.path);
-    for (const f of p.files) {
-      if (base?.sourceIds.has(sourceId(f.key, f.etag))) continue;
-      if (f.lastModified && (!oldest || f.lastModified < oldest)) oldest = f.lastModified;
+    const t = p.files;
+    for (let i = 0; i < t.length; i++) {
+      if (base?.sourceIds.has(sourceId(t.key(i), t.etag(i)))) continue;
+      if (t.modifiedMs(i) < oldest) oldest = t.modifiedMs(i);
       if (capped.has(p.path)) {
         backlog.objects++;
-        backlog.bytes += f.size;
+        backlog.bytes += t.size(i);
       }
     }
   }
-  const inputSizes = sizeHistogram(plan.partitions.flatMap((p) => [...p.bins.flatMap((b) => b.files.map((f) => f.size)), ...p.carried.map((f) => f.size)]));
-  return { backlog, ...(oldest ? { oldestUncompacted: oldest } : {}), inputSizes };
+  const inputSizes = sizeHistogram(plan.partitions.flatMap((p) => [...p.bins.flatMap((b) => b.sizes()), ...p.carried.map((f) => f.size)]));
+  return { backlog, ...(oldest < Infinity ? { oldestUncompacted: new Date(oldest).toISOString() } : {}), inputSizes };
 }
 
 export type PartitionStatus = 'committed' | 'incomplete' | 'not committed';

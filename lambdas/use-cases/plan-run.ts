@@ -5,7 +5,7 @@ import { binKey, carriedKey, itemsKey, manifestKey, MAX_KEY_BYTES, outputKey, ou
 import { planStats } from '../core/run-report';
 import { baseOf, type CommittedBase, type PartitionState } from '../core/state';
 import { parseKafkaName, topicPartitionId, type KafkaOffsets } from '../core/kafka';
-import { discover, type ListedObject, type SourceFile } from '../core/partitions';
+import { Discoverer, type SourceFile } from '../core/partitions';
 import { DEFAULT_PLANNER_OPTIONS, MB, planCompaction, totalsOf, type Plan } from '../core/planner';
 import type { Clock, ObjectStore } from '../core/ports';
 import type { TableSettings } from '../core/settings';
@@ -63,18 +63,16 @@ export function longestKeyBytes(s: TableSettings, p: Plan['partitions'][number])
 /** Lists the landing table, plans the bins, and stores the plan and one spec per bin. */
 export async function planRun(deps: PlanDeps, request: RunRequest): Promise<PlanRunResult> {
   const { store, settings: s } = deps;
-  const listing: ListedObject[] = [];
   const prefixes = request.partitions?.length ? request.partitions.map((p) => `${s.landingPrefix}${p}`) : [s.landingPrefix];
-  // Each key once, even where prefixes overlap or a server lists one again: an input planned twice would be written twice.
-  const listed = new Set<string>();
+  // Each key once: a prefix inside another is listed once, and the discovery drops a key a server
+  // lists again (an input planned twice would be written twice).
+  const discoverer = new Discoverer({ prefix: s.landingPrefix, partitionKeys: s.partitionKeys, kind: s.layout });
   let listRequests = 0;
-  for (const prefix of prefixes) {
+  for (const prefix of prefixes.filter((p, i) => !prefixes.some((q, j) => j !== i && p.startsWith(q) && (p !== q || j < i)))) {
     let returned = 0;
     for await (const o of store.list(s.landingBucket, prefix)) {
       returned++;
-      if (listed.has(o.key)) continue;
-      listed.add(o.key);
-      listing.push(o);
+      discoverer.add(o);
     }
     listRequests += listPages(returned);
   }
@@ -83,7 +81,7 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
   for await (const o of store.list(s.goldBucket, statePrefix(s.table))) if (o.key.endsWith('/state.json')) committedPartitions++;
   listRequests += listPages(committedPartitions);
 
-  const discovery = discover(listing, { prefix: s.landingPrefix, partitionKeys: s.partitionKeys, kind: s.layout });
+  const discovery = discoverer.result();
   const filtered = { ...discovery, partitions: discovery.partitions.filter((p) => matchesFilter(p.path, request.partitions)) };
   const committed = new Map<string, CommittedBase>();
   await mapLimit(filtered.partitions, 16, async (p) => {
@@ -103,7 +101,7 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
   // S3 keys hold at most 1,024 bytes: a partition any of whose keys would not fit is reported, and nothing of it is written.
   const tooLong = plan.partitions.filter((p) => longestKeyBytes(s, p) > MAX_KEY_BYTES);
   if (tooLong.length) {
-    plan = { ...plan, partitions: plan.partitions.filter((p) => !tooLong.includes(p)), held: [...plan.held, ...tooLong.map((p) => ({ path: p.path, reason: 'key-too-long' as const, smallFiles: p.bins.reduce((n, b) => n + b.files.length, 0) }))] };
+    plan = { ...plan, partitions: plan.partitions.filter((p) => !tooLong.includes(p)), held: [...plan.held, ...tooLong.map((p) => ({ path: p.path, reason: 'key-too-long' as const, smallFiles: p.bins.reduce((n, b) => n + b.fileCount, 0) }))] };
     plan = { ...plan, totals: totalsOf(plan.partitions) };
   }
   const report: PlanReport = {
@@ -125,41 +123,41 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
     deps.costModel ?? DEFAULT_COST_MODEL,
   );
 
+  // Specs are made one bin at a time and written as they are made: a plan's inputs are in memory
+  // once, in the planner's file tables, never as a second copy of objects.
   const items: BinItem[] = [];
-  const specs: BinSpec[] = [];
-  for (const p of plan.partitions) {
-    const held = committed.get(p.path)?.kafka;
-    for (const [i, b] of p.bins.entries()) {
-      const key = binKey(s.table, plan.planId, b.binId);
-      const next = p.bins[i + 1];
-      const kafkaHeld = held && heldFor(held, b.files);
-      specs.push({
-        table: s.table,
-        planId: plan.planId,
-        binId: b.binId,
-        partition: p.path,
-        partitionValues: p.values,
-        version: p.version,
-        files: b.files,
-        outputKey: outputKey(s.goldPrefix, p.path, p.version, b.binId),
-        manifestKey: manifestKey(s.table, p.path, p.version, b.binId),
-        estimatedOutputBytes: b.estimatedOutputBytes,
-        ...(next ? { nextBinKey: binKey(s.table, plan.planId, next.binId) } : {}),
-        ...(kafkaHeld ? { kafkaHeld } : {}),
-      });
-      items.push({
-        table: s.table,
-        planId: plan.planId,
-        binId: b.binId,
-        partition: p.path,
-        version: p.version,
-        binKey: key,
-        inputFiles: b.files.length,
-        inputBytes: b.inputBytes,
-      });
-    }
+  const bins = plan.partitions.flatMap((p) => p.bins.map((b, i) => ({ p, b, next: p.bins[i + 1] })));
+  await mapLimit(bins, 16, async ({ p, b, next }) => {
+    const files = b.files;
+    const kafkaHeld = committed.get(p.path)?.kafka && heldFor(committed.get(p.path)!.kafka!, files);
+    const spec: BinSpec = {
+      table: s.table,
+      planId: plan.planId,
+      binId: b.binId,
+      partition: p.path,
+      partitionValues: p.values,
+      version: p.version,
+      files,
+      outputKey: outputKey(s.goldPrefix, p.path, p.version, b.binId),
+      manifestKey: manifestKey(s.table, p.path, p.version, b.binId),
+      estimatedOutputBytes: b.estimatedOutputBytes,
+      ...(next ? { nextBinKey: binKey(s.table, plan.planId, next.binId) } : {}),
+      ...(kafkaHeld ? { kafkaHeld } : {}),
+    };
+    await store.putJson(s.goldBucket, binKey(s.table, plan.planId, b.binId), spec);
+  });
+  for (const { p, b } of bins) {
+    items.push({
+      table: s.table,
+      planId: plan.planId,
+      binId: b.binId,
+      partition: p.path,
+      version: p.version,
+      binKey: binKey(s.table, plan.planId, b.binId),
+      inputFiles: b.fileCount,
+      inputBytes: b.inputBytes,
+    });
   }
-  await mapLimit(specs, 16, (spec) => store.putJson(s.goldBucket, binKey(s.table, plan.planId, spec.binId), spec));
   const stored: StoredPlan = {
     table: s.table,
     planId: plan.planId,
@@ -168,7 +166,7 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
       path: p.path,
       values: p.values,
       version: p.version,
-      bins: p.bins.map((b) => ({ binId: b.binId, files: b.files.length, inputBytes: b.inputBytes, estimatedOutputBytes: b.estimatedOutputBytes })),
+      bins: p.bins.map((b) => ({ binId: b.binId, files: b.fileCount, inputBytes: b.inputBytes, estimatedOutputBytes: b.estimatedOutputBytes })),
       carried: p.carried,
       ...(p.baseVersion ? { baseVersion: p.baseVersion } : {}),
       newFiles: p.newFiles,

@@ -89,7 +89,7 @@ describe('discover', () => {
       ],
       layout,
     );
-    expect(d.partitions.map((p) => [p.path, p.files.map((f) => f.key.split('/').pop())])).toEqual([
+    expect(d.partitions.map((p) => [p.path, p.files.files().map((f) => f.key.split('/').pop())])).toEqual([
       ['dt=2024-12-19/hour=14', ['a.json', 'b.json']],
       ['dt=2024-12-19/hour=15', ['b.json']],
     ]);
@@ -118,7 +118,7 @@ describe('Firehose layout', () => {
       [obj('fh/2024/12/19/14/s-1-2024-12-19-14-00-01-aaa'), obj('fh/2024/12/19/14/s-1-2024-12-19-14-00-02-bbb.gz'), obj('fh/2024/12/19/15/part.txt'), obj('fh/stray')],
       { prefix: 'fh/', partitionKeys: ['dt', 'hour'], kind: 'firehose' },
     );
-    expect(d.partitions.map((p) => [p.path, p.files.map((f) => f.format)])).toEqual([['dt=2024-12-19/hour=14', ['jsonl', 'jsonl.gz']]]);
+    expect(d.partitions.map((p) => [p.path, p.files.files().map((f) => f.format)])).toEqual([['dt=2024-12-19/hour=14', ['jsonl', 'jsonl.gz']]]);
     expect(d.skipped).toMatchObject({ 'unknown-format': 1, 'outside-layout': 1 });
   });
 });

@@ -1,18 +1,21 @@
 import { ConfigurationError } from '../../lambdas/core/errors';
 import { DEFAULT_OUTPUT_RATIOS } from '../../lambdas/core/formats';
+import { FileTable } from '../../lambdas/core/file-table';
 import type { Discovery, SourceFile } from '../../lambdas/core/partitions';
 import { sourceId } from '../../lambdas/core/state';
-import { binCount, DEFAULT_PLANNER_OPTIONS, MB, mergeOutputRatios, partitionWindowEnd, planCompaction, type PlannerOptions } from '../../lambdas/core/planner';
+import { binCount } from '../../lambdas/core/bin-packing';
+import { DEFAULT_PLANNER_OPTIONS, MB, mergeOutputRatios, planCompaction, type PlannerOptions } from '../../lambdas/core/planner';
+import { partitionWindowEnd } from '../../lambdas/core/time-window';
 
 const ratio1 = { ...DEFAULT_OUTPUT_RATIOS, jsonl: 1 };
 const opts = (o: Partial<PlannerOptions> = {}): PlannerOptions => ({ ...DEFAULT_PLANNER_OPTIONS, targetBytes: 100 * MB, outputRatios: ratio1, ...o });
 
 function file(partition: string, i: number, sizeMb: number, etag = 'e'): SourceFile {
-  return { key: `t/${partition}/f-${String(i).padStart(4, '0')}.json`, size: Math.round(sizeMb * MB), etag, lastModified: '2024-01-01T00:00:00Z', format: 'jsonl' };
+  return { key: `t/${partition}/f-${String(i).padStart(4, '0')}.json`, size: Math.round(sizeMb * MB), etag, format: 'jsonl' };
 }
 function discovery(parts: Record<string, number[]>): Discovery {
   return {
-    partitions: Object.entries(parts).map(([path, sizes]) => ({ path, values: {}, files: sizes.map((s, i) => file(path, i, s)) })),
+    partitions: Object.entries(parts).map(([path, sizes]) => ({ path, values: {}, files: FileTable.from(sizes.map((s, i) => file(path, i, s))) })),
     skipped: {} as Discovery['skipped'],
     skippedExamples: [],
   };
@@ -73,14 +76,14 @@ describe('planCompaction', () => {
 
     it('is up to date when the landing zone holds nothing new', () => {
       const d = discovery({ p: [1, 1, 1, 1, 1] });
-      const plan = planCompaction(d, opts(), committed('p', d.partitions[0].files, [{ key: 'g/p/v=v1/part-a.parquet', mb: 5 }]));
+      const plan = planCompaction(d, opts(), committed('p', d.partitions[0].files.files(), [{ key: 'g/p/v=v1/part-a.parquet', mb: 5 }]));
       expect(plan.partitions).toEqual([]);
       expect(plan.held).toEqual([{ path: 'p', reason: 'up-to-date', smallFiles: 0 }]);
     });
 
     it('takes even one late file, recompacting small gold files and carrying large ones', () => {
       const d = discovery({ p: [1, 1, 1, 1, 1, 2] });
-      const old = d.partitions[0].files.slice(0, 5);
+      const old = d.partitions[0].files.files(0, 5);
       const plan = planCompaction(d, opts(), committed('p', old, [
         { key: 'g/p/v=v1/part-big.parquet', mb: 90 },
         { key: 'g/p/v=v1/part-small.parquet', mb: 5 },
@@ -104,7 +107,7 @@ describe('planCompaction', () => {
 
   it('gives the same plan, bin ids and versions for the same listing, in any listing order', () => {
     const d = discovery({ a: [1, 2, 3, 4, 5, 6], b: Array(30).fill(10) });
-    const reversed: Discovery = { ...d, partitions: d.partitions.map((p) => ({ ...p, files: [...p.files].reverse() })) };
+    const reversed: Discovery = { ...d, partitions: d.partitions.map((p) => ({ ...p, files: FileTable.from(p.files.files().reverse()) })) };
     const one = planCompaction(d, opts());
     const two = planCompaction(reversed, opts());
     expect(two.planId).toBe(one.planId);
@@ -113,7 +116,7 @@ describe('planCompaction', () => {
 
   it('changes the bin id when an input ETag changes', () => {
     const d = discovery({ a: [1, 1, 1, 1, 1] });
-    const changed: Discovery = { ...d, partitions: [{ ...d.partitions[0], files: d.partitions[0].files.map((f, i) => (i === 2 ? { ...f, etag: 'new' } : f)) }] };
+    const changed: Discovery = { ...d, partitions: [{ ...d.partitions[0], files: FileTable.from(d.partitions[0].files.files().map((f, i) => (i === 2 ? { ...f, etag: 'new' } : f))) }] };
     expect(planCompaction(changed, opts()).partitions[0].bins[0].binId).not.toBe(planCompaction(d, opts()).partitions[0].bins[0].binId);
   });
 

@@ -1,0 +1,44 @@
+import { binCount } from './bin-packing';
+import { contentId } from './hash';
+
+/** A group of one partition's bins whose outputs the second stage merges into target-size files. */
+export interface MergeGroup {
+  /** Hash of its bins' ids: the same bins always give the same merge. */
+  readonly mergeId: string;
+  readonly binIds: readonly string[];
+  /** Estimated bytes of the bins' outputs: what the merge reads. */
+  readonly estimatedInputBytes: number;
+}
+
+/**
+ * A partition that needs more bins than target-size files (its bins are bounded by objects or
+ * scratch space, not by output size) gets a second stage: contiguous runs of its bins, each
+ * read by one merge of at most `maxMergeInputBytes`, written as the fewest target-size files.
+ * A partition whose bins already make target-size files (or has one bin) is not merged.
+ */
+export function mergeGroups(
+  bins: ReadonlyArray<{ readonly binId: string; readonly estimatedOutputBytes: number }>,
+  targetBytes: number,
+  maxMergeInputBytes: number,
+): MergeGroup[] {
+  const total = bins.reduce((n, b) => n + b.estimatedOutputBytes, 0);
+  if (bins.length < 2 || binCount(total, targetBytes) >= bins.length) return [];
+  const groups: MergeGroup[] = [];
+  let run: Array<(typeof bins)[number]> = [];
+  let bytes = 0;
+  const close = () => {
+    if (run.length) groups.push({ mergeId: contentId(['merge', ...run.map((b) => b.binId)]), binIds: run.map((b) => b.binId), estimatedInputBytes: bytes });
+    run = [];
+    bytes = 0;
+  };
+  for (const b of bins) {
+    if (run.length && bytes + b.estimatedOutputBytes > maxMergeInputBytes) close();
+    run.push(b);
+    bytes += b.estimatedOutputBytes;
+  }
+  close();
+  return groups;
+}
+
+/** How many files a merge writes: the fewest of the target size for its inputs' actual bytes. */
+export const mergeOutputFiles = (inputBytes: number, targetBytes: number) => binCount(inputBytes, targetBytes);
