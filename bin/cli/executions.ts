@@ -18,7 +18,7 @@ export function duration(ms: number): string {
 /** `20241219T140000Z`: sorts by time and is a valid execution name. */
 export const stamp = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 
-const MAX_OUTCOME = 120;
+const MAX_OUTCOME = 160;
 const usd = (n: number) => `$${n < 0.01 ? n.toFixed(6) : n.toFixed(4)}`;
 const plural = (n: number, one: string) => `${n.toLocaleString('en-US')} ${one}${n === 1 ? '' : 's'}`;
 
