@@ -4,142 +4,41 @@
  * the gold bucket with the S3 adapter.
  */
 import { randomBytes } from 'node:crypto';
-import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import {
-  DescribeExecutionCommand,
-  ExecutionStatus,
-  ListExecutionsCommand,
-  RedriveExecutionCommand,
-  StartExecutionCommand,
-  type DescribeExecutionOutput,
-  type SFNClient,
-} from '@aws-sdk/client-sfn';
+import { ExecutionStatus, ListExecutionsCommand, RedriveExecutionCommand, type DescribeExecutionOutput } from '@aws-sdk/client-sfn';
+import { StepFunctionsExecutions } from '../../lambdas/adapters/sfn-executions';
+import { LocalProcesses } from '../../lambdas/adapters/local-processes';
 import { mapLimit } from '../../lambdas/core/concurrency';
 import { InvalidInputError } from '../../lambdas/core/errors';
-import type { Clock, ObjectStore } from '../../lambdas/core/ports';
-import type { RunReport } from '../../lambdas/core/run-report';
+import { leaseKey } from '../../lambdas/core/keys';
+import { decideLease, type Lease } from '../../lambdas/core/lease';
 import { parseRunRequest } from '../../lambdas/core/settings';
 import type { Command } from './command-line';
-import { duration, headline, nameOf, noReportReason, placeInOutput, reportPlace, reportText, stamp, type ReportPlace } from './executions';
+import { duration, headline, nameOf, noReportReason, reportPlace, reportText, stamp } from './executions';
 import { UsageError } from './flags';
-import { executionArnOf, regionOfArn, resolveTarget, type Target } from './target';
+import { inputOf, Session, type DeployedDeps } from './session';
+import type { Target } from './target';
 import { PROGRAM } from './verbs';
 
-export interface DeployedDeps {
-  readonly sfn: (region: string | undefined) => SFNClient;
-  readonly cfn: () => CloudFormationClient;
-  /** The S3 store reports are read with, in a region. */
-  readonly store: (region: string | undefined) => ObjectStore;
-  readonly clock: Clock;
-  readonly sleep: (ms: number) => Promise<void>;
-  /** Between two looks at a waited-for execution. */
-  readonly pollMs: number;
-}
+export type { DeployedDeps } from './session';
 
-const NAME = /^[A-Za-z0-9_.-]{1,80}$/;
 const STATES = Object.values(ExecutionStatus) as string[];
 const REQUEST_FLAGS = { partitions: 'partitions', 'dry-run': 'dryRun', 'target-mb': 'targetFileMb', 'if-running': 'ifRunning' } as const;
-const ENDED = (s: string | undefined) => s !== 'RUNNING' && s !== 'PENDING_REDRIVE';
-
-/** What one deployed verb works with: the flags, and the target found once. */
-class Session {
-  private target?: Promise<Target>;
-
-  constructor(readonly cmd: Command, readonly deps: DeployedDeps) {}
-
-  get flags() {
-    return this.cmd.flags as Readonly<Record<string, string | boolean | undefined>>;
-  }
-
-  resolve(): Promise<Target> {
-    return (this.target ??= resolveTarget(this.deps.cfn, this.cmd.flags));
-  }
-
-  /** The positional execution as an ARN (a name is looked up on the target's state machine). */
-  executionArn(): Promise<string> {
-    return executionArnOf(this.cmd.positionals[0], async () => (await this.resolve()).stateMachineArn);
-  }
-
-  sfn(arn: string): SFNClient {
-    return this.deps.sfn(regionOfArn(arn));
-  }
-
-  store(arn: string): ObjectStore {
-    return this.deps.store((this.flags.region as string | undefined) ?? regionOfArn(arn));
-  }
-
-  async describe(arn: string): Promise<DescribeExecutionOutput> {
-    try {
-      return await this.sfn(arn).send(new DescribeExecutionCommand({ executionArn: arn }));
-    } catch (e) {
-      if ((e as Error).name === 'ExecutionDoesNotExist') throw new UsageError(`no execution ${arn}`, this.cmd.verb.name);
-      throw e;
-    }
-  }
-
-  /** Where the execution's report is: named by its output, else the table's key in the gold bucket. */
-  async place(arn: string, d: DescribeExecutionOutput): Promise<ReportPlace> {
-    const named = placeInOutput(d.output);
-    if (named) return named;
-    const input = (() => {
-      try {
-        return JSON.parse(d.input ?? '') as { table?: unknown };
-      } catch {
-        return {};
-      }
-    })();
-    const t = this.flags['gold-bucket'] && this.flags.table ? undefined : await this.resolve();
-    const bucket = (this.flags['gold-bucket'] as string | undefined) ?? t?.goldBucket;
-    const table = (this.flags.table as string | undefined) ?? (typeof input.table === 'string' ? input.table : t?.table);
-    if (!bucket || !table) throw new UsageError('the report\'s place is not known: pass --gold-bucket and --table (or --stack)', this.cmd.verb.name);
-    return reportPlace(arn, bucket, table);
-  }
-
-  async report(arn: string, place: ReportPlace): Promise<RunReport | undefined> {
-    return this.store(arn).getJson<RunReport>(place.bucket, place.key);
-  }
-
-  /** Polls until the execution ends (a redriven one: ends again); prints its end and returns the exit code. */
-  async wait(arn: string, redrivenAt?: Date): Promise<number> {
-    for (;;) {
-      const d = await this.describe(arn);
-      const again = !redrivenAt || (d.redriveDate !== undefined && d.redriveDate.getTime() >= redrivenAt.getTime());
-      if (ENDED(d.status) && again) {
-        const report = await this.report(arn, await this.place(arn, d)).catch(() => undefined);
-        const took = duration((d.stopDate ?? this.deps.clock.now()).getTime() - d.startDate!.getTime());
-        console.log(`${nameOf(arn)}: ${d.status} after ${took}; ${report ? headline(report) : noReportReason(d.status)}`);
-        if (d.status !== 'SUCCEEDED' && d.error) console.log(`  ${d.error}: ${d.cause ?? ''}`.trimEnd());
-        return d.status === 'SUCCEEDED' ? 0 : 1;
-      }
-      await this.deps.sleep(this.deps.pollMs);
-    }
-  }
-
-  async startExecution(stateMachineArn: string, name: string, input: string): Promise<string> {
-    try {
-      const out = await this.sfn(stateMachineArn).send(new StartExecutionCommand({ stateMachineArn, name, input }));
-      return out.executionArn!;
-    } catch (e) {
-      if ((e as Error).name === 'ExecutionAlreadyExists') {
-        throw new UsageError(`an execution named ${name} already exists with another input (names are unique per state machine for 90 days): pass another --name`, this.cmd.verb.name);
-      }
-      throw e;
-    }
-  }
-
-  executionName(fallback: string): string {
-    const name = (this.flags.name as string | undefined) ?? fallback;
-    if (!NAME.test(name)) throw new UsageError(`flag --name: "${name}" is not an execution name (1-80 letters, digits, -, _ or .)`, this.cmd.verb.name);
-    return name;
-  }
-}
 
 function announce(what: string, arn: string, input: string): void {
   const name = nameOf(arn);
-  console.log(`${what} ${name}`);
+  console.log(what);
   console.log(`  ${arn}`);
   console.log(`  input ${input}`);
   console.log(`follow it: ${PROGRAM} status; its report once it ends: ${PROGRAM} report ${name}`);
+}
+
+/**
+ * The keys an input's partitions are checked against. Without the stack's PartitionKeys output (and
+ * no --partition-keys) only their k=v form is checked here; the plan step checks the keys.
+ */
+function keysFor(t: Target | undefined, input: unknown): readonly string[] {
+  const asked = (input as { partitions?: unknown } | undefined)?.partitions;
+  return t?.partitionKeys ?? (Array.isArray(asked) ? asked.map((p) => String(p).split('=')[0]) : ['dt']);
 }
 
 /** The run request from --input or the request flags, checked by the plan step's own parser. */
@@ -167,11 +66,8 @@ function request(s: Session, t: Target): string {
       ...(f['if-running'] !== undefined ? { ifRunning: f['if-running'] } : {}),
     };
   }
-  // Without the stack's PartitionKeys output (and no --partition-keys), only the k=v form is checked here; the plan step checks the keys.
-  const asked = (input as { partitions?: unknown }).partitions;
-  const keys = t.partitionKeys ?? (Array.isArray(asked) ? asked.map((p) => String(p).split('=')[0]) : ['dt']);
   try {
-    return JSON.stringify(parseRunRequest(input, { table, partitionKeys: keys }));
+    return JSON.stringify(parseRunRequest(input, { table, partitionKeys: keysFor(t, input) }));
   } catch (e) {
     if (!(e instanceof InvalidInputError)) throw e;
     if (typeof f.input === 'string') throw new UsageError(`flag --input: ${e.message}`, 'start');
@@ -186,7 +82,7 @@ async function start(s: Session): Promise<number> {
   const input = request(s, t);
   const name = s.executionName(`cli-${stamp(s.deps.clock.now())}-${randomBytes(2).toString('hex')}`);
   const arn = await s.startExecution(t.stateMachineArn, name, input);
-  announce(`started (${t.from}, table ${t.table ?? s.flags.table})`, arn, input);
+  announce(`started ${nameOf(arn)} (${t.from}, table ${t.table ?? s.flags.table})`, arn, input);
   return s.flags.wait ? s.wait(arn) : 0;
 }
 
@@ -195,31 +91,52 @@ async function rerun(s: Session): Promise<number> {
   const d = await s.describe(arn);
   const input = d.input ?? '{}';
   // The same input, checked again: one the plan step refused would only fail again.
-  const parsed = (() => {
-    try {
-      return JSON.parse(input) as { table?: unknown; partitions?: unknown };
-    } catch {
-      return undefined;
-    }
-  })();
+  const parsed = inputOf(d);
   const t = s.flags.stack || s.flags['state-machine-arn'] || !s.cmd.positionals[0].startsWith('arn:') ? await s.resolve() : undefined;
   const table = t?.table ?? (typeof parsed?.table === 'string' ? parsed.table : '');
-  const keys = t?.partitionKeys ?? (Array.isArray(parsed?.partitions) ? parsed!.partitions.map((p) => String(p).split('=')[0]) : ['dt']);
   try {
-    parseRunRequest(parsed ?? input, { table, partitionKeys: keys });
+    parseRunRequest(parsed ?? input, { table, partitionKeys: keysFor(t, parsed) });
   } catch (e) {
     if (!(e instanceof InvalidInputError)) throw e;
     throw new UsageError(`the input of ${nameOf(arn)} is not a run request the pipeline takes (${e.message}); start a corrected one: ${PROGRAM} start --input '...'`, 'rerun');
   }
-  const stem = nameOf(arn).replace(/-rerun-\d{8}T\d{6}Z$/, '').slice(0, 55);
+  const stem = nameOf(arn).replace(/-rerun-\d{8}T\d{6}Z$/, '').replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 55);
   const name = s.executionName(`${stem}-rerun-${stamp(s.deps.clock.now())}`);
   const started = await s.startExecution(d.stateMachineArn!, name, input);
-  announce(`rerun of ${nameOf(arn)} started as`, started, input);
+  announce(`rerun of ${nameOf(arn)} started as ${nameOf(started)}`, started, input);
   return s.flags.wait ? s.wait(started) : 0;
+}
+
+/** Another run holding the table: a redriven execution goes on past its plan step, so it would not ask for the lease again. */
+async function heldBy(s: Session, arn: string, d: DescribeExecutionOutput): Promise<Lease | undefined> {
+  const { bucket, table } = await s.bucketAndTable(d);
+  if (!bucket || !table) throw new UsageError('the table\'s run lease cannot be checked: pass --gold-bucket and --table (or --stack), or --force', 'redrive');
+  const lease = await s.store(arn).getJson<Lease>(bucket, leaseKey(table));
+  if (!lease || lease.holder === arn) return undefined;
+  const status = lease.holder.startsWith('arn:') ? new StepFunctionsExecutions(s.sfn(lease.holder)) : new LocalProcesses();
+  return decideLease(lease, arn, s.deps.clock.now(), await status.isRunning(lease.holder)) === 'blocked' ? lease : undefined;
 }
 
 async function redrive(s: Session): Promise<number> {
   const arn = await s.executionArn();
+  if (!s.flags.force) {
+    const d = await s.describe(arn);
+    // Every step's error is caught so the report gets written; the run then ends in a Fail state of
+    // its own, and a redrive continues from that state: it would only fail again.
+    if (d.status === 'FAILED') {
+      throw new UsageError(
+        `${nameOf(arn)} FAILED (${d.error ?? 'no error'}): the workflow caught the error, wrote the run report and ended in its own Fail state, so a redrive would continue from that state and fail again; rerun it instead: ${PROGRAM} rerun ${nameOf(arn)} (or redrive anyway with --force)`,
+        'redrive',
+      );
+    }
+    const lease = await heldBy(s, arn, d);
+    if (lease) {
+      throw new UsageError(
+        `table ${lease.table} is held by ${lease.holder} (since ${lease.acquiredAt}): a redriven ${nameOf(arn)} would go on past its plan step without the run lease, beside that run; redrive once it ended, rerun, or pass --force`,
+        'redrive',
+      );
+    }
+  }
   let redrivenAt: Date;
   try {
     redrivenAt = (await s.sfn(arn).send(new RedriveExecutionCommand({ executionArn: arn }))).redriveDate!;
@@ -232,7 +149,7 @@ async function redrive(s: Session): Promise<number> {
       'redrive',
     );
   }
-  console.log(`redriven ${nameOf(arn)} at ${redrivenAt.toISOString()}: it goes on from the step that failed, the bins it finished are not run again`);
+  console.log(`redriven ${nameOf(arn)} at ${redrivenAt.toISOString()}: it goes on from the step it stopped in; the bins it finished are not run again`);
   console.log(`follow it: ${PROGRAM} status; its report once it ends: ${PROGRAM} report ${nameOf(arn)}`);
   return s.flags.wait ? s.wait(arn, redrivenAt) : 0;
 }

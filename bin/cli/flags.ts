@@ -73,6 +73,7 @@ export const VERB_FLAGS = {
   wait: { boolean: true, help: 'wait for the execution to end, then print its report\'s headline; exit 1 unless it succeeded' },
   limit: { value: 'N', help: 'executions to list, 1-1000; default 10' },
   state: { value: 'STATE', help: 'only executions in this state: RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED or PENDING_REDRIVE' },
+  force: { boolean: true, help: 'redrive a FAILED execution even so (it continues from the Fail state it ended in, and fails again unless that state was not the workflow\'s own)' },
   json: { boolean: true, help: 'print the report as JSON (report.json) instead of text (report.md)' },
 } as const satisfies Record<string, Flag>;
 

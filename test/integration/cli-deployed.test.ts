@@ -22,6 +22,7 @@ import type { RunReport } from '../../lambdas/core/run-report';
 import { putFiles, sensorFiles } from '../../local/generate';
 import { LOCAL_BUCKETS, localPipeline, synthesizeApp, type LocalPipeline } from '../../local/pipeline';
 import { executionArn } from '../../local/workflow';
+import { nameOf } from '../../bin/cli/executions';
 import { runCli } from '../helpers/cli';
 import { useLoopback } from '../helpers/loopback';
 import { getBytes } from '../helpers/rows';
@@ -80,7 +81,7 @@ describe('start', () => {
       code: 0,
       stderr: '',
       stdout: [
-        'started (stack S3Compactor, table sensors) nightly-backfill',
+        'started nightly-backfill (stack S3Compactor, table sensors)',
         `  ${arn('nightly-backfill')}`,
         `  input ${input}`,
         'follow it: npm run compact -- status; its report once it ends: npm run compact -- report nightly-backfill',
@@ -113,7 +114,7 @@ describe('start', () => {
     [['--input', '{"table": "sensors", "dryrun": true}'], 'flag --input: run input has unknown field(s) dryrun; allowed: table, partitions, dryRun, targetFileMb, ifRunning'],
     [['--input', '{table'], 'flag --input is not JSON (Expected property name or \'}\' in JSON at position 1)'],
     [['--input', '{"table": "sensors"}', '--dry-run'], 'pass --input or --dry-run, not both'],
-    [['--name', 'my run'], 'flag --name: "my run" is not an execution name (1-80 letters, digits, -, _ or .)'],
+    [['--name', 'my run'], 'flag --name: "my run" is not an execution name (1-80 letters, digits, - or _)'],
   ])('%j refuses to start: %s', async (flags, message) => {
     const r = await runCli(['start', ...flags], deps);
     expect(r).toEqual({ code: 2, stdout: '', stderr: `error: ${message}\nsee: npm run compact -- help start\n` });
@@ -153,37 +154,72 @@ describe('start', () => {
 });
 
 describe('redrive and rerun', () => {
-  it('redrives an execution by name, and says what to do with one that cannot be', async () => {
-    sfn.on(RedriveExecutionCommand).resolvesOnce({ redriveDate: new Date('2024-12-20T12:00:01.000Z') }).rejects(new ExecutionNotRedrivable({ message: 'Execution is SUCCEEDED', $metadata: {} }));
-    const r = await runCli(['redrive', 'cli-20241219T140000Z-3f9a'], deps);
+  /** The gold bucket as redrive reads it: the table's lease, if any. */
+  const goldWith = (lease?: object) => {
+    const getJson = jest.fn(async (bucket: string, key: string) => (bucket === 'gold' && key === '_compactor/sensors/lease.json' ? lease : undefined));
+    return { store: () => ({ getJson }) as never, getJson };
+  };
+
+  it('redrives an aborted or timed-out execution by name once the table is free, and says what to do with one that cannot be redriven', async () => {
+    sfn.on(DescribeExecutionCommand).resolves(described('cli-20241219T140000Z-3f9a', { status: 'ABORTED', input: '{"table":"sensors"}' }));
+    sfn.on(RedriveExecutionCommand).resolvesOnce({ redriveDate: new Date('2024-12-20T12:00:01.000Z') }).rejects(new ExecutionNotRedrivable({ message: 'Execution redrivable period exceeded.', $metadata: {} }));
+    const gold = goldWith(undefined);
+    const r = await runCli(['redrive', 'cli-20241219T140000Z-3f9a'], { ...deps, store: gold.store });
+    expect(sfn.commandCalls(DescribeExecutionCommand).map((c) => c.args[0].input)).toEqual([{ executionArn: arn('cli-20241219T140000Z-3f9a') }]);
+    expect(gold.getJson.mock.calls).toEqual([['gold', '_compactor/sensors/lease.json']]);
     expect(inputs(RedriveExecutionCommand)).toEqual([{ executionArn: arn('cli-20241219T140000Z-3f9a') }]);
     expect(r).toEqual({
       code: 0,
       stderr: '',
       stdout:
-        'redriven cli-20241219T140000Z-3f9a at 2024-12-20T12:00:01.000Z: it goes on from the step that failed, the bins it finished are not run again\n' +
+        'redriven cli-20241219T140000Z-3f9a at 2024-12-20T12:00:01.000Z: it goes on from the step it stopped in; the bins it finished are not run again\n' +
         'follow it: npm run compact -- status; its report once it ends: npm run compact -- report cli-20241219T140000Z-3f9a\n',
     });
-    const refused = await runCli(['redrive', arn('done')], deps);
-    expect(refused).toEqual({
+    expect(await runCli(['redrive', arn('old'), '--force'], deps)).toEqual({
       code: 2,
       stdout: '',
       stderr:
-        'error: done cannot be redriven (Execution is SUCCEEDED): a FAILED, TIMED_OUT or ABORTED execution can be, within 14 days of its end; to run its input again: npm run compact -- rerun done\nsee: npm run compact -- help redrive\n',
+        'error: old cannot be redriven (Execution redrivable period exceeded.): a FAILED, TIMED_OUT or ABORTED execution can be, within 14 days of its end; to run its input again: npm run compact -- rerun old\nsee: npm run compact -- help redrive\n',
     });
-    // An execution given by its ARN needs no stack.
-    expect(cfn.commandCalls(DescribeStacksCommand)).toHaveLength(1);
+  });
+
+  it('refuses to redrive a FAILED execution (it would fail again in its own Fail state) and one whose table another run holds, unless told --force', async () => {
+    sfn.on(DescribeExecutionCommand, { executionArn: arn('failed') }).resolves(described('failed', { status: 'FAILED', error: 'VerificationError', input: '{"table":"sensors"}' }));
+    sfn.on(DescribeExecutionCommand, { executionArn: arn('stopped') }).resolves(described('stopped', { status: 'TIMED_OUT', input: '{"table":"sensors"}' }));
+    sfn.on(DescribeExecutionCommand, { executionArn: arn('other') }).resolvesOnce(described('other', { status: 'RUNNING' })).resolves(described('other', { status: 'SUCCEEDED' }));
+    sfn.on(RedriveExecutionCommand).resolves({ redriveDate: NOW });
+    const held = goldWith({ table: 'sensors', holder: arn('other'), acquiredAt: '2024-12-20T11:30:00.000Z', expiresAt: '2024-12-21T11:30:00.000Z' });
+
+    expect(await runCli(['redrive', 'failed'], { ...deps, store: held.store })).toEqual({
+      code: 2,
+      stdout: '',
+      stderr:
+        'error: failed FAILED (VerificationError): the workflow caught the error, wrote the run report and ended in its own Fail state, so a redrive would continue from that state and fail again; rerun it instead: npm run compact -- rerun failed (or redrive anyway with --force)\nsee: npm run compact -- help redrive\n',
+    });
+    expect(await runCli(['redrive', 'stopped'], { ...deps, store: held.store })).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `error: table sensors is held by ${arn('other')} (since 2024-12-20T11:30:00.000Z): a redriven stopped would go on past its plan step without the run lease, beside that run; redrive once it ended, rerun, or pass --force\nsee: npm run compact -- help redrive\n`,
+    });
+    expect(inputs(RedriveExecutionCommand)).toEqual([]);
+    // The holder has ended since: the lease is free for the redriven execution.
+    expect((await runCli(['redrive', 'stopped'], { ...deps, store: held.store })).code).toBe(0);
+    expect((await runCli(['redrive', 'failed', '--force'], { ...deps, store: held.store })).code).toBe(0);
+    expect(inputs(RedriveExecutionCommand)).toEqual([{ executionArn: arn('stopped') }, { executionArn: arn('failed') }]);
+    expect(sfn.commandCalls(DescribeExecutionCommand).map((c) => nameOf(c.args[0].input.executionArn!))).toEqual(['failed', 'stopped', 'other', 'stopped', 'other']);
   });
 
   it('waits for a redriven execution to end again, not for the end it had before', async () => {
     const redrivenAt = new Date('2024-12-20T12:00:01.000Z');
     sfn.on(RedriveExecutionCommand).resolves({ redriveDate: redrivenAt });
-    const old = described('f', { status: 'FAILED', stopDate: new Date('2024-12-20T11:10:00.000Z') });
+    const old = described('f', { status: 'TIMED_OUT', stopDate: new Date('2024-12-20T11:10:00.000Z'), input: '{"table":"sensors"}' });
     sfn.on(DescribeExecutionCommand)
+      .resolvesOnce(old)
       .resolvesOnce(old)
       .resolvesOnce(described('f', { status: 'RUNNING', redriveDate: redrivenAt, redriveCount: 1 }))
       .resolves(described('f', { status: 'SUCCEEDED', redriveDate: redrivenAt, redriveCount: 1, stopDate: new Date('2024-12-20T12:01:00.000Z'), output: '{}' }));
-    const r = await runCli(['redrive', 'f', '--wait', '--gold-bucket', 'gold', '--table', 'sensors'], { ...deps, store: () => ({ getJson: async () => undefined }) as never });
+    const r = await runCli(['redrive', 'f', '--wait', '--gold-bucket', 'gold', '--table', 'sensors'], { ...deps, store: goldWith(undefined).store });
+    expect(sfn.commandCalls(DescribeExecutionCommand)).toHaveLength(4);
     expect(sleep).toHaveBeenCalledTimes(2);
     expect(r.code).toBe(0);
     expect(r.stdout.split('\n').slice(-2)).toEqual(['f: SUCCEEDED after 1 h 01 m; no report (expired after the reports\' retention, or never written)', '']);
