@@ -528,20 +528,21 @@ export class CompactionPipeline extends Construct {
       noRunAlarm: props.noRunAlarm ?? Duration.hours(6),
     });
 
-    this.addStackOutputs();
+    this.addStackOutputs(partitionKeys.map((k) => k.name));
   }
 
   /**
    * The table's stack outputs: what an operator or a tool needs to find the deployed pipeline and
    * its objects. Outputs of other parts of the pipeline are added here too.
    */
-  private addStackOutputs(): void {
+  private addStackOutputs(partitionKeys: readonly string[]): void {
     const s3Url = (bucket: s3.IBucket, prefix: string) => `s3://${bucket.bucketName}/${prefix}`;
     this.addOutput(StackOutputs.StateMachineArn, this.stateMachine.stateMachineArn, 'the compaction workflow (start, redrive and rerun runs here)');
     this.addOutput(StackOutputs.LandingBucketName, this.landingBucket.bucketName, 'bucket the small files land in');
     this.addOutput(StackOutputs.GoldBucketName, this.goldBucket.bucketName, 'bucket of the compacted data and the pipeline\'s own objects');
     this.addOutput(StackOutputs.GlueDatabaseName, this.databaseName, 'Glue database of the table');
     this.addOutput(StackOutputs.GlueTableName, this.tableName, 'Glue table: read the table through it (partitions point at verified versions)');
+    this.addOutput(StackOutputs.PartitionKeys, partitionKeys.join(','), 'partition keys in order (the CLI checks an input\'s partitions against them)');
     this.addOutput(StackOutputs.LandingLocation, s3Url(this.landingBucket, this.landingPrefix), 'where the table\'s small files land');
     this.addOutput(StackOutputs.TableLocation, s3Url(this.goldBucket, this.goldPrefix), 'the table location; each partition has v= version folders below it');
     this.addOutput(StackOutputs.SystemLocation, s3Url(this.goldBucket, `${SYSTEM_PREFIX}${this.tableName}/`), 'plans, manifests, partition state, run lease and Map results');

@@ -8,6 +8,8 @@ export const StackOutputs = {
   GoldBucketName: 'GoldBucketName',
   GlueDatabaseName: 'GlueDatabaseName',
   GlueTableName: 'GlueTableName',
+  /** `dt,hour`: the table's partition keys in order. */
+  PartitionKeys: 'PartitionKeys',
   /** `s3://landing/<landing prefix>` */
   LandingLocation: 'LandingLocation',
   /** `s3://gold/<gold prefix>`: the Glue table's location; partitions point at `v=` folders below it. */

@@ -87,7 +87,7 @@ describe('two tables sharing one lake', () => {
     const outputs = template.toJSON().Outputs;
     expect(Object.keys(outputs).sort()).toEqual(
       ['Sensors', 'Orders']
-        .flatMap((t) => ['StateMachineArn', 'LandingBucketName', 'GoldBucketName', 'GlueDatabaseName', 'GlueTableName', 'LandingLocation', 'TableLocation', 'SystemLocation', 'QuarantineLocation', 'ReportsLocation', 'DashboardUrl', 'AlarmTopicArn'].map((n) => `${t}${n}`))
+        .flatMap((t) => ['StateMachineArn', 'LandingBucketName', 'GoldBucketName', 'GlueDatabaseName', 'GlueTableName', 'PartitionKeys', 'LandingLocation', 'TableLocation', 'SystemLocation', 'QuarantineLocation', 'ReportsLocation', 'DashboardUrl', 'AlarmTopicArn'].map((n) => `${t}${n}`))
         .concat('LakeEncryptionKeyArn')
         .sort(),
     );

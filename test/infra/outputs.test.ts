@@ -15,6 +15,7 @@ describe('stack outputs', () => {
       SensorsGoldBucketName: { Description: 'sensors: bucket of the compacted data and the pipeline\'s own objects', Value: gold },
       SensorsGlueDatabaseName: { Description: 'sensors: Glue database of the table', Value: 'compactor' },
       SensorsGlueTableName: { Description: 'sensors: Glue table: read the table through it (partitions point at verified versions)', Value: 'sensors' },
+      SensorsPartitionKeys: { Description: 'sensors: partition keys in order (the CLI checks an input\'s partitions against them)', Value: 'dt,hour' },
       SensorsLandingLocation: { Description: 'sensors: where the table\'s small files land', Value: url(ref(pipeline.landingBucket), '/sensors/') },
       SensorsTableLocation: { Description: 'sensors: the table location; each partition has v= version folders below it', Value: url(gold, '/sensors/') },
       SensorsSystemLocation: { Description: 'sensors: plans, manifests, partition state, run lease and Map results', Value: url(gold, '/_compactor/sensors/') },

@@ -14,7 +14,8 @@ import type { PartitionState } from '../../lambdas/core/state';
 import { main } from '../../bin/cli';
 import { putFiles, sensorFiles } from '../../local/generate';
 import { useLoopback } from '../helpers/loopback';
-import { allKeys, compareRows, rowsFromJsonLines, rowsFromParquetObjects } from '../helpers/rows';
+import { runCli } from '../helpers/cli';
+import { allKeys, compareRows, queryParquetObjects, rowsFromJsonLines, rowsFromParquetObjects } from '../helpers/rows';
 
 const env = useLoopback('each', 'cli-test');
 const run = promisify(execFile);
@@ -144,5 +145,35 @@ describe('npm run compact', () => {
     const overruled = await inProcess('catalog', 'overrule', '--partition', P14);
     expect(overruled.stdout).toBe(`${P14} -> ${st.location} (v=${st.version}), verified\n`);
     expect((await catalogOnDisk()).partitions).toEqual([{ values: ['2024-12-19', '14'], location: st.location }]);
+  });
+
+  it('takes the table settings the Lambdas have as flags: declared columns and compression reach the written Parquet', async () => {
+    await putFiles(env.s3.client, 'landing', files);
+    const out = await inProcess('run', '--columns', 'temperature:decimal(5,2),battery:int', '--compression', 'zstd');
+    expect(out.error).toBeUndefined();
+    const st = (await state())!;
+    const keys = st.files.map((f) => f.key);
+    const types = await queryParquetObjects(env.s3.client, 'gold', keys, env.scratch, 'SELECT column_name, column_type FROM (DESCRIBE SELECT temperature, battery FROM $OUT)');
+    expect(types).toEqual([{ column_name: 'temperature', column_type: 'DECIMAL(5,2)' }, { column_name: 'battery', column_type: 'INTEGER' }]);
+    const codecs = await queryParquetObjects(env.s3.client, 'gold', keys, env.scratch, `SELECT DISTINCT compression FROM parquet_metadata('${join(env.scratch, 'out-0.parquet')}')`);
+    expect(codecs).toEqual([{ compression: 'ZSTD' }]);
+    // The exact decimal sum, from the landing text in hundredths.
+    const cents = files.flatMap((f) => f.body.trim().split('\n')).reduce((n, l) => n + Math.round((JSON.parse(l) as { temperature: number }).temperature * 100), 0);
+    const [sum] = await queryParquetObjects(env.s3.client, 'gold', keys, env.scratch, 'SELECT CAST(SUM(temperature) AS VARCHAR) AS s FROM $OUT');
+    expect(sum).toEqual({ s: (cents / 100).toFixed(2) });
+  });
+
+  it('lists the partition states with partitions; the old status form still does, saying what to type instead', async () => {
+    await putFiles(env.s3.client, 'landing', files);
+    expect((await inProcess('run')).error).toBeUndefined();
+    const st = (await state())!;
+    const keys = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
+    const line = `${P14}: v=${st.version} 24 rows in 1 file(s), committed ${st.committedAt}, in the catalog since ${st.verifiedAt}; earlier: none\n`;
+    expect(await runCli(['partitions', ...flags()], {}, keys)).toEqual({ code: 0, stdout: line, stderr: '' });
+    expect(await runCli(['status', ...flags()], {}, keys)).toEqual({
+      code: 0,
+      stdout: line,
+      stderr: 'note: "status" lists the deployed workflow\'s executions now; the partition states are "npm run compact -- partitions" with the same flags\n',
+    });
   });
 });
