@@ -20,8 +20,9 @@ import { startLocalS3 } from '../local/s3-server';
 
 const DAY = 86_400_000;
 const HOURS = ['2024-12-19/12', '2024-12-19/13', '2024-12-19/14', '2024-12-19/15'];
+// Exact decimal sums: a DOUBLE average depends on summation order, so landing and gold could differ in a last digit.
 const AGGREGATE = (src: string) =>
-  `SELECT count(*) AS readings, count(DISTINCT device_id) AS devices, round(avg(temperature), 4) AS avg_temperature, ` +
+  `SELECT count(*) AS readings, count(DISTINCT device_id) AS devices, round(avg(temperature::DECIMAL(18, 2)), 4)::DOUBLE AS avg_temperature, ` +
   `max(ts)::TIMESTAMPTZ::VARCHAR AS latest FROM ${src}`;
 
 async function main() {
