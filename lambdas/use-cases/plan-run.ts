@@ -51,13 +51,20 @@ function heldFor(held: KafkaOffsets, files: readonly SourceFile[]): KafkaOffsets
  * rejected records, and a copy of any of its objects).
  */
 export function longestKeyBytes(s: TableSettings, p: Plan['partitions'][number]): number {
-  const keys = [stateKey(s.table, p.path), ...p.carried.map((f) => carriedKey(s.goldPrefix, p.path, p.version, f.key))];
+  // A running maximum: a partition of a million objects must not hold a million keys at once.
+  let longest = 0;
+  const consider = (k: string) => (longest = Math.max(longest, Buffer.byteLength(k)));
+  consider(stateKey(s.table, p.path));
+  for (const f of p.carried) consider(carriedKey(s.goldPrefix, p.path, p.version, f.key));
   for (const b of p.bins) {
     const prefix = quarantinePrefix(s.table, p.path, b.binId);
-    keys.push(outputKey(s.goldPrefix, p.path, p.version, b.binId), manifestKey(s.table, p.path, p.version, b.binId), ...QUARANTINE_FILES.map((f) => prefix + f));
-    for (const f of b.files) keys.push(quarantineObjectKey(prefix, b.files.length - 1, f.key));
+    consider(outputKey(s.goldPrefix, p.path, p.version, b.binId));
+    consider(manifestKey(s.table, p.path, p.version, b.binId));
+    for (const f of QUARANTINE_FILES) consider(prefix + f);
+    // `files` is made from the file table on each read: read it once per bin.
+    for (const f of b.files) consider(quarantineObjectKey(prefix, b.fileCount - 1, f.key));
   }
-  return Math.max(...keys.map((k) => Buffer.byteLength(k)));
+  return longest;
 }
 
 /** Lists the landing table, plans the bins, and stores the plan and one spec per bin. */
