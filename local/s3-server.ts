@@ -208,7 +208,7 @@ export const listEncoding: Middleware = async (ctx, next) => {
   await next();
   const result = (ctx.body as ListBody | undefined)?.ListBucketResult;
   if (ctx.method !== 'GET' || ctx.query['encoding-type'] !== 'url' || !result) return;
-  for (const field of ['Prefix', 'StartAfter', 'Delimiter'] as const) if (result[field]) result[field] = encodeListedKey(result[field]!);
+  for (const field of ['Prefix', 'StartAfter', 'Delimiter'] as const) if (result[field]) result[field] = encodeListedKey(result[field]);
   for (const o of result.Contents ?? []) o.Key = encodeListedKey(o.Key);
   for (const p of result.CommonPrefixes ?? []) p.Prefix = encodeListedKey(p.Prefix);
   result.EncodingType = 'url';

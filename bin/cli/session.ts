@@ -40,7 +40,7 @@ export class Session {
   constructor(readonly cmd: Command, readonly deps: DeployedDeps) {}
 
   get flags() {
-    return this.cmd.flags as Readonly<Record<string, string | boolean | undefined>>;
+    return this.cmd.flags;
   }
 
   resolve(): Promise<Target> {

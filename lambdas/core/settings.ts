@@ -223,8 +223,8 @@ export function parseRunRequest(input: unknown, settings: Pick<TableSettings, 't
   return {
     table: settings.table,
     ...(partitions ? { partitions } : {}),
-    ...(o.dryRun !== undefined ? { dryRun: o.dryRun as boolean } : {}),
+    ...(o.dryRun !== undefined ? { dryRun: o.dryRun } : {}),
     ...(o.targetFileMb !== undefined ? { targetFileMb: o.targetFileMb as number } : {}),
-    ...(o.ifRunning !== undefined ? { ifRunning: o.ifRunning as 'fail' | 'skip' } : {}),
+    ...(o.ifRunning !== undefined ? { ifRunning: o.ifRunning } : {}),
   };
 }
