@@ -141,7 +141,7 @@ const asPlan = (p: RunState['plan']): Metered<PlanOutput> | undefined => (p && !
 /** A caught error's message: Lambda errors carry `{errorType, errorMessage}` JSON as their cause. */
 export function errorMessage(e: { Error: string; Cause?: string }): string {
   try {
-    const c = JSON.parse(e.Cause ?? '');
+    const c = JSON.parse(e.Cause ?? '') as { errorMessage?: unknown } | null;
     if (typeof c?.errorMessage === 'string') return c.errorMessage;
   } catch {
     // a plain-text cause
