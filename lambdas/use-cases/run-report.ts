@@ -1,4 +1,4 @@
-import type { CompactOutput, Metered, PlanOutput, ReportInput, ReportOutput, StoredPlan } from '../core/contracts';
+import type { CompactOutput, Metered, ReportInput, ReportOutput, StoredPlan } from '../core/contracts';
 import { mapLimit } from '../core/concurrency';
 import { addRequests, type PriceTable, type StepUsage } from '../core/cost';
 import { reportKey, reportTextKey, stateKey } from '../core/keys';
