@@ -164,10 +164,11 @@ async function inChild(label: string, job: WorkerJob, jobDir: string): Promise<W
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (err += d));
   const t0 = performance.now();
-  const ticker = setInterval(async () => {
-    const status = await readFile(`/proc/${child.pid}/status`, 'utf8').catch(() => '');
-    const rss = /VmRSS:\s+(\d+)/.exec(status)?.[1];
-    log(`  ${label}: running ${((performance.now() - t0) / 1000).toFixed(0)} s${rss ? `, RSS now ${fmtInt(Number(rss) / 1024)} MB` : ''}`);
+  const ticker = setInterval(() => {
+    void readFile(`/proc/${child.pid}/status`, 'utf8').catch(() => '').then((status) => {
+      const rss = /VmRSS:\s+(\d+)/.exec(status)?.[1];
+      log(`  ${label}: running ${((performance.now() - t0) / 1000).toFixed(0)} s${rss ? `, RSS now ${fmtInt(Number(rss) / 1024)} MB` : ''}`);
+    });
   }, 15_000);
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   clearInterval(ticker);

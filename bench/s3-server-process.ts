@@ -10,11 +10,10 @@ import { startLocalS3 } from '../local/s3-server';
 async function main(): Promise<void> {
   const s3 = await startLocalS3(process.argv.slice(2));
   let closing = false;
-  const close = async () => {
+  const close = () => {
     if (closing) return;
     closing = true;
-    await s3.close();
-    process.exit(0);
+    s3.close().then(() => process.exit(0), fail);
   };
   process.on('SIGTERM', close);
   process.on('SIGINT', close);
@@ -23,7 +22,9 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify({ endpoint: s3.endpoint })}\n`);
 }
 
-main().catch((e) => {
+function fail(e: unknown): never {
   process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
   process.exit(1);
-});
+}
+
+main().catch(fail);

@@ -26,7 +26,7 @@ export const SENSORS_COLUMNS: readonly GlueColumn[] = [
 
 /** Adds the compactor stack to `app`; tests call it with their own App and context. */
 export function defineApp(app: App, props: StackProps = {}): Stack {
-  const skip = app.node.tryGetContext(SKIP_BUNDLING_CONTEXT);
+  const skip: unknown = app.node.tryGetContext(SKIP_BUNDLING_CONTEXT);
   if (skip === true || skip === 'true') app.node.setContext('aws:cdk:bundling-stacks', []);
   const stack = new Stack(app, 'S3Compactor', {
     description: 'Compacts small files in S3 into large Parquet files (Step Functions, Lambda, DuckDB, Glue)',

@@ -89,7 +89,7 @@ async function main() {
     const rowsBefore = (path: string) => files.filter((f) => f.key.includes(`/${path}/`)).reduce((n, f) => n + f.body.split('\n').filter(Boolean).length, 0);
     for (const [path, st] of states) if (st.rows !== rowsBefore(path)) throw new Error(`${path}: ${st.rows} rows committed, ${rowsBefore(path)} landed`);
     // The run report as the report step wrote it to S3: partitions before and after, file sizes, cost.
-    await printRunReport(store, run1.output?.report);
+    await printRunReport(store, (run1.output as { report?: ReportOutput } | undefined)?.report);
     console.log('\nCatalog:');
     for (const c of await pipeline.catalog.all()) console.log(`  ${settings.partitionKeys.map((k, i) => `${k}=${c.values[i]}`).join('/')} -> ${c.location}`);
 
@@ -118,7 +118,7 @@ async function main() {
     const goldFiles = async () => (await zoneStats(store, 'gold', settings.goldPrefix)).sizes.length;
     const goldBefore = await goldFiles();
     const run2 = await pipeline.execute({ table: settings.table }, 'console-rerun');
-    say(`run 2: ${run2.status}, ${run2.output?.plan?.bins ?? '?'} bin(s); gold data files ${goldBefore} -> ${await goldFiles()}`);
+    say(`run 2: ${run2.status}, ${(run2.output as { plan?: { bins?: number } } | undefined)?.plan?.bins ?? '?'} bin(s); gold data files ${goldBefore} -> ${await goldFiles()}`);
 
     const late = sensorFiles({ prefix: settings.landingPrefix, hours: [HOURS[3]], filesPerHour: 100, rowsPerFile: 2, seed: 7 }).map((f) => ({ ...f, key: f.key.replace('reading-', 'late-') }));
     // A producer hiccup among the late files: a truncated line, and a value the table's bigint cannot hold.

@@ -307,7 +307,7 @@ function validate(props: CompactionPipelineProps): string[] {
 
   int('targetFileMb', props.targetFileMb, 64, 1024);
   if (props.compression !== undefined && props.compression !== 'snappy' && props.compression !== 'zstd') {
-    problems.push(`compression must be "snappy" or "zstd", got "${props.compression}"`);
+    problems.push(`compression must be "snappy" or "zstd", got "${String(props.compression)}"`);
   }
   int('maxConcurrency', props.maxConcurrency, 1, 1000);
   int('toleratedFailurePercentage', props.toleratedFailurePercentage, 0, 100);

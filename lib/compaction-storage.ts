@@ -19,7 +19,7 @@ export const SERVER_ACCESS_LOGS_FLAG = '@aws-cdk/aws-s3:serverAccessLogsUseBucke
  * {@link DESTROY_DATA_CONTEXT} flag; `problem` says why a given DESTROY is refused.
  */
 export function dataRemovalPolicy(scope: Construct, given: RemovalPolicy | undefined): { policy: RemovalPolicy; problem?: string } {
-  const flag = scope.node.tryGetContext(DESTROY_DATA_CONTEXT);
+  const flag: unknown = scope.node.tryGetContext(DESTROY_DATA_CONTEXT);
   const destroyAllowed = flag === true || flag === 'true';
   if (given === RemovalPolicy.DESTROY && !destroyAllowed) {
     return {

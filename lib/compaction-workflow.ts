@@ -104,8 +104,8 @@ export const INCOMPLETE_PARTITIONS_ERROR = 'IncompletePartitions';
 
 /** Where the Distributed Map writes its per-item results: `_compactor/<table>/results/`. */
 
-const planAt = (name: keyof PlanOutput & string) => `${StatePath.plan}.${field<PlanOutput>(name)}`;
-const swapAt = (name: keyof SwapOutput & string) => `${StatePath.swap}.${field<SwapOutput>(name)}`;
+const planAt = (name: keyof PlanOutput) => `${StatePath.plan}.${field<PlanOutput>(name)}`;
+const swapAt = (name: keyof SwapOutput) => `${StatePath.swap}.${field<SwapOutput>(name)}`;
 const skippedAt = `${StatePath.plan}.${field<SkippedRun>('skipped')}`;
 
 export interface CompactionDefinitionProps {

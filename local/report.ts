@@ -73,7 +73,7 @@ export async function timeQuery(
     await c.run(`SET TimeZone = 'UTC'`);
     const r = await c.runAndReadAll(sql(reader(join(scratch, '*'))));
     const t2 = Date.now();
-    return { objects: keys.length, fetchMs: t1 - t0, queryMs: t2 - t1, result: r.getRowObjectsJson() as Array<Record<string, unknown>> };
+    return { objects: keys.length, fetchMs: t1 - t0, queryMs: t2 - t1, result: r.getRowObjectsJson() };
   } finally {
     c.closeSync();
     db.closeSync();

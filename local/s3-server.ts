@@ -4,9 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-// s3rver ships no types.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const S3rver = require('s3rver');
+import S3rver from 's3rver';
 import { makeS3Client } from '../lambdas/adapters/s3';
 import { mapLimit } from '../lambdas/core/concurrency';
 import { sigv4Verification } from './sigv4-check';
@@ -210,7 +208,7 @@ export const listEncoding: Middleware = async (ctx, next) => {
   await next();
   const result = (ctx.body as ListBody | undefined)?.ListBucketResult;
   if (ctx.method !== 'GET' || ctx.query['encoding-type'] !== 'url' || !result) return;
-  for (const field of ['Prefix', 'StartAfter', 'Delimiter'] as const) if (result[field]) result[field] = encodeListedKey(result[field]!);
+  for (const field of ['Prefix', 'StartAfter', 'Delimiter'] as const) if (result[field]) result[field] = encodeListedKey(result[field]);
   for (const o of result.Contents ?? []) o.Key = encodeListedKey(o.Key);
   for (const p of result.CommonPrefixes ?? []) p.Prefix = encodeListedKey(p.Prefix);
   result.EncodingType = 'url';

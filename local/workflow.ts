@@ -10,9 +10,11 @@
  * - Lambda errors surface as Error = the thrown error's name, Cause = {errorType, errorMessage}.
  * - The 256 KB limit on a state's input and output (States.DataLimitExceeded).
  */
+import type { Template } from 'aws-cdk-lib/assertions';
+import { StateMachine } from 'aws-local-stepfunctions';
 import type { ObjectStore } from '../lambdas/core/ports';
 
-// The interpreter assumes Node 22.
+// The interpreter assumes Node 22 (it calls Promise.withResolvers when it runs, not when loaded).
 const P = Promise as unknown as { withResolvers?: () => unknown };
 if (!P.withResolvers) {
   P.withResolvers = function withResolvers<T>() {
@@ -25,10 +27,9 @@ if (!P.withResolvers) {
     return { promise, resolve, reject };
   };
 }
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { StateMachine } = require('aws-local-stepfunctions') as typeof import('aws-local-stepfunctions');
 
-type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+// A template value as CDK's Template.toJSON() types it.
+type Json = ReturnType<Template['toJSON']>[string];
 export type Handler = (input: unknown) => Promise<unknown>;
 
 const ACCOUNT = '000000000000';

@@ -189,7 +189,7 @@ async function status(s: Session): Promise<number> {
     `${e.status}${e.redriveCount ? ` (redriven ${e.redriveCount}x)` : ''}`,
     e.startDate!.toISOString().replace(/\.\d+Z$/, 'Z'),
     duration((e.stopDate?.getTime() ?? now) - e.startDate!.getTime()),
-    bucket && table ? (reports[i] ? headline(reports[i]!) : noReportReason(e.status)) : '',
+    bucket && table ? (reports[i] ? headline(reports[i]) : noReportReason(e.status)) : '',
   ]);
   const header = ['execution', 'state', 'started', 'took', bucket && table ? 'report' : ''];
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));

@@ -75,7 +75,7 @@ export function noReportReason(status: string | undefined): string {
 
 async function text(stream: Readable): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(Buffer.from(c));
+  for await (const c of stream) chunks.push(Buffer.from(c as Uint8Array));
   return Buffer.concat(chunks).toString('utf8');
 }
 

@@ -127,12 +127,17 @@ function topLevelParts(raw: string): string[] {
   return parts.map((p) => p.trim()).filter(Boolean);
 }
 
+const isColumn = (c: unknown): c is { name: string; type: string } => {
+  const o = c as { name?: unknown; type?: unknown } | null | undefined;
+  return typeof o?.name === 'string' && typeof o?.type === 'string';
+};
+
 /** `--columns` as the Lambdas' `TABLE_COLUMNS` (a JSON list); a JSON list is passed as it is. */
 export function columnsFlag(raw: string): { json: string; columns: Array<{ name: string; type: string }> } | { problem: string } {
   if (raw.trim().startsWith('[')) {
     try {
-      const columns = JSON.parse(raw);
-      if (!Array.isArray(columns) || columns.some((c) => typeof c?.name !== 'string' || typeof c?.type !== 'string')) return { problem: 'the JSON list must hold {"name": ..., "type": ...} objects' };
+      const columns: unknown = JSON.parse(raw);
+      if (!Array.isArray(columns) || !columns.every(isColumn)) return { problem: 'the JSON list must hold {"name": ..., "type": ...} objects' };
       return { json: raw, columns };
     } catch (e) {
       return { problem: `not valid JSON (${(e as Error).message})` };

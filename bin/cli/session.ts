@@ -27,8 +27,8 @@ const ENDED = (s: string | undefined) => s !== 'RUNNING' && s !== 'PENDING_REDRI
 /** An execution's input as JSON (undefined when it is none). */
 export function inputOf(d: DescribeExecutionOutput): Record<string, unknown> | undefined {
   try {
-    const o = JSON.parse(d.input ?? '');
-    return o && typeof o === 'object' && !Array.isArray(o) ? o : undefined;
+    const o: unknown = JSON.parse(d.input ?? '');
+    return o && typeof o === 'object' && !Array.isArray(o) ? (o as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }
@@ -40,7 +40,7 @@ export class Session {
   constructor(readonly cmd: Command, readonly deps: DeployedDeps) {}
 
   get flags() {
-    return this.cmd.flags as Readonly<Record<string, string | boolean | undefined>>;
+    return this.cmd.flags;
   }
 
   resolve(): Promise<Target> {

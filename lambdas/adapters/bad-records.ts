@@ -311,14 +311,14 @@ export async function removeMisfitRecords(staged: StagedInputs, misfits: readonl
     if (!wanted.some((m) => bytes.includes(m.quoted))) return false;
     let record: Record<string, unknown>;
     try {
-      record = JSON.parse(bytes.toString('utf8'));
+      record = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
     } catch {
       return false;
     }
     for (const m of wanted) {
       const v = record[m.column];
       if (v === null || v === undefined) continue;
-      const hit = typeof v === 'number' ? m.numbers.has(v) : m.texts.has(typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v));
+      const hit = typeof v === 'number' ? m.numbers.has(v) : m.texts.has(typeof v === 'string' ? v : JSON.stringify(v));
       if (hit) {
         out.add({ key: l.segment.key, reason: misfitReason(m.column, JSON.stringify(v), m.type), misfit: { field: m.column, type: m.type } }, l);
         found++;

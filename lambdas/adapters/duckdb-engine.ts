@@ -751,7 +751,7 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
     const order = [...new Set(parts.flatMap((p) => [...p.types.keys()]))];
     await c.run('DROP VIEW IF EXISTS staged');
     await c.run(`CREATE VIEW staged AS ${parts.map((p) => partSelect(p, src, order)).join(' UNION ALL ')}`);
-    let stagedCols = await describe(c, 'staged');
+    const stagedCols = await describe(c, 'staged');
 
     // 7. Values that do not fit a declared type exactly: the JSON records holding them are set aside.
     const misfits = await declaredMisfits(c, stagedCols, declared, staged, src);

@@ -57,7 +57,7 @@ export function functionFromEnv(step: StepName, vars: Readonly<Record<string, st
  * Measures one invocation: the store it hands to the use-case counts the requests, and the
  * clock runs until `finish`.
  */
-export function meterInvocation(store: ObjectStore, fn: FunctionInfo): { store: ObjectStore; finish(): StepUsage } {
+export function meterInvocation(store: ObjectStore, fn: FunctionInfo): { store: ObjectStore; finish: () => StepUsage } {
   const counting = new RequestCountingStore(store);
   const started = performance.now();
   return {

@@ -105,7 +105,7 @@ export function parseCostModel(raw: string | undefined): CostModel {
   if (!raw) return DEFAULT_COST_MODEL;
   let o: { prices?: PriceOverrides; memoryMb?: Partial<StepMemory> };
   try {
-    o = JSON.parse(raw);
+    o = JSON.parse(raw) as typeof o;
   } catch (e) {
     throw new ConfigurationError(`cost model is not JSON: ${(e as Error).message}`);
   }

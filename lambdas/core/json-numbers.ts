@@ -55,7 +55,7 @@ function isField(buf: Uint8Array, from: number, to: number, escaped: boolean, fi
   }
   if (escaped) {
     try {
-      return fields.text.includes(JSON.parse(Buffer.from(buf.subarray(from - 1, to + 1)).toString('utf8')));
+      return fields.text.includes(JSON.parse(Buffer.from(buf.subarray(from - 1, to + 1)).toString('utf8')) as string);
     } catch {
       return false;
     }

@@ -24,7 +24,7 @@ export class FieldPaths {
   readonly fold: number[] = [0];
   /** A map-like path: its children are all `*`. */
   readonly mapLike: boolean[] = [false];
-  private readonly byName: Array<Map<string, number>> = [new Map()];
+  private readonly byName: Array<Map<string, number>> = [new Map<string, number>()];
   private readonly folds = new Map<string, number>([['', 0]]);
   /** Spellings seen (name bytes as written, escapes undecoded), by parent and hash: no string is made for a known name. */
   private readonly spellings = new Map<number, number>();

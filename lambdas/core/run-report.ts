@@ -141,7 +141,7 @@ const asPlan = (p: RunState['plan']): Metered<PlanOutput> | undefined => (p && !
 /** A caught error's message: Lambda errors carry `{errorType, errorMessage}` JSON as their cause. */
 export function errorMessage(e: { Error: string; Cause?: string }): string {
   try {
-    const c = JSON.parse(e.Cause ?? '');
+    const c = JSON.parse(e.Cause ?? '') as { errorMessage?: unknown } | null;
     if (typeof c?.errorMessage === 'string') return c.errorMessage;
   } catch {
     // a plain-text cause
@@ -174,7 +174,7 @@ export function buildRunReport(f: ReportFacts): RunReport {
     const committed = st?.version === p.version;
     const results = p.bins.map((b) => succeeded.get(b.binId));
     const outputKeys = new Set(results.map((r) => r?.outputKey));
-    const carriedRows = committed ? st!.files.filter((g) => !outputKeys.has(g.key)).reduce((n, g) => n + g.rows, 0) : undefined;
+    const carriedRows = committed ? st.files.filter((g) => !outputKeys.has(g.key)).reduce((n, g) => n + g.rows, 0) : undefined;
     const rowsIn = results.every((r) => r) && (carriedRows !== undefined || !p.carried.length) ? results.reduce((n, r) => n + r!.inputRows, 0) + (carriedRows ?? 0) : undefined;
     return {
       path: p.path,
@@ -185,7 +185,7 @@ export function buildRunReport(f: ReportFacts): RunReport {
         bytes: p.bins.reduce((n, b) => n + b.inputBytes, 0) + p.carried.reduce((n, c) => n + c.size, 0),
         ...(rowsIn !== undefined ? { rows: rowsIn } : {}),
       },
-      ...(committed ? { after: { objects: st!.files.length, bytes: st!.files.reduce((n, g) => n + g.bytes, 0), rows: st!.rows } } : {}),
+      ...(committed ? { after: { objects: st.files.length, bytes: st.files.reduce((n, g) => n + g.bytes, 0), rows: st.rows } } : {}),
     };
   });
   const done = (plan?.partitions ?? []).filter((_, i) => partitions[i].status === 'committed');

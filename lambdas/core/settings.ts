@@ -150,7 +150,7 @@ function parseDeclaredTypes(raw: string | undefined): Record<string, string> {
   if (!raw) return {};
   let cols: Array<{ name: string; type: string }>;
   try {
-    cols = JSON.parse(raw);
+    cols = JSON.parse(raw) as typeof cols;
     if (!Array.isArray(cols)) throw new Error('not a list');
   } catch (e) {
     throw new ConfigurationError(`environment variable ${Env.TableColumns} must be a JSON list of {"name", "type"}: ${(e as Error).message}`);
@@ -223,8 +223,8 @@ export function parseRunRequest(input: unknown, settings: Pick<TableSettings, 't
   return {
     table: settings.table,
     ...(partitions ? { partitions } : {}),
-    ...(o.dryRun !== undefined ? { dryRun: o.dryRun as boolean } : {}),
+    ...(o.dryRun !== undefined ? { dryRun: o.dryRun } : {}),
     ...(o.targetFileMb !== undefined ? { targetFileMb: o.targetFileMb as number } : {}),
-    ...(o.ifRunning !== undefined ? { ifRunning: o.ifRunning as 'fail' | 'skip' } : {}),
+    ...(o.ifRunning !== undefined ? { ifRunning: o.ifRunning } : {}),
   };
 }

@@ -1,4 +1,4 @@
-import type { CompactOutput, Metered, PlanOutput, ReportInput, ReportOutput, StoredPlan } from '../core/contracts';
+import type { CompactOutput, Metered, ReportInput, ReportOutput, StoredPlan } from '../core/contracts';
 import { mapLimit } from '../core/concurrency';
 import { addRequests, type PriceTable, type StepUsage } from '../core/cost';
 import { reportKey, reportTextKey, stateKey } from '../core/keys';
@@ -60,7 +60,7 @@ async function mapResults(store: ObjectStore, bucket: string, key: string): Prom
 export async function writeRunReport(deps: ReportDeps, input: ReportInput): Promise<{ output: ReportOutput; report: RunReport }> {
   const { store, settings: s } = deps;
   const state = input.state;
-  const planned = state.plan && !('skipped' in state.plan) ? (state.plan as Metered<PlanOutput>) : undefined;
+  const planned = state.plan && !('skipped' in state.plan) ? state.plan : undefined;
   const plan = planned ? await store.getJson<StoredPlan>(planned.planBucket, planned.planKey) : undefined;
   const details = state.compaction?.ResultWriterDetails;
   const results = details ? await mapResults(store, details.Bucket, details.Key) : undefined;

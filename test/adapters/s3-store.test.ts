@@ -152,7 +152,7 @@ describe('S3ObjectStore against the loopback server', () => {
       [large, large, small].map((path) => store.uploadFile('store-test', 'once/raced.bin', path, 'application/octet-stream', { createOnly: true })),
     );
     expect(racers.map((r) => r.status).filter((st) => st === 'fulfilled')).toHaveLength(1);
-    expect(racers.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.name)).toEqual(['ConcurrentCommitError', 'ConcurrentCommitError']);
+    expect(racers.filter((r) => r.status === 'rejected').map((r) => r.reason.name)).toEqual(['ConcurrentCommitError', 'ConcurrentCommitError']);
     const winner = racers.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ bytes: number; etag: string }>;
     expect(await store.head('store-test', 'once/raced.bin')).toEqual(winner.value);
   });

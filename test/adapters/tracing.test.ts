@@ -7,7 +7,7 @@ function runtime(lambda: boolean) {
   jest.isolateModules(() => {
     if (lambda) process.env.AWS_EXECUTION_ENV = 'AWS_Lambda_nodejs24.x';
     else delete process.env.AWS_EXECUTION_ENV;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- isolateModules needs a synchronous load of a fresh copy
     const rt = require('../../lambdas/adapters/runtime') as typeof import('../../lambdas/adapters/runtime');
     const middleware = (client: { middlewareStack: { identify(): string[] } }) => client.middlewareStack.identify();
     const r = rt.runtimeFromEnv(vars);

@@ -156,7 +156,7 @@ class Gen {
     if (this.chance(0.08)) return null;
     switch (kind) {
       case 'string':
-        return this.string().replace(/\u0000/g, 'NUL');
+        return this.string().replaceAll('\u0000', 'NUL');
       case 'int':
       case 'big':
         return this.intText(kind === 'big');
@@ -318,6 +318,10 @@ async function generate(o: Options, dir: string): Promise<{ objects: Landing[]; 
   return { objects, shapes, total };
 }
 
+/** A value as text for keys and messages: objects as JSON (bigints as digits), not `[object Object]`. */
+const asText = (v: Json | Written | undefined): string =>
+  typeof v === 'object' && v !== null ? JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x)) : String(v);
+
 /** The column type a JSON or Parquet value makes (strings none: text stays text whatever CSV holds). */
 function writtenKind(v: Json | Written): string | undefined {
   if (typeof v === 'boolean') return 'BOOLEAN';
@@ -357,7 +361,7 @@ async function expectations(objects: readonly Landing[]): Promise<{ good: Map<st
       }
       for (const line of o.badLines) bad.push({ key: o.key, line });
       if (o.key.endsWith('.parquet')) {
-        for (const row of await readParquet(o.body)) records.push({ partition, key: o.key, origin: 'typed', fields: new Map(Object.entries(row)), rid: String(row.rid), unit: o.key });
+        for (const row of await readParquet(o.body)) records.push({ partition, key: o.key, origin: 'typed', fields: new Map(Object.entries(row)), rid: asText(row.rid), unit: o.key });
         continue;
       }
       const text = (o.key.endsWith('.gz') ? (await import('node:zlib')).gunzipSync(o.body) : o.body).toString('utf8').replace(/^\uFEFF/, '');
@@ -375,7 +379,7 @@ async function expectations(objects: readonly Landing[]): Promise<{ good: Map<st
           bad.push({ key: o.key, line: i + 1 });
           return;
         }
-        records.push({ partition, key: o.key, origin: 'json', fields: new Map(v.obj), rid: String(new Map(v.obj).get('rid')), line: i + 1, unit: `${o.key}#${i}` });
+        records.push({ partition, key: o.key, origin: 'json', fields: new Map(v.obj), rid: asText(new Map(v.obj).get('rid')), line: i + 1, unit: `${o.key}#${i}` });
       });
     }
     // Names that differ only by case: the spelling most records use stays; the others' records (and CSV/Parquet objects) go to quarantine.
@@ -478,7 +482,7 @@ export async function fuzz(o: Options): Promise<FuzzResult> {
       const state = await p.state(partition);
       for (const f of state?.files ?? []) {
         for (const row of await readParquet(await getBytes(s3.client, 'gold', f.key))) {
-          const rid = String(row.rid);
+          const rid = asText(row.rid);
           seen.set(rid, (seen.get(rid) ?? 0) + 1);
           const e = good.get(rid);
           if (!e) {
@@ -494,7 +498,7 @@ export async function fuzz(o: Options): Promise<FuzzResult> {
               break;
             }
           }
-          for (const [name, w] of Object.entries(row)) if (!e.fields.has(name) && w !== null) note(`${rid} (${e.key}): field "${name}" written as ${String(w)}, the record has none`);
+          for (const [name, w] of Object.entries(row)) if (!e.fields.has(name) && w !== null) note(`${rid} (${e.key}): field "${name}" written as ${asText(w)}, the record has none`);
         }
       }
     }

@@ -156,13 +156,13 @@ export async function readParquet(bytes: Uint8Array): Promise<Array<Record<strin
       uuidFromBytes: (b: Uint8Array) => b && { [tag]: 'uuid', v: b },
       geometryFromBytes: (b: Uint8Array) => b,
       geographyFromBytes: (b: Uint8Array) => b,
-    } as never,
+    },
   })) as Array<Record<string, unknown>>;
   const topDecimals = new Map([...decimals].filter(([n]) => metadata.schema.some((e, i) => i > 0 && e.name === n)));
   const conv = (v: unknown, scale?: number): Written => {
     if (v === null || v === undefined) return null;
     if (scale !== undefined && (typeof v === 'number' || typeof v === 'bigint' || v instanceof Uint8Array)) {
-      const raw = v instanceof Uint8Array ? bytesToBig(v) : BigInt(v as number | bigint);
+      const raw = v instanceof Uint8Array ? bytesToBig(v) : BigInt(v);
       return { decimal: scaled(raw, scale) };
     }
     if (typeof v === 'object' && (v as Record<symbol, unknown>)[tag]) {
@@ -176,7 +176,7 @@ export async function readParquet(bytes: Uint8Array): Promise<Array<Record<strin
     }
     if (v instanceof Uint8Array) return `bytes:${Buffer.from(v).toString('hex')}`;
     if (Array.isArray(v)) return v.map((x) => conv(x, decimals.get('element')));
-    if (typeof v === 'object') return { struct: Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, conv(x, decimals.get(k))])) };
+    if (typeof v === 'object') return { struct: Object.fromEntries(Object.entries(v).map(([k, x]) => [k, conv(x, decimals.get(k))])) };
     return v as Written;
   };
   return rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, conv(v, topDecimals.get(k))])));

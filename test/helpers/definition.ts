@@ -6,7 +6,8 @@
  */
 import type { Template } from 'aws-cdk-lib/assertions';
 
-type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+// A template value as CDK's Template.toJSON() types it.
+type Json = ReturnType<Template['toJSON']>[string];
 
 export const refPlaceholder = (logicalId: string) => `\${Ref:${logicalId}}`;
 export const getAttPlaceholder = (logicalId: string, attribute: string) => `\${GetAtt:${logicalId}.${attribute}}`;

@@ -29,7 +29,7 @@ export function startSuiteTally(): void {
 export function printSuiteTally(): void {
   const file = process.env[FILE_VAR];
   if (!file) return;
-  let lines: string[] = [];
+  let lines: string[];
   try {
     lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
   } catch {

@@ -55,7 +55,7 @@ describe('real bundles', () => {
   });
 
   it('runs a query with the bundled DuckDB', async () => {
-    const api = require(join(assetDir(pipeline.compactFunction), 'node_modules', '@duckdb', 'node-api')); // eslint-disable-line @typescript-eslint/no-require-imports
+    const api = await import(join(assetDir(pipeline.compactFunction), 'node_modules', '@duckdb', 'node-api'));
     const db = await api.DuckDBInstance.create(':memory:');
     const connection = await db.connect();
     const result = await connection.runAndReadAll('SELECT 40 + 2 AS answer');
@@ -64,14 +64,14 @@ describe('real bundles', () => {
     db.closeSync();
   });
 
-  it('bundles plan, swap, lifecycle and report as single files without DuckDB, each exporting its handler', () => {
+  it('bundles plan, swap, lifecycle and report as single files without DuckDB, each exporting its handler', async () => {
     for (const fn of [pipeline.planFunction, pipeline.swapFunction, pipeline.lifecycleFunction, pipeline.reportFunction]) {
       const dir = assetDir(fn);
       expect(readdirSync(dir).sort()).toEqual(['index.js', 'index.js.map']);
       const code = readFileSync(join(dir, 'index.js'), 'utf8');
       expect(code).not.toMatch(/@duckdb/);
-      expect(typeof require(join(dir, 'index.js')).handler).toBe('function'); // eslint-disable-line @typescript-eslint/no-require-imports
+      expect(typeof (await import(join(dir, 'index.js'))).handler).toBe('function');
     }
-    expect(typeof require(join(assetDir(pipeline.compactFunction), 'index.js')).handler).toBe('function'); // eslint-disable-line @typescript-eslint/no-require-imports
+    expect(typeof (await import(join(assetDir(pipeline.compactFunction), 'index.js'))).handler).toBe('function');
   });
 });

@@ -10,7 +10,7 @@ import { logicalId, pipelineStack, ref, TEST_CONTEXT } from './pipeline-app';
 const { pipeline, template } = pipelineStack();
 const alarms = template.findResources('AWS::CloudWatch::Alarm');
 const alarmOf = (id: string) => alarms[logicalId(pipeline.monitoring.alarms[id as keyof typeof AlarmIds])].Properties;
-const topic = ref(pipeline.monitoring.topic as never);
+const topic = ref(pipeline.monitoring.topic);
 const table = [{ Name: 'table', Value: 'sensors' }];
 const stateMachine = [{ Name: 'StateMachineArn', Value: ref(pipeline.stateMachine) }];
 const notify = { AlarmActions: [topic], OKActions: [topic] };

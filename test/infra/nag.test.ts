@@ -3,12 +3,14 @@ import { join } from 'node:path';
 import { Stack, Validations, type App } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import type { CompactionPipeline } from '../../lib/compaction-pipeline';
 import { kmsBucketsStack, logicalId, sensorsApp, twoTableStack } from './pipeline-app';
 
-type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+// A template value as CDK's Template.toJSON() types it.
+type Json = ReturnType<Template['toJSON']>[string];
 
 /** A resolved ARN spelled the way cdk-nag names it in a finding id: `<Id.Arn>/prefix/*`. */
 function nagSpelling(value: Json): string {

@@ -9,7 +9,7 @@ import { TEST_CONTEXT } from './pipeline-app';
 /** Builds the construct only (no synth): validation happens in the constructor. */
 function build(props: Partial<CompactionPipelineProps>, context: Record<string, unknown> = {}): CompactionPipeline {
   const stack = new Stack(new App({ context: { ...TEST_CONTEXT, ...context } }), 'Test');
-  return new CompactionPipeline(stack, 'Pipeline', { tableName: 'sensors', columns: SENSORS_COLUMNS, ...props } as CompactionPipelineProps);
+  return new CompactionPipeline(stack, 'Pipeline', { tableName: 'sensors', columns: SENSORS_COLUMNS, ...props });
 }
 
 const invalid = (...problems: string[]) => `CompactionPipeline: invalid props:\n- ${problems.join('\n- ')}`;

@@ -14,7 +14,8 @@ import {
   StartExecutionCommand,
   type DescribeExecutionCommandOutput,
 } from '@aws-sdk/client-sfn';
-import { mockClient } from 'aws-sdk-client-mock';
+import { mockClient, type AwsCommand } from 'aws-sdk-client-mock';
+import type { MetadataBearer } from '@smithy/types';
 import { logger } from '../../lambdas/adapters/logger';
 import { reportKey, reportTextKey } from '../../lambdas/core/keys';
 import { StackOutputs, stackOutputKey } from '../../lambdas/core/outputs';
@@ -37,8 +38,7 @@ const arn = (name: string) => executionArn(MACHINE, name);
 const NOW = new Date('2024-12-20T12:00:00.000Z');
 const sleep = jest.fn(async () => undefined);
 const deps = { clock: { now: () => NOW }, sleep, pollMs: 0 };
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const inputs = (C: Parameters<typeof sfn.commandCalls>[0]): any[] => sfn.commandCalls(C).map((c) => c.args[0].input);
+const inputs = <I extends object, O extends MetadataBearer>(C: new (input: I) => AwsCommand<I, O>): I[] => sfn.commandCalls(C).map((c) => c.args[0].input);
 
 /** The stack as deployed: the output keys of the synthesized template, with the local values the CLI needs. */
 function stackOutputs(): Output[] {

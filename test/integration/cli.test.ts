@@ -84,7 +84,7 @@ describe('npm run compact', () => {
     });
     expect(await state()).toBeUndefined();
 
-    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
     const gone = cliHolder({ host: hostname(), pid: dead, startedAt: now });
     await env.store.putJson('gold', leaseKey('sensors'), { table: 'sensors', holder: gone, acquiredAt: new Date(now).toISOString(), expiresAt: new Date(now + 120_000).toISOString() });
     const took = await inProcess('run');

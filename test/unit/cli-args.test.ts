@@ -46,7 +46,7 @@ describe('help', () => {
   it('states the defaults the settings parser applies', () => {
     const t = parseTableSettings({ TABLE_NAME: 'sensors', LANDING_BUCKET: 'l', GOLD_BUCKET: 'g' });
     const e = DEFAULT_ENGINE_SETTINGS;
-    const defaults: Record<string, unknown> = {
+    const defaults: Record<string, string | number> = {
       'target-mb': t.targetFileMb,
       'min-input-files': t.minInputFiles,
       'max-bins-per-run': t.maxBinsPerRun,

@@ -47,7 +47,7 @@ describe('planCompaction', () => {
     ['even split, no tiny leftover', { p: Array(25).fill(10) }, [[8, 9, 8]], []],
     ['one bin more when contiguous packing would overshoot', { p: [70, 70, 70, 1, 1] }, [[1, 1, 3]], []],
   ])('%s', (_name, parts, expectedBinSizes, heldReasons) => {
-    const plan = planCompaction(discovery(parts as Record<string, number[]>), opts());
+    const plan = planCompaction(discovery(parts), opts());
     expect(plan.partitions.map((p) => p.bins.map((b) => b.files.length))).toEqual(expectedBinSizes);
     expect(plan.held.map((h) => h.reason)).toEqual(heldReasons);
   });

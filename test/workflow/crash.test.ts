@@ -113,7 +113,7 @@ describe.each([
 ] as const)('killed %s', (_name, abortAt, fault, afterStep) => {
   it('converges on rerun and redrive, losing and duplicating nothing, retiring nothing early', async () => {
     figures.points++;
-    const crashed = await crashRun('crashed-run', abortAt, fault as Fault, afterStep);
+    const crashed = await crashRun('crashed-run', abortAt, fault, afterStep);
     expect(crashed.status).toBe('ABORTED');
     if ((fault as Fault).kind !== 'none') expect(store.fired).toBe(1);
     await expectConverged('right after the crash');
