@@ -19,7 +19,9 @@ import { sensorFiles } from '../../local/generate';
 import { MemoryStore } from '../../local/memory-store';
 import { CountingCatalog } from '../helpers/counting-catalog';
 import { putAll, useMemoryStore, visibleRows } from '../helpers/memory';
-import { DAY, testSettings } from '../helpers/pipeline';
+import { DAY, testSettings, usePipeline } from '../helpers/pipeline';
+import { HookedStore, Script } from '../helpers/hooked-store';
+import { rollbackPartition } from '../../lambdas/use-cases/rollback';
 import { compareRows, rowsFromJsonLines } from '../helpers/rows';
 
 const env = useMemoryStore('pending-index-test');
@@ -124,3 +126,170 @@ describe('a run costs its work, not the table\'s age', () => {
   }, 120_000);
 });
 
+
+const P14 = 'dt=2024-12-19/hour=14';
+const V14 = ['2024-12-19', '14'];
+const seed = (n: number, files = 4) => sensorFiles({ prefix: 'sensors/', hours: ['2024-12-19/14'], filesPerHour: files, rowsPerFile: 4, seed: n });
+const indexKeys = () => env.store.keys('gold', pendingPrefix('sensors'));
+const crash = (what: string) => () => {
+  throw new Error(`simulated crash ${what}`);
+};
+
+describe('the pending index', () => {
+  it('keeps the work of a run that died between the index entry and the state commit, and retires it once after the grace', async () => {
+    const script = new Script();
+    const dying = usePipeline(new HookedStore(env.store, script, 'dying'), env.scratch, env.clock, settings);
+    const files = seed(1);
+    putAll(env.store, 'landing', files);
+    script.on({ match: (c) => c.op === 'putJsonIf' && c.key === stateKey('sensors', P14), when: 'before', action: crash('before the state commit') });
+    await expect(dying.run()).rejects.toThrow('simulated crash before the state commit');
+    expect(indexKeys()).toHaveLength(1);
+    expect(await dying.state(P14)).toBeUndefined();
+
+    // Lifecycle keeps an entry whose commit may still be under way.
+    const p = usePipeline(env.store, env.scratch, env.clock, settings);
+    expect(await p.lifecycle()).toEqual({ retired: 0, waiting: 0, unverified: [], changedAfterCommit: [], wouldRetire: [] });
+    expect(indexKeys()).toHaveLength(1);
+
+    // The next run commits the same version; after the grace its sources go, exactly once, and so does the entry.
+    env.clock.advance(3_600_000);
+    await p.run();
+    expect(await p.state(P14)).toMatchObject({ rows: 16, sources: files.map((f) => ({ key: f.key })) });
+    env.clock.advance(4 * DAY);
+    expect(await p.lifecycle()).toMatchObject({ retired: 4, waiting: 0 });
+    expect(env.store.keys('landing', 'sensors/')).toEqual([]);
+    expect(indexKeys()).toEqual([]);
+    expect(await p.lifecycle()).toMatchObject({ retired: 0, waiting: 0 });
+    const rows = files.flatMap((f) => rowsFromJsonLines(f.body));
+    expect(compareRows(rows, await visibleRows(env.store, p.catalog, V14, env.scratch))).toMatchObject({ lost: 0, extra: 0 });
+  }, 60_000);
+
+  it('drops an entry whose commit never happened only a day later', async () => {
+    const script = new Script();
+    const dying = usePipeline(new HookedStore(env.store, script, 'dying'), env.scratch, env.clock, settings);
+    putAll(env.store, 'landing', seed(2));
+    script.on({ match: (c) => c.op === 'putJsonIf' && c.key === stateKey('sensors', P14), when: 'before', action: crash('before the state commit') });
+    await expect(dying.run()).rejects.toThrow('simulated crash');
+    const p = usePipeline(env.store, env.scratch, env.clock, settings);
+    env.clock.advance(DAY - 1);
+    await p.lifecycle();
+    expect(indexKeys()).toHaveLength(1);
+    env.clock.advance(1);
+    await p.lifecycle();
+    expect(indexKeys()).toEqual([]);
+    // The landing files are still there, and the next run plans and indexes them again.
+    expect(env.store.keys('landing', 'sensors/')).toHaveLength(4);
+    await p.run();
+    expect(indexKeys()).toHaveLength(1);
+  }, 60_000);
+
+  it('repairs, from the index, the catalog of a partition committed by a run that died before its catalog update', async () => {
+    const p = usePipeline(env.store, env.scratch, env.clock, settings);
+    putAll(env.store, 'landing', seed(3));
+    const put = p.catalog.putPartitions.bind(p.catalog);
+    p.catalog.putPartitions = crash('before the catalog update');
+    await expect(p.run()).rejects.toThrow('simulated crash before the catalog update');
+    p.catalog.putPartitions = put;
+    expect(await p.state(P14)).toMatchObject({ rows: 16 });
+    expect((await p.state(P14))!.verifiedAt).toBeUndefined();
+
+    // A run with nothing to compact: its swap finds the partition in the index.
+    const { output } = await p.plan();
+    expect(output.bins).toBe(0);
+    expect(await p.swap(output)).toMatchObject({ committed: 0, catalogUpdated: 1 });
+    const st = (await p.state(P14))!;
+    expect(st.verifiedAt).toBe(env.clock.now().toISOString());
+    expect((await p.catalog.getPartitions([V14]))[0]?.location).toBe(st.location);
+  }, 60_000);
+
+  it('retires once when lifecycle dies between its state write and the entry\'s removal', async () => {
+    const p = usePipeline(env.store, env.scratch, env.clock, settings);
+    putAll(env.store, 'landing', seed(4));
+    await p.run();
+    env.clock.advance(4 * DAY);
+    const script = new Script();
+    script.on({ match: (c) => c.op === 'deleteKeys' && c.key.startsWith(pendingPrefix('sensors')), when: 'before', action: crash('before removing the entry') });
+    await expect(retireCompacted({ store: new HookedStore(env.store, script, 'dying'), catalog: p.catalog, settings, clock: env.clock, graceMs: 3 * DAY })).rejects.toThrow('simulated crash before removing the entry');
+    expect(env.store.keys('landing', 'sensors/')).toEqual([]);
+    expect(indexKeys()).toHaveLength(1);
+    const [entryKey] = indexKeys();
+    const deletesBefore = env.store.events.filter((e) => e.op === 'delete').length;
+    expect(await p.lifecycle()).toEqual({ retired: 0, waiting: 0, unverified: [], changedAfterCommit: [], wouldRetire: [] });
+    // Only the entry went: nothing was deleted twice.
+    expect(env.store.events.filter((e) => e.op === 'delete').slice(deletesBefore).map((e) => e.key)).toEqual([entryKey]);
+    expect(indexKeys()).toEqual([]);
+  }, 60_000);
+
+  it('keeps the entry when a commit comes in between lifecycle\'s check and its removal', async () => {
+    const p = usePipeline(env.store, env.scratch, env.clock, settings);
+    const first = seed(5);
+    putAll(env.store, 'landing', first);
+    await p.run();
+    env.clock.advance(4 * DAY);
+    const late = seed(6, 2).map((f) => ({ ...f, key: f.key.replace('reading-', 'late-') }));
+    const script = new Script();
+    // Lifecycle retired everything and is about to remove the entry: a second actor commits late files first.
+    script.on({
+      match: (c) => c.op === 'deleteKeys' && c.key.startsWith(pendingPrefix('sensors')),
+      when: 'before',
+      action: async () => {
+        putAll(env.store, 'landing', late);
+        await p.run();
+      },
+    });
+    const out = await retireCompacted({ store: new HookedStore(env.store, script, 'lifecycle'), catalog: p.catalog, settings, clock: env.clock, graceMs: 3 * DAY });
+    expect(script.pending()).toBe(0);
+    expect(out).toMatchObject({ retired: first.length, waiting: 0 });
+    expect(indexKeys()).toHaveLength(1);
+    const st = (await p.state(P14))!;
+    expect(st.sources.map((x) => x.key).sort()).toEqual(late.map((f) => f.key).sort());
+    // The late version's work is retired after its own grace, and the entry goes with it.
+    env.clock.advance(4 * DAY);
+    expect(await p.lifecycle()).toMatchObject({ retired: 2 + 1, waiting: 0 });
+    expect(indexKeys()).toEqual([]);
+    const rows = [...first, ...late].flatMap((f) => rowsFromJsonLines(f.body));
+    expect(compareRows(rows, await visibleRows(env.store, p.catalog, V14, env.scratch))).toMatchObject({ lost: 0, extra: 0 });
+  }, 90_000);
+
+  it('commits once and retires once when two runs swap the same plan at the same time', async () => {
+    const p = usePipeline(env.store, env.scratch, env.clock, settings);
+    const files = seed(7);
+    putAll(env.store, 'landing', files);
+    const { output, items } = await p.plan();
+    for (const item of items) await p.compact(item);
+    const outcomes = await Promise.allSettled([p.swap(output), p.swap(output)]);
+    const committed = outcomes.map((o) => (o.status === 'fulfilled' ? o.value.committed : o.reason.name));
+    expect(committed.filter((c) => c === 1)).toHaveLength(1);
+    expect(indexKeys()).toHaveLength(1);
+    env.clock.advance(4 * DAY);
+    expect(await p.lifecycle()).toMatchObject({ retired: 4, waiting: 0 });
+    expect(await p.lifecycle()).toMatchObject({ retired: 0, waiting: 0 });
+    expect(indexKeys()).toEqual([]);
+  }, 60_000);
+
+  it('keeps the index in step with a rollback: the rolled-back version retires after the grace and the entry goes with it', async () => {
+    const p = usePipeline(env.store, env.scratch, env.clock, settings);
+    const first = seed(8);
+    putAll(env.store, 'landing', first);
+    await p.run();
+    const v1 = (await p.state(P14))!.version;
+    env.clock.advance(3_600_000);
+    const late = seed(9, 2).map((f) => ({ ...f, key: f.key.replace('reading-', 'late-') }));
+    putAll(env.store, 'landing', late);
+    await p.run();
+    const v2 = (await p.state(P14))!;
+    expect(v2.version).not.toBe(v1);
+
+    const rolled = await rollbackPartition({ store: env.store, catalog: p.catalog, settings, clock: env.clock }, P14, v1);
+    expect(rolled.version).toBe(v1);
+    const entry = await env.store.getJson<{ version: string }>('gold', indexKeys()[0]);
+    expect(entry?.version).toBe(v1);
+    env.clock.advance(4 * DAY);
+    // v1's sources and the late files' version go; the late files stay in landing (v1 does not hold them).
+    const out = await p.lifecycle();
+    expect(out).toMatchObject({ retired: first.length + v2.files.length, waiting: 0, unverified: [] });
+    expect(env.store.keys('landing', 'sensors/').sort()).toEqual(late.map((f) => f.key).sort());
+    expect(indexKeys()).toEqual([]);
+    expect(compareRows(first.flatMap((f) => rowsFromJsonLines(f.body)), await visibleRows(env.store, p.catalog, V14, env.scratch))).toMatchObject({ lost: 0, extra: 0 });
+  }, 90_000);
+});
