@@ -7,7 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { DEFAULT_STEP_MEMORY, type PriceTable, type StepMemory } from '../lambdas/core/cost';
-import { leaseKey, manifestsPrefix, mapResultsPrefix, outputRatiosKey, plansPrefix, reportPrefix, retiredManifestsPrefix, statePrefix, tableQuarantinePrefix } from '../lambdas/core/keys';
+import { leaseKey, manifestsPrefix, mapResultsPrefix, outputRatiosKey, pendingPrefix, plansPrefix, reportPrefix, retiredManifestsPrefix, statePrefix, tableQuarantinePrefix } from '../lambdas/core/keys';
 import type { LayoutKind } from '../lambdas/core/partitions';
 import { Env, type Compression } from '../lambdas/core/settings';
 
@@ -172,11 +172,12 @@ export class CompactionFunctions extends Construct {
     ];
     const lease = leaseKey(t);
     const ratios = outputRatiosKey(t);
+    const pending = pendingPrefix(t);
 
     // plan
     allow(this.plan, ['s3:ListBucket'], ...listUnder(landing, props.landingPrefix));
     allow(this.plan, ['s3:GetObject'], objects(landing, props.landingPrefix));
-    allow(this.plan, ['s3:ListBucket'], ...listUnder(gold, state, lease, ratios));
+    allow(this.plan, ['s3:ListBucket'], ...listUnder(gold, state, lease, ratios, pending));
     allow(this.plan, ['s3:GetObject'], objects(gold, state, lease, ratios));
     allow(this.plan, ['s3:PutObject'], objects(gold, plans, lease));
 
@@ -188,9 +189,9 @@ export class CompactionFunctions extends Construct {
     allow(this.compact, ['s3:PutObject', 's3:AbortMultipartUpload'], objects(gold, props.goldPrefix, manifests, quarantine));
 
     // swap
-    allow(this.swap, ['s3:ListBucket'], ...listUnder(gold, props.goldPrefix, plans, manifests, state));
-    allow(this.swap, ['s3:GetObject'], objects(gold, props.goldPrefix, plans, manifests, state));
-    allow(this.swap, ['s3:PutObject'], objects(gold, props.goldPrefix, state));
+    allow(this.swap, ['s3:ListBucket'], ...listUnder(gold, props.goldPrefix, plans, manifests, state, pending));
+    allow(this.swap, ['s3:GetObject'], objects(gold, props.goldPrefix, plans, manifests, state, pending));
+    allow(this.swap, ['s3:PutObject'], objects(gold, props.goldPrefix, state, pending));
     allow(this.swap, GLUE_PARTITION_WRITE_ACTIONS, [...props.tableArns]);
 
     // lifecycle: the only role that deletes, and only table data.
@@ -204,6 +205,9 @@ export class CompactionFunctions extends Construct {
     allow(this.lifecycle, ['s3:ListBucket'], ...listUnder(gold, manifests));
     allow(this.lifecycle, ['s3:GetObject', 's3:DeleteObject'], objects(gold, manifests));
     allow(this.lifecycle, ['s3:PutObject'], objects(gold, retiredManifestsPrefix(t)));
+    // lifecycle: the pending index, read and pruned (an entry goes once its partition has nothing left).
+    allow(this.lifecycle, ['s3:ListBucket'], ...listUnder(gold, pending));
+    allow(this.lifecycle, ['s3:GetObject', 's3:DeleteObject'], objects(gold, pending));
 
     // report
     allow(this.report, ['s3:ListBucket'], ...listUnder(gold, plans, mapResultsPrefix(t), manifests, state, quarantine));

@@ -19,14 +19,13 @@ import { StepFunctionsExecutions } from '../../lambdas/adapters/sfn-executions';
 import type { SwapOutput } from '../../lambdas/core/contracts';
 import { parseCostModel } from '../../lambdas/core/cost';
 import { InvalidInputError } from '../../lambdas/core/errors';
-import { statePrefix } from '../../lambdas/core/keys';
 import { cliHolder } from '../../lambdas/core/lease';
 import type { Catalog, ExecutionStatus } from '../../lambdas/core/ports';
 import { costLines } from '../../lambdas/core/run-report';
 import { Env, parseEngineSettings, parseRunRequest, parseTableSettings } from '../../lambdas/core/settings';
-import type { PartitionState } from '../../lambdas/core/state';
 import { adoptCatalogEntry, catalogStatus, overruleCatalogEntry } from '../../lambdas/use-cases/catalog-sync';
 import { retireCompacted } from '../../lambdas/use-cases/lifecycle';
+import { allStates, repairTable } from '../../lambdas/use-cases/table-scan';
 import { planRun } from '../../lambdas/use-cases/plan-run';
 import { rollbackPartition } from '../../lambdas/use-cases/rollback';
 import { runLocally, underLease, type LocalRunDeps } from '../local-run';
@@ -135,7 +134,14 @@ export async function runLocalVerb(cmd: Command): Promise<number> {
   }
 
   const action = cmd.positionals[0] ?? 'status';
-  if (verb === 'catalog' && !['status', 'adopt', 'overrule'].includes(action)) throw new UsageError(`catalog takes status, adopt or overrule, got "${action}"`, verb);
+  if (verb === 'catalog' && !['status', 'adopt', 'overrule', 'repair'].includes(action)) throw new UsageError(`catalog takes status, adopt, overrule or repair, got "${action}"`, verb);
+  if (verb === 'catalog' && action === 'repair') {
+    const out = await underLease(local, () => repairTable({ store, catalog, settings, clock }));
+    console.log(`${out.partitions} partition(s): ${out.updated} catalog entr${out.updated === 1 ? 'y' : 'ies'} repaired, ${out.drift.length} drifted, ${out.indexed.length} indexed`);
+    for (const line of out.drift) console.log(`  drift ${line}`);
+    for (const p of out.indexed) console.log(`  indexed ${p}`);
+    return 0;
+  }
   if (verb === 'catalog' && action !== 'status') {
     if (!v.partition) throw new UsageError(`catalog ${action} needs --partition`, verb);
     const deps = { store, catalog, settings, clock };
@@ -144,10 +150,7 @@ export async function runLocalVerb(cmd: Command): Promise<number> {
     console.log(action === 'adopt' ? `${partition}: the catalog keeps ${st.catalogPin!.location}` : `${partition} -> ${st.location} (v=${st.version}), verified`);
     return 0;
   }
-  const states: PartitionState[] = [];
-  for await (const o of store.list(settings.goldBucket, statePrefix(settings.table))) {
-    if (o.key.endsWith('/state.json')) states.push((await store.getJson<PartitionState>(settings.goldBucket, o.key))!);
-  }
+  const states = (await allStates(store, settings)).map((x) => x.value);
   if (verb === 'catalog') {
     for (const e of await catalogStatus({ store, catalog, settings, clock }, states)) console.log(`${e.partition}: ${e.standing}, catalog ${e.catalog ?? 'none'}, committed ${e.committed}`);
     return 0;

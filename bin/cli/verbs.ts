@@ -136,10 +136,13 @@ export const VERBS: readonly Verb[] = [
   {
     name: 'catalog',
     deployed: false,
-    args: 'status|adopt|overrule',
+    args: 'status|adopt|overrule|repair',
     positionals: [0, 1],
-    summary: 'the catalog entries against the committed versions; adopt or overrule an entry set by hand',
-    details: ['status (the default) lists each partition\'s standing; adopt keeps the catalog\'s entry, overrule points it back at the committed version (both under the run lease).'],
+    summary: 'the catalog entries against the committed versions; adopt or overrule an entry set by hand; repair every partition',
+    details: [
+      'status (the default) lists each partition\'s standing; adopt keeps the catalog\'s entry, overrule points it back at the committed version (both under the run lease).',
+      'repair (under the run lease) reads every partition state, repairs each catalog entry that is missing or behind, and indexes every partition with work pending that the index lacks; a run checks only its own and the indexed partitions.',
+    ],
     flags: [...LOCAL, 'partition'],
     required: LOCAL_REQUIRED,
     examples: ['catalog overrule --landing-bucket landing --gold-bucket gold --table sensors --partition dt=2024-12-19/hour=14'],

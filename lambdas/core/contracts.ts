@@ -186,8 +186,8 @@ export interface PlanStats {
   readonly oldestUncompacted?: string;
   /** Sizes of the files this run reads (bin inputs and carried files). */
   readonly inputSizes: SizeHistogram;
-  /** Partitions committed before this run. */
-  readonly committedPartitions: number;
+  /** Partitions with pending work (retirements, catalog checks) before this run: the index swap and lifecycle read. */
+  readonly pendingPartitions: number;
 }
 
 /** Run report of the plan step, stored with the plan. */

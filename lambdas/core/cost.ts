@@ -216,14 +216,14 @@ export const listPages = (keys: number) => Math.max(1, Math.ceil(keys / 1000));
  * make them (see compact-bin, swap, lifecycle, run-report).
  */
 export interface RunShape {
-  /** LIST requests the plan made (landing listing and the state prefix). */
+  /** LIST requests the plan made (landing listing and the pending index). */
   readonly planListRequests: number;
   /** Partition states the plan read. */
   readonly statesRead: number;
   /** Lease write (0 when the run re-entered its own lease). */
   readonly leaseWrites: number;
-  /** Committed partitions of the table once this run is done (what swap and lifecycle read). */
-  readonly statesAfter: number;
+  /** Indexed partitions (pending work) once this run committed: what swap and lifecycle read, never every state. */
+  readonly pendingAfter: number;
   readonly bins: ReadonlyArray<{ readonly files: number; readonly inputBytes: number; readonly estimatedOutputBytes: number }>;
   readonly partitions: ReadonlyArray<{ readonly bins: number; readonly carried: number }>;
 }
@@ -256,7 +256,8 @@ export function estimateRun(shape: RunShape, newObjects: number, model: CostMode
   const sumBins = shape.bins.length;
   const carried = shape.partitions.reduce((n, p) => n + p.carried, 0);
   const partitions = shape.partitions.length;
-  const statePages = listPages(shape.statesAfter);
+  const indexPages = listPages(shape.pendingAfter);
+  const othersPending = Math.max(0, shape.pendingAfter - partitions);
   const step = (name: StepName, requests: Partial<RequestCounts>, seconds?: number): StepUsage => {
     const r = addRequests(requests);
     const s = seconds ?? m.invocationSeconds + totalRequests(r) / m.requestsPerSecond;
@@ -274,10 +275,12 @@ export function estimateRun(shape: RunShape, newObjects: number, model: CostMode
         m.invocationSeconds + b.files / m.getsPerSecond + b.estimatedOutputBytes / m.outputBytesPerSecond,
       ),
     ),
-    // plan, each manifest twice (commit, schema), each state; outputs and carried files checked; state
-    // writes; every state read back; each committed state read again and stamped once the catalog shows it
-    step('swap', { LIST: statePages, GET: 1 + 2 * sumBins + 2 * partitions + shape.statesAfter, HEAD: sumBins + carried, COPY: carried, PUT: 2 * partitions }),
-    step('lifecycle', { LIST: statePages, GET: shape.statesAfter }),
+    // plan, each manifest twice (commit, schema), each state; outputs and carried files checked; the
+    // index entry and the state written; each committed state read again and stamped once the catalog
+    // shows it; the other indexed partitions' entries and states
+    step('swap', { LIST: indexPages, GET: 1 + 2 * sumBins + 2 * partitions + 2 * othersPending, HEAD: sumBins + carried, COPY: carried, PUT: 3 * partitions }),
+    // every indexed partition's entry and state
+    step('lifecycle', { LIST: indexPages, GET: 2 * shape.pendingAfter }),
     // plan, results manifest and file, each planned partition's state; the report (JSON and text)
     step('report', { GET: 1 + (sumBins ? 2 : 0) + partitions, PUT: 2 }),
   ];

@@ -1,4 +1,5 @@
 /** Every object key the pipeline writes is derived here, from ids only, so retries overwrite. */
+import { contentId } from './hash';
 
 /** Objects the pipeline keeps for itself (plans, manifests, stats), outside any table location. */
 export const SYSTEM_PREFIX = '_compactor/';
@@ -18,6 +19,10 @@ export const binKey = (table: string, planId: string, binId: string) => `${runDi
 /** The committed state of one partition: written only by compare-and-swap. */
 export const stateKey = (table: string, partition: string) => `${SYSTEM_PREFIX}${table}/state/${partition}/state.json`;
 export const statePrefix = (table: string) => `${SYSTEM_PREFIX}${table}/state/`;
+/** The index of partitions with pending work: what swap and lifecycle read instead of every state. */
+export const pendingPrefix = (table: string) => `${SYSTEM_PREFIX}${table}/pending/`;
+/** One entry per partition, named by a hash of its path (short, fixed-length keys). */
+export const pendingKey = (table: string, partition: string) => `${pendingPrefix(table)}${contentId([partition])}.json`;
 
 /** One run per table: who holds it. */
 export const leaseKey = (table: string) => `${SYSTEM_PREFIX}${table}/lease.json`;

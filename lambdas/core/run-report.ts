@@ -43,7 +43,7 @@ export function planStats(
   partitions: readonly PartitionListing[],
   committed: ReadonlyMap<string, CommittedBase>,
   plan: Pick<Plan, 'partitions' | 'held'>,
-): Omit<PlanStats, 'committedPartitions'> {
+): Omit<PlanStats, 'pendingPartitions'> {
   const capped = new Set(plan.held.filter((h) => h.reason === 'run-cap').map((h) => h.path));
   let oldest = Infinity;
   const backlog = { objects: 0, bytes: 0 };

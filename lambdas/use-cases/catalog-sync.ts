@@ -3,6 +3,8 @@ import { stateKey } from '../core/keys';
 import type { Catalog, Clock, ObjectStore } from '../core/ports';
 import type { TableSettings } from '../core/settings';
 import { verified, type PartitionState } from '../core/state';
+import { standingOf } from '../core/catalog-standing';
+import { markPending } from './pending-index';
 
 /** Shared by swap, rollback and the CLI's `catalog` command: the catalog against the committed states. */
 export interface CatalogDeps {
@@ -12,24 +14,7 @@ export interface CatalogDeps {
   readonly clock: Clock;
 }
 
-/**
- * Where a partition's catalog entry stands against its committed state:
- * - `current`: points at the committed version;
- * - `missing`: no entry (a first commit, or a catalog that was lost): created;
- * - `behind`: points at an earlier version of this partition (a run died between its commit and
- *   the catalog update, or a rollback): repointed;
- * - `pinned`: points where an operator set it and the pipeline was told to keep it;
- * - `drift`: points anywhere else, set by hand: kept, and reported until adopted or overruled.
- */
-export type CatalogStanding = 'current' | 'missing' | 'behind' | 'pinned' | 'drift';
-
-export function standingOf(st: PartitionState, location: string | undefined): CatalogStanding {
-  if (location === st.location) return 'current';
-  if (location === undefined) return 'missing';
-  if (st.catalogPin?.location === location) return 'pinned';
-  if (st.superseded.some((v) => v.location === location)) return 'behind';
-  return 'drift';
-}
+export { standingOf, type CatalogStanding } from '../core/catalog-standing';
 
 export interface CatalogSync {
   /** Entries created or repointed. */
@@ -122,6 +107,8 @@ export async function repointCatalog(deps: CatalogDeps, st: PartitionState): Pro
 /** Points the catalog entry back at the committed version, dropping an adopted location, and verifies it. */
 export async function overruleCatalogEntry(deps: CatalogDeps, partition: string): Promise<PartitionState> {
   const { value: st, etag } = await stateOf(deps, partition);
+  // Indexed, so that every swap checks the entry again until it holds.
+  await markPending(deps.store, deps.settings, { partition, version: st.version, base: etag, at: deps.clock.now().toISOString() });
   if (!st.catalogPin) return repointCatalog(deps, st);
   const { catalogPin: _dropped, ...next } = st;
   await deps.store.putJsonIf(deps.settings.goldBucket, stateKey(deps.settings.table, partition), next, etag);

@@ -1,10 +1,13 @@
 import type { LifecycleOutput } from '../core/contracts';
 import { ConcurrentCommitError } from '../core/errors';
-import { statePrefix, stateKey } from '../core/keys';
+import { stateKey } from '../core/keys';
+import { standingOf } from '../core/catalog-standing';
+import { entryDone } from '../core/pending';
 import type { Catalog, Clock, ObjectStore } from '../core/ports';
 import type { TableSettings } from '../core/settings';
 import type { PartitionState } from '../core/state';
 import { retireManifests } from './retired-manifests';
+import { dropPending, readIndex, statesOf } from './pending-index';
 
 export interface LifecycleDeps {
   readonly store: ObjectStore;
@@ -43,16 +46,28 @@ export async function retireCompacted(deps: LifecycleDeps, dryRun = false): Prom
   const changedAfterCommit: string[] = [];
   const wouldRetire: string[] = [];
 
-  const stateKeys: string[] = [];
-  for await (const o of store.list(s.goldBucket, statePrefix(s.table))) if (o.key.endsWith('/state.json')) stateKeys.push(o.key);
+  // Only indexed partitions can have anything to retire: every commit indexes its partition first.
+  const indexed = await readIndex(store, s);
+  const states = await statesOf(store, s, indexed.map((x) => x.entry.partition));
+  // One catalog read for all of them (batched by the adapter); none when nothing is indexed.
+  const present = states.flatMap((got) => (got ? [got.value] : []));
+  const found = present.length ? await catalog.getPartitions(present.map((st) => s.partitionKeys.map((k) => st.values[k]))) : [];
+  const locations = new Map(present.map((st, i) => [st.partition, found[i]?.location]));
 
-  for (const key of stateKeys) {
-    const got = await store.getJsonVersioned<PartitionState>(s.goldBucket, key);
-    if (!got) continue;
+  for (const [i, ix] of indexed.entries()) {
+    const got = states[i];
+    // Done with the partition: the entry goes, unless it was rewritten meanwhile (a commit announced).
+    const settle = async (st: PartitionState | undefined) => {
+      if (!dryRun && entryDone(ix.entry, st, st && standingOf(st, locations.get(st.partition)), now)) await dropPending(store, s, ix);
+    };
+    if (!got) {
+      await settle(undefined);
+      continue;
+    }
     const st = got.value;
-    const [entry] = await catalog.getPartitions([s.partitionKeys.map((k) => st.values[k])]);
-    if (entry?.location !== st.location) {
+    if (locations.get(st.partition) !== st.location) {
       unverified.push(st.partition);
+      await settle(st);
       continue;
     }
     const dueSources = st.sources.filter((x) => due(x.since));
@@ -61,7 +76,10 @@ export async function retireCompacted(deps: LifecycleDeps, dryRun = false): Prom
     const current = new Set(st.files.map((f) => f.key));
     const goldFiles = dueVersions.flatMap((v) => v.files.filter((f) => !current.has(f.key)));
     waiting += st.sources.length - dueSources.length + st.superseded.filter((v) => !due(v.supersededAt)).reduce((n, v) => n + v.files.length, 0);
-    if (!dueSources.length && !dueVersions.length) continue;
+    if (!dueSources.length && !dueVersions.length) {
+      await settle(st);
+      continue;
+    }
     if (dryRun) {
       wouldRetire.push(...dueSources.map((x) => `s3://${s.landingBucket}/${x.key}`), ...goldFiles.map((f) => `s3://${s.goldBucket}/${f.key}`));
       continue;
@@ -79,17 +97,15 @@ export async function retireCompacted(deps: LifecycleDeps, dryRun = false): Prom
     const doneVersions = new Set(dueVersions.filter((v) => !v.files.some((f) => keptGold.has(f.key))).map((v) => v.version));
     // Their manifests move to where a bucket rule expires them after the retention.
     for (const v of doneVersions) if (v !== st.version) await retireManifests(store, s.goldBucket, s.table, st.partition, v);
+    const next: PartitionState = { ...st, sources: st.sources.filter((x) => !done.has(x.key)), superseded: st.superseded.filter((v) => !doneVersions.has(v.version)) };
     try {
-      await store.putJsonIf(
-        s.goldBucket,
-        stateKey(s.table, st.partition),
-        { ...st, sources: st.sources.filter((x) => !done.has(x.key)), superseded: st.superseded.filter((v) => !doneVersions.has(v.version)) },
-        got.etag,
-      );
+      await store.putJsonIf(s.goldBucket, stateKey(s.table, st.partition), next, got.etag);
     } catch (e) {
       // A commit came in between: the next lifecycle finds these objects gone and drops them.
       if (!(e instanceof ConcurrentCommitError)) throw e;
+      continue;
     }
+    await settle(next);
   }
   return { retired, waiting, unverified, changedAfterCommit, wouldRetire };
 }

@@ -1,7 +1,7 @@
 import type { BinItem, BinSpec, PlanOutput, PlanReport, RunRequest, StoredPlan } from '../core/contracts';
 import { addRequests, DEFAULT_COST_MODEL, estimateRun, listPages, type CostModel, type RequestCounts, type RunEstimate } from '../core/cost';
 import { DEFAULT_OUTPUT_RATIOS, type InputFormat } from '../core/formats';
-import { binKey, carriedKey, itemsKey, manifestKey, MAX_KEY_BYTES, outputKey, outputRatiosKey, planKey, QUARANTINE_FILES, quarantineObjectKey, quarantinePrefix, statePrefix, stateKey } from '../core/keys';
+import { binKey, carriedKey, itemsKey, manifestKey, MAX_KEY_BYTES, outputKey, outputRatiosKey, planKey, QUARANTINE_FILES, quarantineObjectKey, quarantinePrefix, pendingKey, pendingPrefix, stateKey } from '../core/keys';
 import { planStats } from '../core/run-report';
 import { baseOf, type CommittedBase, type PartitionState } from '../core/state';
 import { parseKafkaName, topicPartitionId, type KafkaOffsets } from '../core/kafka';
@@ -83,10 +83,10 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
     }
     listRequests += listPages(returned);
   }
-  // How many partitions the table has committed: what the swap and lifecycle steps read back each run.
-  let committedPartitions = 0;
-  for await (const o of store.list(s.goldBucket, statePrefix(s.table))) if (o.key.endsWith('/state.json')) committedPartitions++;
-  listRequests += listPages(committedPartitions);
+  // Partitions with pending work: what the swap and lifecycle steps read back (never every state).
+  const pending = new Set<string>();
+  for await (const o of store.list(s.goldBucket, pendingPrefix(s.table))) pending.add(o.key);
+  listRequests += listPages(pending.size);
 
   const discovery = discoverer.result();
   const filtered = { ...discovery, partitions: discovery.partitions.filter((p) => matchesFilter(p.path, request.partitions)) };
@@ -115,14 +115,14 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
     skipped: discovery.skipped,
     skippedExamples: discovery.skippedExamples,
     held: plan.held,
-    stats: { ...planStats(filtered.partitions, committed, plan), committedPartitions },
+    stats: { ...planStats(filtered.partitions, committed, plan), pendingPartitions: pending.size },
   };
   const estimate = estimateRun(
     {
       planListRequests: listRequests,
       statesRead: filtered.partitions.length,
       leaseWrites: 1,
-      statesAfter: committedPartitions + plan.partitions.filter((p) => !p.baseVersion).length,
+      pendingAfter: pending.size + plan.partitions.filter((p) => !pending.has(pendingKey(s.table, p.path))).length,
       bins: plan.partitions.flatMap((p) => p.bins.map((b) => ({ files: b.files.length, inputBytes: b.inputBytes, estimatedOutputBytes: b.estimatedOutputBytes }))),
       partitions: plan.partitions.map((p) => ({ bins: p.bins.length, carried: p.carried.length })),
     },

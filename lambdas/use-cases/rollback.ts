@@ -4,6 +4,7 @@ import type { Catalog, Clock, ObjectStore } from '../core/ports';
 import type { TableSettings } from '../core/settings';
 import { supersede, type PartitionState } from '../core/state';
 import { repointCatalog } from './catalog-sync';
+import { markPending } from './pending-index';
 
 export interface RollbackDeps {
   readonly store: ObjectStore;
@@ -49,6 +50,8 @@ export async function rollbackPartition(deps: RollbackDeps, partition: string, v
     sources: st.sources.filter((x) => Date.parse(x.committedAt ?? x.since) <= Date.parse(target.committedAt)),
     superseded: [...st.superseded.filter((v) => v.version !== version), supersede(st)],
   };
+  // Indexed before the commit, as swap does: the version it replaces retires after the grace.
+  await markPending(store, s, { partition, version: next.version, base: current.etag, at: now });
   await store.putJsonIf(s.goldBucket, stateKey(s.table, partition), next, current.etag);
   return repointCatalog(deps, next);
 }

@@ -1,6 +1,6 @@
 import type { BinManifest, PlanOutput, SwapOutput } from '../core/contracts';
 import { ConcurrentCommitError, InvalidInputError } from '../core/errors';
-import { carriedKey, manifestKey, statePrefix, stateKey, versionPrefix } from '../core/keys';
+import { carriedKey, manifestKey, stateKey, versionPrefix } from '../core/keys';
 import type { Catalog, Clock, ObjectStore } from '../core/ports';
 import { mergeOffsets, offsetGaps, offsetsOf, parseKafkaName, subtract, topicPartitionId, type KafkaOffsets } from '../core/kafka';
 import { schemaDrift } from '../core/schema';
@@ -8,6 +8,7 @@ import type { TableSettings } from '../core/settings';
 import { sourceId, supersede, unitedSchema, type CoveredSource, type GoldFile, type PartitionState } from '../core/state';
 import { mapLimit } from '../core/concurrency';
 import { syncCatalog } from './catalog-sync';
+import { markPending, readIndex, statesOf } from './pending-index';
 import type { StoredPlan } from './plan-run';
 
 export interface SwapDeps {
@@ -117,6 +118,8 @@ async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedParti
     ...(base?.catalogPin ? { catalogPin: base.catalogPin } : {}),
     schema: unitedSchema(base?.schema, ...manifests.map((m) => m.output.schema)),
   };
+  // Indexed first: a run that dies after the commit leaves its partition indexed all the same.
+  await markPending(store, s, { partition: p.path, version: p.version, ...(current ? { base: current.etag } : {}), at: now });
   try {
     await store.putJsonIf(s.goldBucket, stateKey(s.table, p.path), state, current?.etag);
   } catch (e) {
@@ -126,17 +129,24 @@ async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedParti
   return { kind: 'committed', state, rewritten };
 }
 
-/** Every committed partition state of the table. */
-async function allStates(store: ObjectStore, bucket: string, table: string): Promise<PartitionState[]> {
-  const keys: string[] = [];
-  for await (const o of store.list(bucket, statePrefix(table))) if (o.key.endsWith('/state.json')) keys.push(o.key);
-  const states = await mapLimit(keys, 16, (k) => store.getJson<PartitionState>(bucket, k));
-  return states.filter((s): s is PartitionState => s !== undefined);
+/**
+ * The states whose catalog entries swap brings in line: the partitions this run committed or found
+ * committed, and every indexed one (unverified, drifted, or still retiring). A partition outside
+ * the index has nothing pending and was verified once; `catalog repair` checks every partition.
+ */
+async function statesToSync(deps: SwapDeps, touched: readonly PartitionState[]): Promise<PartitionState[]> {
+  const { store, settings: s } = deps;
+  const known = new Set(touched.map((st) => st.partition));
+  const indexed = await readIndex(store, s, known);
+  const others = [...new Set(indexed.map((x) => x.entry.partition))].filter((p) => !known.has(p));
+  const states = (await statesOf(store, s, others)).flatMap((got) => (got ? [got.value] : []));
+  return [...touched, ...states];
 }
 
 /**
  * The swap step: commit every complete partition of the plan, then bring the catalog in line with
- * every committed state, so a run that died between the two is repaired by the next one.
+ * the committed states of this run's and the indexed partitions, so a run that died between the
+ * two is repaired by the next one.
  */
 export async function swapPlan(deps: SwapDeps, planOutput: PlanOutput): Promise<SwapOutput> {
   const { store, settings: s } = deps;
@@ -152,7 +162,7 @@ export async function swapPlan(deps: SwapDeps, planOutput: PlanOutput): Promise<
   const written = (await mapLimit(plan.partitions.filter((_, i) => outcomes[i].kind === 'committed'), 8, (p) =>
     mapLimit(p.bins, 8, (b) => store.getJson<BinManifest>(s.goldBucket, manifestKey(s.table, p.path, p.version, b.binId))),
   )).flat().flatMap((m) => (m ? [m.output.schema] : []));
-  const states = await allStates(store, s.goldBucket, s.table);
+  const states = await statesToSync(deps, outcomes.flatMap((o) => (o.kind === 'committed' || o.kind === 'unchanged' ? [o.state] : [])));
   const drift = schemaDrift(columns, written, s.partitionKeys);
   const restored = schemaDrift([...columns, ...drift.append], states.map((st) => st.schema ?? []), s.partitionKeys).append;
   await deps.catalog.appendColumns([...drift.append, ...restored]);

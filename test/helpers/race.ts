@@ -14,9 +14,10 @@ import { LocalCatalog } from '../../lambdas/adapters/local-catalog';
 import { LocalProcesses } from '../../lambdas/adapters/local-processes';
 import type { RunRequest } from '../../lambdas/core/contracts';
 import { CatalogError } from '../../lambdas/core/errors';
-import { manifestsPrefix, retiredManifestKey } from '../../lambdas/core/keys';
+import { manifestsPrefix, pendingKey, pendingPrefix, retiredManifestKey, statePrefix } from '../../lambdas/core/keys';
 import { cliHolder } from '../../lambdas/core/lease';
 import type { CatalogPartition } from '../../lambdas/core/ports';
+import type { PartitionState } from '../../lambdas/core/state';
 import { retireCompacted } from '../../lambdas/use-cases/lifecycle';
 import { rng } from '../../local/generate';
 import { MemoryStore } from '../../local/memory-store';
@@ -354,6 +355,8 @@ export class World {
     let deletedEarly = 0;
     const history = (partition: string) => this.catalog.history.filter((h) => h.partition === partition);
     for (const e of this.store.events.filter((ev) => ev.op === 'delete' && ev.via === 'deleteKeys')) {
+      // Pending index entries are bookkeeping; that none was lost while work was pending is checked below.
+      if (e.bucket === 'gold' && e.key.startsWith(pendingPrefix('sensors'))) continue;
       const t = Date.parse(e.at);
       const h = history(partitionOfKey(e.key));
       const inEffect = (x: number) => [...h].reverse().find((ev) => ev.at <= x);
@@ -386,6 +389,14 @@ export class World {
         deletedEarly++;
         detail.push(`s3://${e.bucket}/${e.key} deleted: outside the table data`);
       }
+    }
+
+    // The pending index: every partition with work left (sources or versions still to retire, a
+    // catalog entry not verified) has its entry, whatever crashed or raced.
+    for (const key of this.store.keys('gold', statePrefix('sensors')).filter((k) => k.endsWith('/state.json'))) {
+      const st = (await this.store.getJson<PartitionState>('gold', key))!;
+      const left = !st.verifiedAt || st.sources.length > 0 || st.superseded.length > 0;
+      if (left && !this.store.object('gold', pendingKey('sensors', st.partition))) detail.push(`${st.partition} has work pending and no index entry`);
     }
 
     // Committed bytes: table data and manifests are written once.

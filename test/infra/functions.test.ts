@@ -123,16 +123,17 @@ describe('IAM', () => {
   const manifests = objectsArn(gold, '_compactor/sensors/manifests/*');
   const lease = objectsArn(gold, '_compactor/sensors/lease.json');
   const ratios = objectsArn(gold, '_compactor/sensors/output-ratios.json');
+  const pending = objectsArn(gold, '_compactor/sensors/pending/*');
   const glue = (resource: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':glue:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:${resource}`]] });
   const tableArns = [glue('catalog'), glue('database/compactor'), glue('table/compactor/sensors')];
   const glueRead = ['glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchGetPartition'];
 
-  it('lets plan list and read landing, read state, lease and output ratios, and write only plans and the lease', () => {
+  it('lets plan list and read landing, read state, lease and output ratios, list the pending index, and write only plans and the lease', () => {
     expect(statementsOf(pipeline.planFunction)).toEqual([
       ...basics(pipeline.planFunction),
       { Action: 's3:ListBucket', Condition: listUnder('sensors/*'), Effect: 'Allow', Resource: arnOf(landing) },
       { Action: 's3:GetObject', Effect: 'Allow', Resource: landingTable },
-      { Action: 's3:ListBucket', Condition: listUnder('_compactor/sensors/state/*', '_compactor/sensors/lease.json', '_compactor/sensors/output-ratios.json'), Effect: 'Allow', Resource: arnOf(gold) },
+      { Action: 's3:ListBucket', Condition: listUnder('_compactor/sensors/state/*', '_compactor/sensors/lease.json', '_compactor/sensors/output-ratios.json', '_compactor/sensors/pending/*'), Effect: 'Allow', Resource: arnOf(gold) },
       { Action: 's3:GetObject', Effect: 'Allow', Resource: [state, lease, ratios] },
       { Action: 's3:PutObject', Effect: 'Allow', Resource: [plans, lease] },
       {
@@ -154,17 +155,17 @@ describe('IAM', () => {
     ]);
   });
 
-  it('lets swap read plans, manifests, state and table data, write state and carried table data, and change this Glue table only', () => {
+  it('lets swap read plans, manifests, state, the pending index and table data, write state, the pending index and carried table data, and change this Glue table only', () => {
     expect(statementsOf(pipeline.swapFunction)).toEqual([
       ...basics(pipeline.swapFunction),
-      { Action: 's3:ListBucket', Condition: listUnder('sensors/*', '_compactor/sensors/plans/*', '_compactor/sensors/manifests/*', '_compactor/sensors/state/*'), Effect: 'Allow', Resource: arnOf(gold) },
-      { Action: 's3:GetObject', Effect: 'Allow', Resource: [goldTable, plans, manifests, state] },
-      { Action: 's3:PutObject', Effect: 'Allow', Resource: [goldTable, state] },
+      { Action: 's3:ListBucket', Condition: listUnder('sensors/*', '_compactor/sensors/plans/*', '_compactor/sensors/manifests/*', '_compactor/sensors/state/*', '_compactor/sensors/pending/*'), Effect: 'Allow', Resource: arnOf(gold) },
+      { Action: 's3:GetObject', Effect: 'Allow', Resource: [goldTable, plans, manifests, state, pending] },
+      { Action: 's3:PutObject', Effect: 'Allow', Resource: [goldTable, state, pending] },
       { Action: [...glueRead, 'glue:BatchCreatePartition', 'glue:BatchUpdatePartition', 'glue:UpdateTable'], Effect: 'Allow', Resource: tableArns },
     ]);
   });
 
-  it('lets lifecycle read and delete landing and gold table data, rewrite state, move retired manifests and read this table\'s partitions', () => {
+  it('lets lifecycle read and delete landing and gold table data, rewrite state, move retired manifests, prune the pending index and read this table\'s partitions', () => {
     expect(statementsOf(pipeline.lifecycleFunction)).toEqual([
       ...basics(pipeline.lifecycleFunction),
       { Action: 's3:ListBucket', Condition: listUnder('sensors/*'), Effect: 'Allow', Resource: arnOf(landing) },
@@ -177,6 +178,9 @@ describe('IAM', () => {
       { Action: 's3:ListBucket', Condition: listUnder('_compactor/sensors/manifests/*'), Effect: 'Allow', Resource: arnOf(gold) },
       { Action: ['s3:GetObject', 's3:DeleteObject'], Effect: 'Allow', Resource: objectsArn(gold, '_compactor/sensors/manifests/*') },
       { Action: 's3:PutObject', Effect: 'Allow', Resource: objectsArn(gold, '_compactor/sensors/retired/manifests/*') },
+      // The pending index: read, and an entry removed once its partition has nothing left.
+      { Action: 's3:ListBucket', Condition: listUnder('_compactor/sensors/pending/*'), Effect: 'Allow', Resource: arnOf(gold) },
+      { Action: ['s3:GetObject', 's3:DeleteObject'], Effect: 'Allow', Resource: pending },
     ]);
   });
 
@@ -207,7 +211,7 @@ describe('IAM', () => {
     }
   });
 
-  it('lets no role but lifecycle\'s delete anything, and lifecycle only landing and gold table data and its table\'s manifests (moved when retired)', () => {
+  it('lets no role but lifecycle\'s delete anything, and lifecycle only landing and gold table data, its table\'s manifests (moved when retired) and pending index entries', () => {
     const deletes = (action: string) => action === '*' || action === 's3:*' || /^s3:(Delete|.*\*)/.test(action);
     const grants: Array<{ role: string; resources: unknown }> = [];
     for (const p of Object.values(policies)) {
@@ -220,6 +224,7 @@ describe('IAM', () => {
       { role: lifecycleRole, resources: landingTable },
       { role: lifecycleRole, resources: goldTable },
       { role: lifecycleRole, resources: objectsArn(gold, '_compactor/sensors/manifests/*') },
+      { role: lifecycleRole, resources: pending },
     ]);
     // The state machine's role (Map results) deletes nothing either.
     expect(Object.values(policies).every((p) => p.Properties.Roles.length === 1)).toBe(true);

@@ -8,7 +8,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { leaseKey, stateKey } from '../../lambdas/core/keys';
+import { leaseKey, pendingKey, pendingPrefix, stateKey } from '../../lambdas/core/keys';
 import { cliHolder, type Lease } from '../../lambdas/core/lease';
 import type { PartitionState } from '../../lambdas/core/state';
 import { main } from '../../bin/cli';
@@ -175,5 +175,27 @@ describe('npm run compact', () => {
       stdout: line,
       stderr: 'note: "status" lists the deployed workflow\'s executions now; the partition states are "npm run compact -- partitions" with the same flags\n',
     });
+  });
+
+  it('retires from the pending index (retire --dry-run says what would go), and catalog repair indexes a partition the index lacks', async () => {
+    await putFiles(env.s3.client, 'landing', files);
+    expect((await inProcess('run')).error).toBeUndefined();
+    const indexed = async () => (await allKeys(env.s3.client, 'gold', pendingPrefix('sensors'))).map((o) => o.key);
+    expect(await indexed()).toEqual([pendingKey('sensors', P14)]);
+    const wouldRetire = files.map((f) => `  would retire s3://landing/${f.key}\n`).sort().join('');
+    const dry = await inProcess('retire', '--dry-run', '--grace-days', '0');
+    expect(dry.stdout).toBe(`{"retired":0,"waiting":0,"unverified":[],"changedAfterCommit":[]}\n${wouldRetire}`);
+
+    // A table committed before the index existed (or an entry removed by hand): a run does not see
+    // the partition; the full scan puts it back.
+    await env.store.deleteKeys('gold', [{ key: pendingKey('sensors', P14) }]);
+    expect((await inProcess('retire', '--dry-run', '--grace-days', '0')).stdout).toBe('{"retired":0,"waiting":0,"unverified":[],"changedAfterCommit":[]}\n');
+    expect((await inProcess('catalog', 'repair')).stdout).toBe(`1 partition(s): 0 catalog entries repaired, 0 drifted, 1 indexed\n  indexed ${P14}\n`);
+    expect((await inProcess('retire', '--dry-run', '--grace-days', '0')).stdout).toBe(`{"retired":0,"waiting":0,"unverified":[],"changedAfterCommit":[]}\n${wouldRetire}`);
+    expect((await inProcess('retire', '--grace-days', '0')).stdout).toBe(`{"retired":${files.length},"waiting":0,"unverified":[],"changedAfterCommit":[]}\n`);
+    expect(await allKeys(env.s3.client, 'landing', 'sensors/')).toEqual([]);
+    expect(await indexed()).toEqual([]);
+    const st = (await state())!;
+    expect((await inProcess('partitions')).stdout).toBe(`${P14}: v=${st.version} 24 rows in 1 file(s), committed ${st.committedAt}, in the catalog since ${st.verifiedAt}; earlier: none\n`);
   });
 });

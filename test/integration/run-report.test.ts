@@ -25,9 +25,9 @@ it('lists the failed bins with their error, and counts the succeeded bins\' usag
       { path: 'dt=2024-12-19/hour=15', values: { dt: '2024-12-19', hour: '15' }, version: 'v15', bins: [bin('b2')], carried: [], newFiles: 10 },
     ],
     totals: { bins: 2, inputFiles: 20, inputBytes: 5000, estimatedOutputBytes: 1000 },
-    report: { skipped: {}, skippedExamples: [], held: [], stats: { backlog: { objects: 0, bytes: 0 }, inputSizes: [], committedPartitions: 0 } },
+    report: { skipped: {}, skippedExamples: [], held: [], stats: { backlog: { objects: 0, bytes: 0 }, inputSizes: [], pendingPartitions: 0 } },
     estimate: {
-      cost: estimateRun({ planListRequests: 2, statesRead: 2, leaseWrites: 1, statesAfter: 2, bins: [bin('b1'), bin('b2')], partitions: [{ bins: 1, carried: 0 }, { bins: 1, carried: 0 }] }, 20).cost,
+      cost: estimateRun({ planListRequests: 2, statesRead: 2, leaseWrites: 1, pendingAfter: 2, bins: [bin('b1'), bin('b2')], partitions: [{ bins: 1, carried: 0 }, { bins: 1, carried: 0 }] }, 20).cost,
       requestsByStep: {},
     },
   } as unknown as StoredPlan;

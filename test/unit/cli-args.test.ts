@@ -79,7 +79,7 @@ describe('flag problems', () => {
     [['rollback', ...TABLE, '--partition', 'dt=1/hour=2'], 'rollback needs --version'],
     [['run', ...TABLE, 'now'], 'run takes no arguments, got "now"'],
     [['partitions', ...TABLE, 'dt=1'], 'partitions takes no arguments, got "dt=1" (a flag is --name value)'],
-    [['catalog', 'fix', ...TABLE], 'catalog takes status, adopt or overrule, got "fix"'],
+    [['catalog', 'fix', ...TABLE], 'catalog takes status, adopt, overrule or repair, got "fix"'],
     [['catalog', 'adopt', ...TABLE], 'catalog adopt needs --partition'],
     [['report'], 'report needs <execution>'],
     [['status', 'all'], 'status takes no arguments, got "all"'],

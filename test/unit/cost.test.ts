@@ -89,7 +89,7 @@ describe('estimateRun', () => {
         planListRequests: 2,
         statesRead: 2,
         leaseWrites: 1,
-        statesAfter: 2,
+        pendingAfter: 2,
         bins: [
           { files: 100, inputBytes: 25_000, estimatedOutputBytes: 5000 },
           { files: 50, inputBytes: 12_500, estimatedOutputBytes: 2500 },
@@ -105,11 +105,11 @@ describe('estimateRun', () => {
       ['plan', { ...none, LIST: 2, GET: 4, PUT: 5 }],
       ['compact', { ...none, GET: 105, PUT: 2, HEAD: 1 }],
       ['compact', { ...none, GET: 55, PUT: 2, HEAD: 1 }],
-      ['swap', { ...none, LIST: 1, GET: 11, HEAD: 3, COPY: 1, PUT: 4 }],
-      ['lifecycle', { ...none, LIST: 1, GET: 2 }],
+      ['swap', { ...none, LIST: 1, GET: 9, HEAD: 3, COPY: 1, PUT: 6 }],
+      ['lifecycle', { ...none, LIST: 1, GET: 4 }],
       ['report', { ...none, GET: 5, PUT: 2 }],
     ]);
-    expect(e.cost.requests).toEqual({ LIST: 4, GET: 183, PUT: 17, COPY: 1, DELETE: 0, HEAD: 5 });
+    expect(e.cost.requests).toEqual({ LIST: 4, GET: 183, PUT: 19, COPY: 1, DELETE: 0, HEAD: 5 });
     expect(e.transitions).toBe(10);
     expect(e.cost.objects).toBe(150);
   });
