@@ -421,15 +421,20 @@ async function intoFile<T>(path: string, flags: 'a' | 'w', fn: (out: NodeJS.Writ
   }
 }
 
+/**
+ * Re-reads an object whose body failed after the request succeeded (a reset or timeout mid-body):
+ * the store's request layer (lean GET attempts, or the SDK's maxAttempts) already retried the
+ * request itself, so its errors, retryable ones included, go straight to the state machine's
+ * retry of the step. Our terminal errors (changed source, bad input) are final.
+ */
 async function withRetries<T>(attempts: number, what: string, fn: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (e) {
-      // Our own terminal errors (changed source, bad input) are final; I/O hiccups are retried.
-      const terminal = e instanceof CompactorError && !e.retryable;
-      if (terminal || attempt >= attempts) {
-        if (!terminal && !(e instanceof CompactorError)) {
+      const ours = e instanceof CompactorError;
+      if (ours || attempt >= attempts) {
+        if (!ours) {
           throw new RetryableError(`${what} failed after ${attempt} attempts: ${(e as Error).message}`, { cause: e });
         }
         throw e;
