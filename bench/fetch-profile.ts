@@ -1,3 +1,11 @@
+/**
+ * Fetch CPU per object without s3rver's own slowness: a plain HTTP server in a child process
+ * answers every GET with the same 10-record JSON Lines body, and this process times the SDK's
+ * GetObject loop, the lean GET loop and fetchInputs over the same keys (CPU = user + system of
+ * this process, all threads). For a profile:
+ *
+ *   NODE_OPTIONS=--openssl-legacy-provider node --import tsx --cpu-prof bench/fetch-profile.ts [objects] [sdk|lean|fetch|all]
+ */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,8 +16,15 @@ import { makeS3Client, S3ObjectStore } from '../lambdas/adapters/s3';
 import { LeanS3Getter } from '../lambdas/adapters/s3-lean-get';
 import { mapLimit } from '../lambdas/core/concurrency';
 
+const SERVER = `
+const http = require('http');
+const body = Buffer.from(Array.from({ length: 10 }, (_, i) => JSON.stringify({ sensor_id: 's-' + i, ts: '2024-12-19T14:00:00Z', temperature: 21.5, humidity: 40 })).join('\\n') + '\\n');
+http.createServer((req, res) => { res.writeHead(200, { etag: '"e1"', 'content-length': body.length }); res.end(body); })
+  .listen(0, '127.0.0.1', function () { console.log(JSON.stringify({ port: this.address().port, size: body.length })); });
+`;
+
 async function main() {
-  const child = spawn('node', ['/tmp/fprof/server.js'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['-e', SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
   const info = await new Promise<{ port: number; size: number }>((r) => child.stdout.once('data', (d) => r(JSON.parse(String(d)))));
   const endpoint = `http://127.0.0.1:${info.port}`;
   const N = Number(process.argv[2] ?? 5000);
