@@ -1,4 +1,3 @@
-import { COMPACT_TIMEOUT_SECONDS } from '../lambdas/core/bin-budget';
 import * as path from 'node:path';
 import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -11,6 +10,7 @@ import { DEFAULT_STEP_MEMORY, type PriceTable, type StepMemory } from '../lambda
 import { leaseKey, manifestsPrefix, mapResultsPrefix, outputRatiosKey, plansPrefix, reportPrefix, retiredManifestsPrefix, statePrefix, tableQuarantinePrefix } from '../lambdas/core/keys';
 import type { LayoutKind } from '../lambdas/core/partitions';
 import { Env, type Compression } from '../lambdas/core/settings';
+import { COMPACT_TIMEOUT_SECONDS } from '../lambdas/core/bin-budget';
 
 const PROJECT_ROOT = path.join(__dirname, '..');
 const handlerEntry = (name: string) => path.join(PROJECT_ROOT, 'lambdas', 'handlers', `${name}.ts`);

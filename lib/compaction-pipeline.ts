@@ -1,4 +1,3 @@
-import { DEFAULT_MAX_BIN_OBJECTS, MAX_BIN_OBJECTS_LIMIT } from '../lambdas/core/bin-budget';
 import { Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -39,6 +38,7 @@ import {
 } from './compaction-storage';
 import { CompactionMonitoring } from './compaction-monitoring';
 import { CompactionWorkflow } from './compaction-workflow';
+import { DEFAULT_MAX_BIN_OBJECTS, MAX_BIN_OBJECTS_LIMIT } from '../lambdas/core/bin-budget';
 
 export { DESTROY_DATA_CONTEXT };
 

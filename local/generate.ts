@@ -1,7 +1,7 @@
-import { DEFAULT_MAX_BIN_OBJECTS } from '../lambdas/core/bin-budget';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { mapLimit } from '../lambdas/core/concurrency';
 import type { TableSettings } from '../lambdas/core/settings';
+import { DEFAULT_MAX_BIN_OBJECTS } from '../lambdas/core/bin-budget';
 
 /** A small deterministic PRNG (mulberry32), so a seed always gives the same landing zone. */
 export function rng(seed: number): () => number {
