@@ -6,7 +6,8 @@
  *                    [--big-mb 512] [--skip-512]
  *
  * Throughput (one bin from the loopback S3 server; medians of --runs):
- *   fetch   fetchInputs                vs a bare SDK GetObject loop at the same concurrency
+ *   fetch   fetchInputs                vs a bare SDK GetObject loop at the same concurrency; prints
+ *           `fetch CPU per object: ours <us> us, bare SDK loop <us> us, ratio <r>` (ratio = bare / ours)
  *   engine  compactToParquet on staged vs a bare DuckDB COPY over the same objects, one local file each
  *   e2e     compactBin                 vs fetch floor + engine floor
  * Planner (no S3): the plan step over a generated listing of 1,000,000 objects in 1,000
@@ -55,12 +56,14 @@ interface BenchOptions {
   readonly concurrency: number;
   readonly bigMb: number;
   readonly skipBig: boolean;
+  /** Only the throughput section (fetch, engine, end to end): no planner, decimals or memory. */
+  readonly onlyThroughput: boolean;
 }
 
-const USAGE = 'npm run bench -- [--files N] [--rows-per-file N] [--runs N] [--concurrency N] [--big-mb N] [--skip-512]';
+const USAGE = 'npm run bench -- [--files N] [--rows-per-file N] [--runs N] [--concurrency N] [--big-mb N] [--skip-512] [--only-throughput]';
 
 function parseArgs(argv: readonly string[]): BenchOptions {
-  const o = { files: 20_000, rowsPerFile: 10, runs: 3, concurrency: DEFAULT_ENGINE_SETTINGS.fetchConcurrency, bigMb: 512, skipBig: false };
+  const o = { files: 20_000, rowsPerFile: 10, runs: 3, concurrency: DEFAULT_ENGINE_SETTINGS.fetchConcurrency, bigMb: 512, skipBig: false, onlyThroughput: false };
   const int = (name: string, v: string | undefined, min: number): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(v)}; usage: ${USAGE}`);
@@ -74,6 +77,7 @@ function parseArgs(argv: readonly string[]): BenchOptions {
     else if (a === '--concurrency') o.concurrency = int(a, argv[++i], 1);
     else if (a === '--big-mb') o.bigMb = int(a, argv[++i], 1);
     else if (a === '--skip-512') o.skipBig = true;
+    else if (a === '--only-throughput') o.onlyThroughput = true;
     else throw new Error(`unknown argument ${a}; usage: ${USAGE}`);
   }
   return o;
@@ -393,6 +397,10 @@ async function throughput(o: BenchOptions, s3: S3Process, store: S3ObjectStore, 
     ),
   );
   console.log('ratio = floor time / our time (1.0 = as fast as the floor). CPU = this process only (s3rver runs in its own process).');
+  // Both sides in the same runs, on the same objects; CPU of this process, all threads (s3rver runs in its own).
+  const oursUs = (median(fetchOurs.cpuMs) * 1000) / spec.files.length;
+  const bareUs = (median(fetchFloor.cpuMs) * 1000) / spec.files.length;
+  console.log(`fetch CPU per object: ours ${oursUs.toFixed(0)} us, bare SDK loop ${bareUs.toFixed(0)} us, ratio ${(bareUs / oursUs).toFixed(2)}`);
   const union = median(engineUnion.ms);
   console.log(
     `reference: bare COPY with union_by_name=true (what a bare COPY needs when objects may differ in columns): ` +
@@ -578,11 +586,13 @@ async function main(): Promise<void> {
   console.log();
 
   // ---- planner (no S3: a generated listing)
-  const tp = performance.now();
-  log('PLANNER');
-  await plannerSection(o.runs, log);
-  log(`planner section took ${secs(performance.now() - tp)} s`);
-  console.log();
+  if (!o.onlyThroughput) {
+    const tp = performance.now();
+    log('PLANNER');
+    await plannerSection(o.runs, log);
+    log(`planner section took ${secs(performance.now() - tp)} s`);
+    console.log();
+  }
 
   const root = await mkdtemp(join(tmpdir(), 'compactor-bench-'));
   let s3: S3Process | undefined;
@@ -624,6 +634,8 @@ async function main(): Promise<void> {
     console.log();
     log(`throughput section took ${secs(performance.now() - t0)} s`);
     console.log();
+
+    if (o.onlyThroughput) return;
 
     // ---- exact decimals
     t0 = performance.now();

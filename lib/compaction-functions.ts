@@ -10,6 +10,7 @@ import { DEFAULT_STEP_MEMORY, type PriceTable, type StepMemory } from '../lambda
 import { leaseKey, manifestsPrefix, mapResultsPrefix, outputRatiosKey, pendingPrefix, plansPrefix, reportPrefix, retiredManifestsPrefix, statePrefix, tableQuarantinePrefix } from '../lambdas/core/keys';
 import type { LayoutKind } from '../lambdas/core/partitions';
 import { Env, type Compression } from '../lambdas/core/settings';
+import { COMPACT_TIMEOUT_SECONDS } from '../lambdas/core/bin-budget';
 
 const PROJECT_ROOT = path.join(__dirname, '..');
 const handlerEntry = (name: string) => path.join(PROJECT_ROOT, 'lambdas', 'handlers', `${name}.ts`);
@@ -56,6 +57,7 @@ export interface CompactionFunctionsProps {
   readonly goldPrefix: string;
   readonly partitionKeys: readonly string[];
   readonly targetFileMb: number;
+  readonly maxBinObjects: number;
   readonly compression: Compression;
   readonly sortBy: readonly string[];
   readonly graceDays: number;
@@ -126,11 +128,12 @@ export class CompactionFunctions extends Construct {
       memoryMb: memoryMb.plan,
       timeout: Duration.minutes(5),
       description: `Plans the compaction of ${props.tableName}: lists landing, writes bins`,
-      environment: { ...table, [Env.TargetFileMb]: String(props.targetFileMb), [Env.QuietPeriodMinutes]: String(props.quietPeriodMinutes), [Env.Layout]: props.layout, ...costModel },
+      environment: { ...table, [Env.TargetFileMb]: String(props.targetFileMb), [Env.MaxBinObjects]: String(props.maxBinObjects), [Env.QuietPeriodMinutes]: String(props.quietPeriodMinutes), [Env.Layout]: props.layout, ...costModel },
     });
     this.compact = this.fn('Compact', props, {
       memoryMb: props.compactMemoryMb,
-      timeout: Duration.minutes(15),
+      // The planner's bin budget (core/bin-budget) is a share of this timeout.
+      timeout: Duration.seconds(COMPACT_TIMEOUT_SECONDS),
       ephemeralStorage: Size.gibibytes(10),
       description: `Compacts one bin of ${props.tableName} into one Parquet file (DuckDB)`,
       duckdb: true,

@@ -38,6 +38,7 @@ import {
 } from './compaction-storage';
 import { CompactionMonitoring } from './compaction-monitoring';
 import { CompactionWorkflow } from './compaction-workflow';
+import { DEFAULT_MAX_BIN_OBJECTS, MAX_BIN_OBJECTS_LIMIT } from '../lambdas/core/bin-budget';
 
 export { DESTROY_DATA_CONTEXT };
 
@@ -137,6 +138,14 @@ export interface CompactionPipelineProps {
    * @default 512
    */
   readonly targetFileMb?: number;
+  /**
+   * Objects one bin may hold at most (1-MAX_BIN_OBJECTS_LIMIT), so that a bin of tiny files
+   * finishes well inside the compact function's 15-minute timeout; a partition with more objects
+   * is planned into several bins. Derived from the measured per-object and per-byte costs
+   * (lambdas/core/bin-budget.ts); lower it where objects are slower to fetch.
+   * @default 200000
+   */
+  readonly maxBinObjects?: number;
   /**
    * Parquet compression codec.
    * @default 'snappy'
@@ -306,6 +315,7 @@ function validate(props: CompactionPipelineProps): string[] {
   }
 
   int('targetFileMb', props.targetFileMb, 64, 1024);
+  int('maxBinObjects', props.maxBinObjects, 1, MAX_BIN_OBJECTS_LIMIT);
   if (props.compression !== undefined && props.compression !== 'snappy' && props.compression !== 'zstd') {
     problems.push(`compression must be "snappy" or "zstd", got "${String(props.compression)}"`);
   }
@@ -467,6 +477,7 @@ export class CompactionPipeline extends Construct {
       goldPrefix: this.goldPrefix,
       partitionKeys: partitionKeys.map((k) => k.name),
       targetFileMb: props.targetFileMb ?? 512,
+      maxBinObjects: props.maxBinObjects ?? DEFAULT_MAX_BIN_OBJECTS,
       compression,
       sortBy: props.sortBy ?? [],
       graceDays: props.graceDays ?? 3,

@@ -1,6 +1,7 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { mapLimit } from '../lambdas/core/concurrency';
 import type { TableSettings } from '../lambdas/core/settings';
+import { DEFAULT_MAX_BIN_OBJECTS } from '../lambdas/core/bin-budget';
 
 /** A small deterministic PRNG (mulberry32), so a seed always gives the same landing zone. */
 export function rng(seed: number): () => number {
@@ -83,6 +84,7 @@ export const SENSORS_SETTINGS: TableSettings = {
   targetFileMb: 512,
   minInputFiles: 5,
   maxBinsPerRun: 1000,
+  maxBinObjects: DEFAULT_MAX_BIN_OBJECTS,
   graceDays: 3,
   quietPeriodMinutes: 60,
 };

@@ -12,6 +12,7 @@ import type { Intervals } from '../core/kafka';
 import type { SourceFile } from '../core/partitions';
 import { mentionsAny, numberFields, numberSpans, withQuotes, type NumberFields, type NumberSpan } from '../core/json-numbers';
 import type { ObjectStore } from '../core/ports';
+import { ChunkAppender, Collector, OverBufferError, SMALL_OBJECT_BYTES } from './chunk-appender';
 
 export interface FetchOptions {
   readonly concurrency: number;
@@ -421,15 +422,20 @@ async function intoFile<T>(path: string, flags: 'a' | 'w', fn: (out: NodeJS.Writ
   }
 }
 
+/**
+ * Re-reads an object whose body failed after the request succeeded (a reset or timeout mid-body):
+ * the store's request layer (lean GET attempts, or the SDK's maxAttempts) already retried the
+ * request itself, so its errors, retryable ones included, go straight to the state machine's
+ * retry of the step. Our terminal errors (changed source, bad input) are final.
+ */
 async function withRetries<T>(attempts: number, what: string, fn: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (e) {
-      // Our own terminal errors (changed source, bad input) are final; I/O hiccups are retried.
-      const terminal = e instanceof CompactorError && !e.retryable;
-      if (terminal || attempt >= attempts) {
-        if (!terminal && !(e instanceof CompactorError)) {
+      const ours = e instanceof CompactorError;
+      if (ours || attempt >= attempts) {
+        if (!ours) {
           throw new RetryableError(`${what} failed after ${attempt} attempts: ${(e as Error).message}`, { cause: e });
         }
         throw e;
@@ -465,7 +471,34 @@ export async function fetchInputs(
   let bytes = 0;
   let next = 0;
 
+  /** A small object read whole: its bytes as staged; null when set aside; undefined when it must be streamed. */
+  const fetchSmall = async (src: SourceFile, bucket: string, label: string) => {
+    try {
+      return await withRetries(attempts, `fetch ${label}`, async () => {
+        const quoter = exact && new NumberQuoter(exact);
+        const sink = new Collector(label);
+        const counter = await throughCounter(store, bucket, src, maxBytes, [...(quoter ? [quoter] : []), sink], json.scanner);
+        return { counter, bytes: sink.take(), changed: !!quoter && quoter.changed };
+      });
+    } catch (e) {
+      if (e instanceof OverBufferError) return undefined;
+      if (!(e instanceof SetAsideError)) throw e;
+      // The rest of the bin is compacted; the object goes to quarantine as it is.
+      setAside.push({ key: src.key, reason: e.message });
+      return null;
+    }
+  };
+
   const worker = async (w: number) => {
+    const appender = new ChunkAppender();
+    try {
+      await fill(w, appender);
+    } finally {
+      await appender.close();
+    }
+  };
+
+  const fill = async (w: number, appender: ChunkAppender) => {
     let chunkPath = '';
     let chunkSize = chunkLimit;
     let chunkNo = 0;
@@ -483,6 +516,25 @@ export async function fetchInputs(
         }
         const offset = chunkSize;
         const path = chunkPath;
+        if (offset === 0) await appender.append(path, Buffer.alloc(0));
+        const small = src.size <= SMALL_OBJECT_BYTES ? await fetchSmall(src, bucket, label) : undefined;
+        if (small) {
+          await appender.append(path, small.bytes);
+          if (small.changed) rewritten.add(src.key);
+          jsonRows.set(src.key, small.counter.records);
+          mergeFacts(json, src.key, small.counter.facts);
+          jsonSegments.push({ chunk: path, key: src.key, firstLine: chunkLines, lines: small.counter.lines });
+          chunkLines += small.counter.lines;
+          chunkSize += small.bytes.length;
+          bytes += src.size;
+          continue;
+        }
+        if (small === null) {
+          jsonRows.set(src.key, 0);
+          bytes += src.size;
+          continue;
+        }
+        await appender.flush();
         const counter = await withRetries(attempts, `fetch ${label}`, async () => {
           await truncate(path, offset).catch(() => undefined);
           const quoter = exact && new NumberQuoter(exact);

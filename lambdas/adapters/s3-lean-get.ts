@@ -2,6 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentityProvider, Checksum, SourceData } from '@smithy/types';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { Pool } from 'undici';
 import { RetryableError, SourceChangedError } from '../core/errors';
 
@@ -18,11 +19,15 @@ export interface LeanGetOptions {
   /** Connections per host, as many as the requests a caller keeps in flight. */
   readonly connections: number;
   /**
-   * Attempts per object on a dropped connection, 500/503 or SlowDown: the only retry layer for
-   * GETs inside a step (the state machine retries the step itself on RetryableError).
+   * Attempts per object on a refused or dropped connection, a timeout before the headers,
+   * 500/502/503/504 or SlowDown. Retry layers, one per concern: this one retries the request;
+   * fetch-inputs' withRetries re-reads an object whose body was cut off after the headers; the
+   * state machine retries the whole step on RetryableError (what is left after both).
    * @default 4
    */
   readonly attempts?: number;
+  /** Milliseconds to wait for the response headers, and between two body chunks. @default 30000 */
+  readonly timeoutMs?: number;
 }
 
 /** SHA-256 and HMAC-SHA-256 from node:crypto, in the shape the signer takes. */
@@ -87,6 +92,10 @@ async function errorCode(body: Readable): Promise<string> {
   return /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? '';
 }
 
+/** Connection-level failures worth another attempt (undici's socket/timeout errors, resets, DNS hiccups). */
+const isTransient = (code: string | undefined) =>
+  !!code && (/^UND_ERR_(SOCKET|CLOSED|CONNECT_TIMEOUT|HEADERS_TIMEOUT|BODY_TIMEOUT|ABORTED)$/.test(code) || code.startsWith('ECONN') || ['EPIPE', 'ETIMEDOUT', 'EAI_AGAIN'].includes(code));
+
 export class LeanS3Getter {
   private readonly pools = new Map<string, Pool>();
   private readonly signer: SignatureV4;
@@ -102,7 +111,11 @@ export class LeanS3Getter {
 
   private pool(origin: URL): Pool {
     let p = this.pools.get(origin.origin);
-    if (!p) this.pools.set(origin.origin, (p = new Pool(origin.origin, { connections: this.o.connections, keepAliveTimeout: 30_000 })));
+    if (!p) {
+      const timeout = this.o.timeoutMs ?? 30_000;
+      p = new Pool(origin.origin, { connections: this.o.connections, keepAliveTimeout: 30_000, headersTimeout: timeout, bodyTimeout: timeout, connect: { timeout: 10_000 } });
+      this.pools.set(origin.origin, p);
+    }
     return p;
   }
 
@@ -141,7 +154,7 @@ export class LeanS3Getter {
         failure = `HTTP ${res.statusCode}${code ? ` ${code}` : ''}`;
       } catch (e) {
         const io = (e as NodeJS.ErrnoException).code;
-        if (e instanceof SourceChangedError || !(io?.startsWith('UND_ERR') || io?.startsWith('ECONN') || io === 'EPIPE')) throw e;
+        if (e instanceof SourceChangedError || !isTransient(io)) throw e;
         failure = (e as Error).message;
       }
       if (attempt >= this.attempts) throw new RetryableError(`S3 get ${where} failed after ${attempt} attempts: ${failure}`);
@@ -153,4 +166,31 @@ export class LeanS3Getter {
     await Promise.all([...this.pools.values()].map((p) => p.close()));
     this.pools.clear();
   }
+}
+
+/**
+ * Buckets the lean path cannot address and that keep the SDK's GetObject: access point and
+ * Outposts ARNs and multi-region access points (SigV4A), S3 Express directory buckets (session
+ * auth) and Object Lambda access points.
+ */
+export const leanAddressable = (bucket: string): boolean => !bucket.startsWith('arn:') && !bucket.endsWith('--x-s3') && !bucket.endsWith('--ol-s3');
+
+const flag = async (v: unknown): Promise<boolean> => Boolean(typeof v === 'function' ? await (v as () => Promise<unknown>)() : v);
+
+/**
+ * A lean getter that signs with the client's own credentials (the SDK's default provider chain,
+ * session token included) for the client's region and endpoint; undefined where the client is
+ * set up for endpoints the lean path does not build (accelerate, FIPS, dual-stack, or a custom
+ * endpoint without path-style), which then keep the SDK.
+ */
+export async function leanGetterFor(client: S3Client, connections: number): Promise<LeanS3Getter | undefined> {
+  const c = client.config;
+  if ((await flag(c.useAccelerateEndpoint)) || (await flag(c.useFipsEndpoint)) || (await flag(c.useDualstackEndpoint))) return undefined;
+  let endpoint: string | undefined;
+  if (c.isCustomEndpoint) {
+    if (!c.forcePathStyle || !c.endpoint) return undefined;
+    const e = await c.endpoint();
+    endpoint = `${e.protocol}//${e.hostname}${e.port ? `:${e.port}` : ''}${e.path ?? ''}`;
+  }
+  return new LeanS3Getter({ endpoint, region: await c.region(), credentials: c.credentials, connections });
 }

@@ -18,6 +18,7 @@ import type { ListedObject } from '../core/partitions';
 import type { DeleteOutcome, DeleteTarget, ObjectRef, ObjectStore, WriteOptions } from '../core/ports';
 import { mapLimit } from '../core/concurrency';
 import { MULTIPART_PART_BYTES } from '../core/cost';
+import { leanAddressable, leanGetterFor, type LeanS3Getter } from './s3-lean-get';
 
 export interface S3Options {
   /** S3-compatible endpoint (MinIO, Ceph, a local server); unset for AWS. */
@@ -75,12 +76,38 @@ export function decodeListedKey(encoded: string): string | undefined {
   }
 }
 
+export interface S3StoreOptions {
+  /** Part size of multipart uploads (S3's minimum is 5 MB). */
+  readonly multipartPartBytes?: number;
+  /**
+   * Object bodies (getStream, a bin's inputs) through the lean GET (s3-lean-get), signed with the
+   * client's credentials; false: through the SDK's GetObject.
+   * @default true
+   */
+  readonly leanGet?: boolean;
+  /** Keep-alive connections of the lean GET. @default 64 */
+  readonly getConnections?: number;
+}
+
 export class S3ObjectStore implements ObjectStore {
   private readonly partBytes: number;
+  private lean?: Promise<LeanS3Getter | undefined>;
 
-  /** `multipartPartBytes`: part size of multipart uploads (S3's minimum is 5 MB). */
-  constructor(private readonly s3: S3Client, options: { multipartPartBytes?: number } = {}) {
+  constructor(private readonly s3: S3Client, private readonly options: S3StoreOptions = {}) {
     this.partBytes = options.multipartPartBytes ?? MULTIPART_PART_BYTES;
+  }
+
+  /** The lean getter for `bucket`, or undefined where the SDK must serve it (see leanAddressable, leanGetterFor). */
+  private leanFor(bucket: string): Promise<LeanS3Getter | undefined> | undefined {
+    if (this.options.leanGet === false || !leanAddressable(bucket)) return undefined;
+    return (this.lean ??= leanGetterFor(this.s3, this.options.getConnections ?? 64));
+  }
+
+  /** Closes the lean GET's connections (a Lambda keeps them for its next invocation). */
+  async close(): Promise<void> {
+    const lean = await this.lean;
+    this.lean = undefined;
+    await lean?.close();
   }
 
   /**
@@ -109,7 +136,13 @@ export class S3ObjectStore implements ObjectStore {
     } while (token);
   }
 
+  /**
+   * Retries: the lean GET's own attempts, or the SDK's maxAttempts on the SDK path, retry the
+   * request; a body cut off later is the caller's to re-read (fetch-inputs' withRetries).
+   */
   async getStream(bucket: string, key: string, ifMatch?: string): Promise<Readable> {
+    const lean = await this.leanFor(bucket);
+    if (lean) return (await lean.get(bucket, key, ifMatch)).body;
     try {
       const out = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: ifMatch }));
       // Servers that ignore If-Match still return the ETag: compare it ourselves too.

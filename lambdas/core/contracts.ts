@@ -89,6 +89,8 @@ export interface BinSpec {
   readonly outputKey: string;
   readonly manifestKey: string;
   readonly estimatedOutputBytes: number;
+  /** Estimated compact duration in seconds (core/bin-budget). */
+  readonly estimatedSeconds: number;
   /** The partition's next bin in this plan: Kafka offsets are split between bins in offset order. */
   readonly nextBinKey?: string;
   /** Offsets the committed base version holds, for the Kafka topic-partitions of this bin. */
@@ -213,7 +215,7 @@ export interface StoredPlan {
     path: string;
     values: Readonly<Record<string, string>>;
     version: string;
-    bins: Array<{ binId: string; files: number; inputBytes: number; estimatedOutputBytes: number }>;
+    bins: Array<{ binId: string; files: number; inputBytes: number; estimatedOutputBytes: number; estimatedSeconds: number }>;
     carried: Plan['partitions'][number]['carried'];
     baseVersion?: string;
     newFiles: number;

@@ -3,6 +3,7 @@ import { DEFAULT_OUTPUT_RATIOS, type InputFormat } from './formats';
 import { contentId } from './hash';
 import { kafkaSortKey, parseKafkaName } from './kafka';
 import { packBins } from './bin-packing';
+import { DEFAULT_MAX_BIN_OBJECTS, estimateBinSeconds } from './bin-budget';
 import { FileTable } from './file-table';
 import { inKeyOrder, type Discovery, type PartitionValues, type SourceFile } from './partitions';
 import { partitionWindowEnd } from './time-window';
@@ -42,7 +43,7 @@ export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
   outputRatios: DEFAULT_OUTPUT_RATIOS,
   quietPeriodMs: 3_600_000,
   maxBinInputBytes: 8 * 1024 * MB,
-  maxBinObjects: Number.POSITIVE_INFINITY,
+  maxBinObjects: DEFAULT_MAX_BIN_OBJECTS,
 };
 
 export interface Bin {
@@ -55,6 +56,8 @@ export interface Bin {
   sizes(): number[];
   readonly inputBytes: number;
   readonly estimatedOutputBytes: number;
+  /** Estimated compact duration (core/bin-budget), well inside the compact step's timeout. */
+  readonly estimatedSeconds: number;
 }
 
 export interface PartitionPlan {
@@ -97,7 +100,7 @@ export function validatePlannerOptions(o: PlannerOptions): PlannerOptions {
   if (!(o.smallFileFraction > 0 && o.smallFileFraction <= 1)) fail(`smallFileFraction must be in (0, 1], got ${o.smallFileFraction}`);
   if (!(Number.isInteger(o.minInputFiles) && o.minInputFiles >= 2)) fail(`minInputFiles must be an integer >= 2, got ${o.minInputFiles}`);
   if (!(Number.isInteger(o.maxBinsPerRun) && o.maxBinsPerRun >= 1)) fail(`maxBinsPerRun must be an integer >= 1, got ${o.maxBinsPerRun}`);
-  if (!(o.maxBinObjects >= 1 && (Number.isInteger(o.maxBinObjects) || o.maxBinObjects === Number.POSITIVE_INFINITY))) fail(`maxBinObjects must be an integer >= 1, got ${o.maxBinObjects}`);
+  if (!(o.maxBinObjects >= 1 && Number.isInteger(o.maxBinObjects))) fail(`maxBinObjects must be an integer >= 1, got ${o.maxBinObjects}`);
   if (!(o.maxBinInputBytes >= MB)) fail(`maxBinInputBytes must be at least 1 MB, got ${o.maxBinInputBytes}`);
   if (!(o.quietPeriodMs >= 0)) fail(`quietPeriodMs must be >= 0, got ${o.quietPeriodMs}`);
   if (!(o.maxInputBytesPerRun > 0)) fail(`maxInputBytesPerRun must be > 0, got ${o.maxInputBytesPerRun}`);
@@ -138,6 +141,7 @@ function makeBin(table: FileTable, start: number, end: number, keys: readonly st
     sizes: () => Array.from({ length: end - start }, (_, j) => table.size(start + j)),
     inputBytes,
     estimatedOutputBytes,
+    estimatedSeconds: estimateBinSeconds(end - start, inputBytes),
   };
 }
 

@@ -1,6 +1,7 @@
 import { ConfigurationError, InvalidInputError } from './errors';
 import type { RunRequest } from './contracts';
 import { MB } from './planner';
+import { DEFAULT_MAX_BIN_OBJECTS, MAX_BIN_OBJECTS_LIMIT } from './bin-budget';
 import { duckdbType } from './schema';
 import { LAYOUT_KINDS, type LayoutKind } from './partitions';
 
@@ -15,6 +16,7 @@ export const Env = {
   TargetFileMb: 'TARGET_FILE_MB',
   MinInputFiles: 'MIN_INPUT_FILES',
   MaxBinsPerRun: 'MAX_BINS_PER_RUN',
+  MaxBinObjects: 'MAX_BIN_OBJECTS',
   Compression: 'PARQUET_COMPRESSION',
   SortBy: 'SORT_BY',
   FetchConcurrency: 'FETCH_CONCURRENCY',
@@ -50,6 +52,8 @@ export interface TableSettings {
   readonly targetFileMb: number;
   readonly minInputFiles: number;
   readonly maxBinsPerRun: number;
+  /** Objects one bin may hold, so that it finishes well inside the compact step's timeout (core/bin-budget). */
+  readonly maxBinObjects: number;
   /** Days a retired object stays readable after the catalog stopped needing it. */
   readonly graceDays: number;
   /** A partition is compacted once its time window ended this many minutes ago. */
@@ -140,6 +144,7 @@ export function parseTableSettings(vars: Vars): TableSettings {
     targetFileMb: integer(vars, Env.TargetFileMb, 512, 64, 1024),
     minInputFiles: integer(vars, Env.MinInputFiles, 5, 2, 1_000_000),
     maxBinsPerRun: integer(vars, Env.MaxBinsPerRun, 1000, 1, 100_000),
+    maxBinObjects: integer(vars, Env.MaxBinObjects, DEFAULT_MAX_BIN_OBJECTS, 1, MAX_BIN_OBJECTS_LIMIT),
     graceDays: integer(vars, Env.GraceDays, 3, 0, 3650),
     quietPeriodMinutes: integer(vars, Env.QuietPeriodMinutes, 60, 0, 100_000),
   };

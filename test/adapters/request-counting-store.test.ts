@@ -14,7 +14,7 @@ describe('the request-counting store', () => {
     await mapLimit(keys, 32, (Key) => env.s3.client.send(new PutObjectCommand({ Bucket: 'landing', Key, Body: 'x' })));
     const big = join(env.scratch, 'big.bin');
     await writeFile(big, Buffer.alloc(17 * 1024 * 1024, 7));
-    const wire = countWireRequests(env.s3.client);
+    const wire = countWireRequests(env.s3.client, env.s3.endpoint);
     const store = new RequestCountingStore(env.store);
 
     const listed: string[] = [];

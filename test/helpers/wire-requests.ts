@@ -1,3 +1,4 @@
+import { subscribe } from 'node:diagnostics_channel';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { noRequests, type S3RequestKind } from '../../lambdas/core/cost';
 
@@ -18,8 +19,10 @@ const KIND: Record<string, S3RequestKind> = {
  * Counts what a client sends, by kind, as an independent view of what the request-counting store
  * reports: `counts` per command sent (above the SDK's retries), `attempts` per HTTP attempt (below
  * them; S3 bills each). The loopback server under load makes the SDK retry now and then.
+ * Object GETs that bypass the SDK (the lean path, undici) are counted from undici's diagnostics
+ * channels: every request to `origin` is an attempt, every answer but a 5xx a request.
  */
-export function countWireRequests(client: S3Client) {
+export function countWireRequests(client: S3Client, origin?: string) {
   const counts = noRequests();
   const attempts = noRequests();
   const other: string[] = [];
@@ -34,6 +37,15 @@ export function countWireRequests(client: S3Client) {
   };
   client.middlewareStack.add(counter(counts, true) as never, { step: 'initialize', name: 'countCommands' });
   client.middlewareStack.add(counter(attempts, false) as never, { step: 'deserialize', name: 'countAttempts' });
+  type UndiciRequest = { origin?: string | URL; method: string };
+  const ours = (r: UndiciRequest) => !paused && origin !== undefined && String(r.origin) === origin && r.method === 'GET';
+  subscribe('undici:request:create', (m) => {
+    if (ours((m as { request: UndiciRequest }).request)) attempts.GET++;
+  });
+  subscribe('undici:request:headers', (m) => {
+    const { request, response } = m as { request: UndiciRequest; response: { statusCode: number } };
+    if (ours(request) && response.statusCode < 500) counts.GET++;
+  });
   return {
     counts,
     attempts,

@@ -31,7 +31,7 @@ describe('functions', () => {
   });
 
   it.each([
-    ['plan', () => pipeline.planFunction, 1024, 300, undefined, { ...tableEnv, TARGET_FILE_MB: '512', QUIET_PERIOD_MINUTES: '60', LANDING_LAYOUT: 'hive', ...costModel }],
+    ['plan', () => pipeline.planFunction, 1024, 300, undefined, { ...tableEnv, TARGET_FILE_MB: '512', MAX_BIN_OBJECTS: '200000', QUIET_PERIOD_MINUTES: '60', LANDING_LAYOUT: 'hive', ...costModel }],
     [
       'compact',
       () => pipeline.compactFunction,
@@ -70,11 +70,12 @@ describe('functions', () => {
   });
 
   it('passes the sort columns, another target size, codec and compact memory through', () => {
-    const other = pipelineStack({ sortBy: ['device_id', 'ts'], targetFileMb: 256, compression: 'zstd', compactMemoryMb: 8192, graceDays: 7, quietPeriodMinutes: 0 });
+    const other = pipelineStack({ sortBy: ['device_id', 'ts'], targetFileMb: 256, compression: 'zstd', compactMemoryMb: 8192, graceDays: 7, quietPeriodMinutes: 0, maxBinObjects: 50_000 });
     const env = (fn: lambda.Function) => other.template.findResources('AWS::Lambda::Function')[logicalId(fn)].Properties;
     expect(env(other.pipeline.compactFunction).MemorySize).toBe(8192);
     expect(env(other.pipeline.compactFunction).Environment.Variables).toMatchObject({ SORT_BY: 'device_id,ts', PARQUET_COMPRESSION: 'zstd', ENGINE_MEMORY_MB: '4915' });
     expect(env(other.pipeline.planFunction).Environment.Variables.TARGET_FILE_MB).toBe('256');
+    expect(env(other.pipeline.planFunction).Environment.Variables.MAX_BIN_OBJECTS).toBe('50000');
     expect(env(other.pipeline.lifecycleFunction).Environment.Variables.GRACE_DAYS).toBe('7');
     expect(env(other.pipeline.planFunction).Environment.Variables.QUIET_PERIOD_MINUTES).toBe('0');
     expect(JSON.parse(env(other.pipeline.reportFunction).Environment.Variables.COST_MODEL).memoryMb.compact).toBe(8192);

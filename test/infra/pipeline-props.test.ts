@@ -26,6 +26,7 @@ describe('CompactionPipeline props', () => {
     ['no partition keys', { partitionKeys: [] }, ['partitionKeys must name at least one key (the landing layout is key=value/...)']],
     ['a sort column that does not exist', { sortBy: ['device'] }, ['sortBy: "device" is not one of the columns device_id, ts, temperature, humidity, battery, seq']],
     ['a target file size out of range', { targetFileMb: 2048 }, ['targetFileMb must be an integer from 64 to 1024, got 2048']],
+    ['an object bound a bin could not finish', { maxBinObjects: 1_000_000 }, ['maxBinObjects must be an integer from 1 to 293000, got 1000000']],
     ['an unknown codec', { compression: 'gzip' as never }, ['compression must be "snappy" or "zstd", got "gzip"']],
     ['zero concurrency', { maxConcurrency: 0 }, ['maxConcurrency must be an integer from 1 to 1000, got 0']],
     ['a tolerated failure above 100%', { toleratedFailurePercentage: 101 }, ['toleratedFailurePercentage must be an integer from 0 to 100, got 101']],

@@ -44,6 +44,7 @@ describe('parseTableSettings / parseEngineSettings', () => {
       targetFileMb: 512,
       minInputFiles: 5,
       maxBinsPerRun: 1000,
+      maxBinObjects: 200_000,
       graceDays: 3,
       quietPeriodMinutes: 60,
     });
@@ -52,6 +53,9 @@ describe('parseTableSettings / parseEngineSettings', () => {
   it.each([
     [{ TABLE_NAME: 'sensors', GOLD_BUCKET: 'g' }, 'environment variable LANDING_BUCKET is required'],
     [{ ...base, TARGET_FILE_MB: '32' }, 'environment variable TARGET_FILE_MB must be an integer from 64 to 1024, got "32"'],
+    [{ ...base, MAX_BIN_OBJECTS: '0' }, 'environment variable MAX_BIN_OBJECTS must be an integer from 1 to 293000, got "0"'],
+    [{ ...base, MAX_BIN_OBJECTS: '300000' }, 'environment variable MAX_BIN_OBJECTS must be an integer from 1 to 293000, got "300000"'],
+    [{ ...base, MAX_BIN_OBJECTS: '12.5' }, 'environment variable MAX_BIN_OBJECTS must be an integer from 1 to 293000, got "12.5"'],
     [{ ...base, PARTITION_KEYS: 'dt,ho ur' }, 'PARTITION_KEYS: "ho ur" is not a plain column name'],
     [{ ...base, LANDING_LAYOUT: 'kafka' }, 'environment variable LANDING_LAYOUT must be one of hive, firehose, got "kafka"'],
     [{ ...base, LANDING_LAYOUT: 'firehose', PARTITION_KEYS: 'day' }, 'the firehose layout (YYYY/MM/DD/HH/) needs PARTITION_KEYS dt,hour or year,month,day,hour, got day'],

@@ -36,7 +36,7 @@ beforeEach(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'report-test-'));
   pipeline = localPipeline({ s3, scratchDir: scratch });
   await putFiles(s3.client, 'landing', files);
-  wire = countWireRequests(s3.client);
+  wire = countWireRequests(s3.client, s3.endpoint);
 });
 afterEach(async () => {
   await s3?.close();
