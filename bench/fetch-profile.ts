@@ -51,4 +51,7 @@ async function main() {
   }
   await lean.close(); await store.close(); client.destroy(); child.kill();
 }
-main();
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

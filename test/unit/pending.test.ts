@@ -18,7 +18,7 @@ describe('hasPendingWork', () => {
     ['drift (reported until adopted or overruled)', done, 'drift', true],
     ['catalog entry missing', done, 'missing', true],
     ['catalog entry behind', done, 'behind', true],
-  ] as const)('%s', (_what, st, standing, expected) => expect(hasPendingWork(st as PartitionState, standing)).toBe(expected));
+  ] as const)('%s', (_what, st, standing, expected) => expect(hasPendingWork(st, standing)).toBe(expected));
 });
 
 describe('entryDone', () => {
@@ -29,5 +29,5 @@ describe('entryDone', () => {
     ['a commit that never happened, a day on, work left', entry('v3', UNCOMMITTED_ENTRY_MS), { ...done, verifiedAt: undefined }, false],
     ['a first commit still under way', entry('v1', 1000), undefined, false],
     ['a first commit that never happened, a day on', entry('v1', UNCOMMITTED_ENTRY_MS), undefined, true],
-  ] as const)('%s', (_what, e, st, expected) => expect(entryDone(e, st as PartitionState | undefined, st ? 'current' : undefined, T)).toBe(expected));
+  ] as const)('%s', (_what, e, st, expected) => expect(entryDone(e, st, st ? 'current' : undefined, T)).toBe(expected));
 });
