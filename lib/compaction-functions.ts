@@ -36,8 +36,7 @@ export const POWERTOOLS_SERVICE_NAME = 's3-compactor';
 
 /** Glue reads of one table's partitions (the lifecycle step verifies the catalog before retiring). */
 export const GLUE_PARTITION_READ_ACTIONS = ['glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchGetPartition'];
-/** Glue partition writes of the swap step; the table's schema is never changed. */
-/** Swap also appends new columns to the table (schema drift): glue:UpdateTable. */
+/** Glue writes of the swap step: its partitions, and new columns appended to the table (schema drift, glue:UpdateTable). */
 export const GLUE_PARTITION_WRITE_ACTIONS = [...GLUE_PARTITION_READ_ACTIONS, 'glue:BatchCreatePartition', 'glue:BatchUpdatePartition', 'glue:UpdateTable'];
 
 /** What a role reading objects of a bucket with a customer key needs on the key. */
