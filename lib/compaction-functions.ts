@@ -85,8 +85,8 @@ interface FunctionSpec {
  * - plan: list and read landing; read partition state and output ratios; write plans and the lease.
  * - compact: read landing, gold table data, plans, manifests and state; write gold table data (its
  *   outputs, create-only), manifests and quarantine. Never state, the lease or plans.
- * - swap: read plans, manifests, state and gold table data; write state and carried files; change
- *   this table's Glue partitions and columns.
+ * - swap: read plans, manifests, state and gold table data; write state and carried files; read and
+ *   rewrite output ratios (measured by the bins it commits); change this table's Glue partitions and columns.
  * - lifecycle: read and delete landing and gold table data (conditional deletes need s3:GetObject
  *   too); move a retired version's manifests to the retired prefix (copy, then delete); read and
  *   rewrite state; read this table's Glue partitions. No other role deletes.
@@ -187,9 +187,9 @@ export class CompactionFunctions extends Construct {
     allow(this.compact, ['s3:PutObject', 's3:AbortMultipartUpload'], objects(gold, props.goldPrefix, manifests, quarantine));
 
     // swap
-    allow(this.swap, ['s3:ListBucket'], ...listUnder(gold, props.goldPrefix, plans, manifests, state));
-    allow(this.swap, ['s3:GetObject'], objects(gold, props.goldPrefix, plans, manifests, state));
-    allow(this.swap, ['s3:PutObject'], objects(gold, props.goldPrefix, state));
+    allow(this.swap, ['s3:ListBucket'], ...listUnder(gold, props.goldPrefix, plans, manifests, state, ratios));
+    allow(this.swap, ['s3:GetObject'], objects(gold, props.goldPrefix, plans, manifests, state, ratios));
+    allow(this.swap, ['s3:PutObject'], objects(gold, props.goldPrefix, state, ratios));
     allow(this.swap, GLUE_PARTITION_WRITE_ACTIONS, [...props.tableArns]);
 
     // lifecycle: the only role that deletes, and only table data.

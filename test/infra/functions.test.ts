@@ -154,12 +154,12 @@ describe('IAM', () => {
     ]);
   });
 
-  it('lets swap read plans, manifests, state and table data, write state and carried table data, and change this Glue table only', () => {
+  it('lets swap read plans, manifests, state and table data, write state, carried table data and output ratios, and change this Glue table only', () => {
     expect(statementsOf(pipeline.swapFunction)).toEqual([
       ...basics(pipeline.swapFunction),
-      { Action: 's3:ListBucket', Condition: listUnder('sensors/*', '_compactor/sensors/plans/*', '_compactor/sensors/manifests/*', '_compactor/sensors/state/*'), Effect: 'Allow', Resource: arnOf(gold) },
-      { Action: 's3:GetObject', Effect: 'Allow', Resource: [goldTable, plans, manifests, state] },
-      { Action: 's3:PutObject', Effect: 'Allow', Resource: [goldTable, state] },
+      { Action: 's3:ListBucket', Condition: listUnder('sensors/*', '_compactor/sensors/plans/*', '_compactor/sensors/manifests/*', '_compactor/sensors/state/*', '_compactor/sensors/output-ratios.json'), Effect: 'Allow', Resource: arnOf(gold) },
+      { Action: 's3:GetObject', Effect: 'Allow', Resource: [goldTable, plans, manifests, state, ratios] },
+      { Action: 's3:PutObject', Effect: 'Allow', Resource: [goldTable, state, ratios] },
       { Action: [...glueRead, 'glue:BatchCreatePartition', 'glue:BatchUpdatePartition', 'glue:UpdateTable'], Effect: 'Allow', Resource: tableArns },
     ]);
   });
