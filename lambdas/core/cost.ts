@@ -266,17 +266,18 @@ export function estimateRun(shape: RunShape, newObjects: number, model: CostMode
     // lease GET, partition states, output ratios; lease PUT, one spec per bin, the plan and its items list
     step('plan', { LIST: shape.planListRequests, GET: 1 + shape.statesRead + 1, PUT: shape.leaseWrites + sumBins + 2 }),
     // spec, an earlier manifest and the partition state (before the work and again before the
-    // create-only upload), every input; the output and its manifest; the upload's size read back
+    // create-only upload), every input; the output and its manifest (swap checks the output)
     ...shape.bins.map((b) =>
       step(
         'compact',
-        { GET: 5 + b.files, PUT: uploadPutRequests(b.estimatedOutputBytes) + 1, HEAD: 1 },
+        { GET: 5 + b.files, PUT: uploadPutRequests(b.estimatedOutputBytes) + 1 },
         m.invocationSeconds + b.files / m.getsPerSecond + b.estimatedOutputBytes / m.outputBytesPerSecond,
       ),
     ),
-    // plan, each manifest twice (commit, schema), each state; outputs and carried files checked; state
-    // writes; every state read back; each committed state read again and stamped once the catalog shows it
-    step('swap', { LIST: statePages, GET: 1 + 2 * sumBins + 2 * partitions + shape.statesAfter, HEAD: sumBins + carried, COPY: carried, PUT: 2 * partitions }),
+    // plan, each manifest, each state; outputs and carried files checked; state writes; every state
+    // read back; each committed state read again and stamped once the catalog shows it; the output
+    // ratios read and rewritten
+    step('swap', { LIST: statePages, GET: 1 + sumBins + 2 * partitions + shape.statesAfter + (sumBins ? 1 : 0), HEAD: sumBins + carried, COPY: carried, PUT: 2 * partitions + (sumBins ? 1 : 0) }),
     step('lifecycle', { LIST: statePages, GET: shape.statesAfter }),
     // plan, results manifest and file, each planned partition's state; the report (JSON and text)
     step('report', { GET: 1 + (sumBins ? 2 : 0) + partitions, PUT: 2 }),
