@@ -37,8 +37,7 @@ export const POWERTOOLS_SERVICE_NAME = 's3-compactor';
 
 /** Glue reads of one table's partitions (the lifecycle step verifies the catalog before retiring). */
 export const GLUE_PARTITION_READ_ACTIONS = ['glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchGetPartition'];
-/** Glue partition writes of the swap step; the table's schema is never changed. */
-/** Swap also appends new columns to the table (schema drift): glue:UpdateTable. */
+/** Glue writes of the swap step: its partitions, and new columns appended to the table (schema drift, glue:UpdateTable). */
 export const GLUE_PARTITION_WRITE_ACTIONS = [...GLUE_PARTITION_READ_ACTIONS, 'glue:BatchCreatePartition', 'glue:BatchUpdatePartition', 'glue:UpdateTable'];
 
 /** What a role reading objects of a bucket with a customer key needs on the key. */
@@ -88,8 +87,8 @@ interface FunctionSpec {
  * - plan: list and read landing; read partition state and output ratios; write plans and the lease.
  * - compact: read landing, gold table data, plans, manifests and state; write gold table data (its
  *   outputs, create-only), manifests and quarantine. Never state, the lease or plans.
- * - swap: read plans, manifests, state and gold table data; write state and carried files; change
- *   this table's Glue partitions and columns.
+ * - swap: read plans, manifests, state and gold table data; write state and carried files; read and
+ *   rewrite output ratios (measured by the bins it commits); change this table's Glue partitions and columns.
  * - lifecycle: read and delete landing and gold table data (conditional deletes need s3:GetObject
  *   too); move a retired version's manifests to the retired prefix (copy, then delete); read and
  *   rewrite state; read this table's Glue partitions. No other role deletes.
@@ -192,9 +191,9 @@ export class CompactionFunctions extends Construct {
     allow(this.compact, ['s3:PutObject', 's3:AbortMultipartUpload'], objects(gold, props.goldPrefix, manifests, quarantine));
 
     // swap
-    allow(this.swap, ['s3:ListBucket'], ...listUnder(gold, props.goldPrefix, plans, manifests, state, pending));
-    allow(this.swap, ['s3:GetObject'], objects(gold, props.goldPrefix, plans, manifests, state, pending));
-    allow(this.swap, ['s3:PutObject'], objects(gold, props.goldPrefix, state, pending));
+    allow(this.swap, ['s3:ListBucket'], ...listUnder(gold, props.goldPrefix, plans, manifests, state, pending, ratios));
+    allow(this.swap, ['s3:GetObject'], objects(gold, props.goldPrefix, plans, manifests, state, pending, ratios));
+    allow(this.swap, ['s3:PutObject'], objects(gold, props.goldPrefix, state, pending, ratios));
     allow(this.swap, GLUE_PARTITION_WRITE_ACTIONS, [...props.tableArns]);
 
     // lifecycle: the only role that deletes, and only table data.

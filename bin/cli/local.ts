@@ -96,7 +96,8 @@ export async function runLocalVerb(cmd: Command): Promise<number> {
       if (e instanceof InvalidInputError) throw new UsageError(e.message.replace('run input field "partitions"', 'flag --partitions'), verb);
       throw e;
     }
-    const printPlan = ({ output, plan, report, estimate }: Awaited<ReturnType<typeof planRun>>) => {
+    const printPlan = ({ output, plan, report, estimate, warnings }: Awaited<ReturnType<typeof planRun>>) => {
+      for (const w of warnings) console.error(`warning: ${w}`);
       console.log(`plan ${output.planId}: ${output.bins} bin(s), ${output.inputFiles} files, ${output.inputBytes} bytes -> s3://${output.planBucket}/${output.planKey}`);
       // The estimate is stored with the plan too (at --cost-model's prices; the deployed pipeline's own are in its COST_MODEL).
       for (const line of costLines(estimate.cost, costModel.prices)) console.log(`  estimated ${line}`);

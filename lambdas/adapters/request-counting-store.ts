@@ -7,7 +7,7 @@ type Args<M extends keyof ObjectStore> = Parameters<ObjectStore[M]>;
 /**
  * Counts the S3 requests made through a store, by the kind S3 bills, as the S3 adapter makes them:
  * a listing is one LIST per page of 1,000 keys, an upload one PUT (or create, parts and complete)
- * plus the HEAD that reads its size back, a batch delete one request per 1,000 keys. Failed
+ * plus the HEAD that reads its size back (none for a create-only upload), a batch delete one request per 1,000 keys. Failed
  * requests count too (S3 bills them); the SDK's own retries are not visible here.
  */
 export class RequestCountingStore implements ObjectStore {
@@ -60,7 +60,7 @@ export class RequestCountingStore implements ObjectStore {
   async uploadFile(...args: Args<'uploadFile'>) {
     const out = await this.inner.uploadFile(...args);
     this.counted.PUT += uploadPutRequests(out.bytes);
-    this.counted.HEAD++;
+    if (!args[4]?.createOnly) this.counted.HEAD++;
     return out;
   }
   deleteKeys(...args: Args<'deleteKeys'>) {

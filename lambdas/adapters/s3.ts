@@ -187,8 +187,9 @@ export class S3ObjectStore implements ObjectStore {
    * Uploads and reads the size back: an upload whose request was cut off and retried can leave a
    * short object behind on some servers, so a size mismatch is uploaded again (3 attempts). A
    * create-only upload (`If-None-Match: *` on the PUT or on CompleteMultipartUpload) never
-   * replaces anything: an existing key fails it with ConcurrentCommitError, a short object with
-   * VerificationError.
+   * replaces anything (an existing key fails it with ConcurrentCommitError), so it cannot be
+   * redone and is not read back: it returns the upload's own ETag, and whoever relies on the
+   * object checks its size and ETag first (swap, before it commits a bin's output).
    */
   async uploadFile(bucket: string, key: string, path: string, contentType: string, options: WriteOptions = {}): Promise<{ bytes: number; etag: string }> {
     const { size } = await stat(path);
@@ -204,6 +205,7 @@ export class S3ObjectStore implements ObjectStore {
         if (options.createOnly && isStatus(e, 412, 409)) throw exists(bucket, key, e);
         return translate(e, `upload s3://${bucket}/${key}`);
       });
+      if (options.createOnly && out.ETag) return { bytes: size, etag: out.ETag };
       const stored = await this.head(bucket, key);
       if (stored?.bytes === size) return { bytes: size, etag: out.ETag ?? stored.etag };
       if (options.createOnly) throw new VerificationError(`s3://${bucket}/${key} holds ${stored?.bytes ?? 'no'} bytes after an upload of ${size}; it is not replaced`);

@@ -253,6 +253,8 @@ export interface SwapOutput {
   readonly catalogDrift: readonly string[];
   /** Landing keys committed before and rewritten since: their new content was added as new data. */
   readonly rewrittenSources: readonly string[];
+  /** What was ignored and why (an unreadable output ratios file); absent when nothing was. */
+  readonly warnings?: readonly string[];
 }
 
 /** Input of the lifecycle step. */

@@ -267,18 +267,18 @@ export function estimateRun(shape: RunShape, newObjects: number, model: CostMode
     // lease GET, partition states, output ratios; lease PUT, one spec per bin, the plan and its items list
     step('plan', { LIST: shape.planListRequests, GET: 1 + shape.statesRead + 1, PUT: shape.leaseWrites + sumBins + 2 }),
     // spec, an earlier manifest and the partition state (before the work and again before the
-    // create-only upload), every input; the output and its manifest; the upload's size read back
+    // create-only upload), every input; the output and its manifest (swap checks the output)
     ...shape.bins.map((b) =>
       step(
         'compact',
-        { GET: 5 + b.files, PUT: uploadPutRequests(b.estimatedOutputBytes) + 1, HEAD: 1 },
+        { GET: 5 + b.files, PUT: uploadPutRequests(b.estimatedOutputBytes) + 1 },
         m.invocationSeconds + b.files / m.getsPerSecond + b.estimatedOutputBytes / m.outputBytesPerSecond,
       ),
     ),
-    // plan, each manifest twice (commit, schema), each state; outputs and carried files checked; the
-    // index entry and the state written; each committed state read again and stamped once the catalog
-    // shows it; the other indexed partitions' entries and states
-    step('swap', { LIST: indexPages, GET: 1 + 2 * sumBins + 2 * partitions + 2 * othersPending, HEAD: sumBins + carried, COPY: carried, PUT: 3 * partitions }),
+    // plan, each manifest once, each state; outputs and carried files checked; the index entry and
+    // the state written; each committed state read again and stamped once the catalog shows it; the
+    // other indexed partitions' entries and states; the output ratios read and rewritten
+    step('swap', { LIST: indexPages, GET: 1 + sumBins + 2 * partitions + 2 * othersPending + (sumBins ? 1 : 0), HEAD: sumBins + carried, COPY: carried, PUT: 3 * partitions + (sumBins ? 1 : 0) }),
     // every indexed partition's entry and state
     step('lifecycle', { LIST: indexPages, GET: 2 * shape.pendingAfter }),
     // plan, results manifest and file, each planned partition's state; the report (JSON and text)

@@ -22,7 +22,7 @@ export interface PlannerOptions {
   readonly maxBinsPerRun: number;
   /** At most this many input bytes per run. */
   readonly maxInputBytesPerRun: number;
-  /** Output bytes per input byte, per format (measured by earlier runs, else defaults). */
+  /** Output bytes per input byte, per format (measured by earlier runs' swaps, else defaults). */
   readonly outputRatios: Readonly<Record<InputFormat, number>>;
   /** A partition is held until its time window ended this long ago (0: never held). */
   readonly quietPeriodMs: number;
@@ -277,29 +277,4 @@ export function totalsOf(partitions: readonly PartitionPlan[]): Plan['totals'] {
     inputBytes: allBins.reduce((s, b) => s + b.inputBytes, 0),
     estimatedOutputBytes: allBins.reduce((s, b) => s + b.estimatedOutputBytes, 0),
   };
-}
-
-/**
- * Folds observed output/input ratios into the ones the planner uses next time
- * (weighted by input bytes, so one tiny bin cannot swing the estimate).
- */
-export function mergeOutputRatios(
-  previous: Readonly<Record<InputFormat, number>>,
-  observations: ReadonlyArray<{ format: InputFormat; inputBytes: number; outputBytes: number }>,
-  weightOfPrevious = 0.5,
-): Record<InputFormat, number> {
-  const next = { ...previous };
-  const byFormat = new Map<InputFormat, { inputBytes: number; outputBytes: number }>();
-  for (const o of observations) {
-    if (o.inputBytes <= 0) continue;
-    const acc = byFormat.get(o.format) ?? { inputBytes: 0, outputBytes: 0 };
-    acc.inputBytes += o.inputBytes;
-    acc.outputBytes += o.outputBytes;
-    byFormat.set(o.format, acc);
-  }
-  for (const [format, { inputBytes, outputBytes }] of byFormat) {
-    const observed = Math.min(10, Math.max(0.001, outputBytes / inputBytes));
-    next[format] = weightOfPrevious * previous[format] + (1 - weightOfPrevious) * observed;
-  }
-  return next;
 }

@@ -20,7 +20,10 @@ export interface DeleteOutcome {
   readonly missing: readonly string[];
 }
 
-/** `createOnly`: write only if no object has the key yet; otherwise fail with ConcurrentCommitError, changing nothing. */
+/**
+ * `createOnly`: write only if no object has the key yet; otherwise fail with ConcurrentCommitError,
+ * changing nothing. A create-only upload is not read back (it could not be redone anyway).
+ */
 export interface WriteOptions {
   readonly createOnly?: boolean;
 }

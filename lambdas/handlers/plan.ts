@@ -36,8 +36,9 @@ export const makeHandler = (deps: PlanHandlerDeps) => async (event: unknown): Pr
     publishMetrics(deps.emf, s.table, skippedMetrics(), usage);
     return { table: s.table, skipped, usage };
   }
-  const { output, report } = await planRun({ ...deps, store: meter.store }, request);
+  const { output, report, warnings } = await planRun({ ...deps, store: meter.store }, request);
   const usage = meter.finish();
+  for (const warning of warnings) logger.warn(warning, { executionId: input.executionId, planId: output.planId });
   logger.info('planned', { executionId: input.executionId, planId: output.planId, bins: output.bins, partitions: output.partitions, inputFiles: output.inputFiles, skipped: report.skipped, held: report.held.length, usage });
   publishMetrics(deps.emf, s.table, planMetrics(output, report, deps.clock.now()), usage);
   return { ...output, usage };

@@ -16,6 +16,7 @@ export const makeHandler = (deps: SwapDeps & Observability) => async (event: unk
   logger.info('swapped', { planId: plan.planId, ...out, usage });
   // Kept as the operator set it; someone has to decide (npm run compact -- catalog adopt|overrule).
   if (out.catalogDrift.length) logger.warn('catalog drift kept', { planId: plan.planId, catalogDrift: out.catalogDrift });
+  for (const warning of out.warnings ?? []) logger.warn(warning, { planId: plan.planId });
   publishMetrics(deps.emf, deps.settings.table, swapMetrics(out), usage);
   return { ...out, usage };
 };

@@ -1,7 +1,6 @@
 import type { BinItem, BinSpec, PlanOutput, PlanReport, RunRequest, StoredPlan } from '../core/contracts';
 import { addRequests, DEFAULT_COST_MODEL, estimateRun, listPages, type CostModel, type RequestCounts, type RunEstimate } from '../core/cost';
-import { DEFAULT_OUTPUT_RATIOS, type InputFormat } from '../core/formats';
-import { binKey, carriedKey, itemsKey, manifestKey, MAX_KEY_BYTES, outputKey, outputRatiosKey, planKey, QUARANTINE_FILES, quarantineObjectKey, quarantinePrefix, pendingKey, pendingPrefix, stateKey } from '../core/keys';
+import { binKey, carriedKey, itemsKey, manifestKey, MAX_KEY_BYTES, outputKey, planKey, QUARANTINE_FILES, quarantineObjectKey, quarantinePrefix, pendingKey, pendingPrefix, stateKey } from '../core/keys';
 import { planStats } from '../core/run-report';
 import { baseOf, type CommittedBase, type PartitionState } from '../core/state';
 import { parseKafkaName, topicPartitionId, type KafkaOffsets } from '../core/kafka';
@@ -10,6 +9,8 @@ import { DEFAULT_PLANNER_OPTIONS, MB, planCompaction, totalsOf, type Plan } from
 import type { Clock, ObjectStore } from '../core/ports';
 import type { TableSettings } from '../core/settings';
 import { mapLimit } from '../core/concurrency';
+import { effectiveRatios } from '../core/output-ratios';
+import { readOutputRatios } from './output-ratios';
 
 export interface PlanDeps {
   readonly store: ObjectStore;
@@ -26,6 +27,8 @@ export interface PlanRunResult {
   readonly plan: Plan;
   readonly report: PlanReport;
   readonly estimate: RunEstimate;
+  /** What was ignored and why (an unreadable output ratios file), for the log. */
+  readonly warnings: readonly string[];
 }
 
 /** True when `path` is `filter` or lies below it (segment-wise: `hour=1` does not match `hour=10`). */
@@ -95,14 +98,14 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
     const base = baseOf(await store.getJson<PartitionState>(s.goldBucket, stateKey(s.table, p.path)));
     if (base) committed.set(p.path, base);
   });
-  const ratios = (await store.getJson<Record<InputFormat, number>>(s.goldBucket, outputRatiosKey(s.table))) ?? DEFAULT_OUTPUT_RATIOS;
+  const ratios = await readOutputRatios(store, s);
   let plan = planCompaction(filtered, {
     ...DEFAULT_PLANNER_OPTIONS,
     targetBytes: (request.targetFileMb ?? s.targetFileMb) * MB,
     minInputFiles: s.minInputFiles,
     maxBinsPerRun: s.maxBinsPerRun,
     maxBinObjects: s.maxBinObjects,
-    outputRatios: { ...DEFAULT_OUTPUT_RATIOS, ...ratios },
+    outputRatios: effectiveRatios(ratios.measured),
     quietPeriodMs: s.quietPeriodMinutes * 60_000,
     now: deps.clock.now().toISOString(),
   }, committed);
@@ -205,6 +208,7 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
     plan,
     report,
     estimate,
+    warnings: ratios.warning ? [ratios.warning] : [],
   };
 }
 

@@ -9,6 +9,7 @@ import { sourceId, supersede, unitedSchema, type CoveredSource, type GoldFile, t
 import { mapLimit } from '../core/concurrency';
 import { syncCatalog } from './catalog-sync';
 import { markPending, readIndex, statesOf } from './pending-index';
+import { recordOutputRatios } from './output-ratios';
 import type { StoredPlan } from './plan-run';
 
 export interface SwapDeps {
@@ -20,7 +21,7 @@ export interface SwapDeps {
 
 type PlannedPartition = StoredPlan['partitions'][number];
 type Outcome =
-  | { kind: 'committed'; state: PartitionState; rewritten: string[] }
+  | { kind: 'committed'; state: PartitionState; rewritten: string[]; manifests: BinManifest[] }
   | { kind: 'unchanged'; state: PartitionState }
   | { kind: 'incomplete'; reason: string }
   | { kind: 'conflict'; reason: string };
@@ -126,7 +127,7 @@ async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedParti
     if (e instanceof ConcurrentCommitError) return { kind: 'conflict', reason: `${p.path}: ${e.message}` };
     throw e;
   }
-  return { kind: 'committed', state, rewritten };
+  return { kind: 'committed', state, rewritten, manifests };
 }
 
 /**
@@ -159,14 +160,15 @@ export async function swapPlan(deps: SwapDeps, planOutput: PlanOutput): Promise<
   const outcomes = await mapLimit(plan.partitions, 8, (p) => commitPartition(deps, plan, p));
   // Schema drift: columns the new files have and the table lacks are appended before readers see
   // them; columns of committed versions a lost catalog no longer has come back.
-  const written = (await mapLimit(plan.partitions.filter((_, i) => outcomes[i].kind === 'committed'), 8, (p) =>
-    mapLimit(p.bins, 8, (b) => store.getJson<BinManifest>(s.goldBucket, manifestKey(s.table, p.path, p.version, b.binId))),
-  )).flat().flatMap((m) => (m ? [m.output.schema] : []));
+  const committedManifests = outcomes.flatMap((o) => (o.kind === 'committed' ? o.manifests : []));
+  const written = committedManifests.map((m) => m.output.schema);
   const states = await statesToSync(deps, outcomes.flatMap((o) => (o.kind === 'committed' || o.kind === 'unchanged' ? [o.state] : [])));
   const drift = schemaDrift(columns, written, s.partitionKeys);
   const restored = schemaDrift([...columns, ...drift.append], states.map((st) => st.schema ?? []), s.partitionKeys).append;
   await deps.catalog.appendColumns([...drift.append, ...restored]);
   const sync = await syncCatalog(deps, states);
+  // Each bin measures its formats' output ratios once: when its version is committed.
+  const ratios = await recordOutputRatios(store, s, committedManifests);
 
   const kafkaGaps = outcomes.flatMap((o) =>
     o.kind === 'committed' && o.state.kafka
@@ -192,5 +194,6 @@ export async function swapPlan(deps: SwapDeps, planOutput: PlanOutput): Promise<
     kafkaGaps: kafkaGaps.slice(0, 20),
     catalogDrift: sync.drift.slice(0, 20),
     rewrittenSources: outcomes.flatMap((o) => (o.kind === 'committed' ? o.rewritten : [])).slice(0, 20),
+    ...(ratios.warnings.length ? { warnings: ratios.warnings } : {}),
   };
 }

@@ -42,6 +42,9 @@ async function script(store: ObjectStore): Promise<unknown[]> {
   await step('replace read version', () => store.putJsonIf('mem-a', 'p/state.json', { v: 2 }, v1));
   await step('replace stale version', () => store.putJsonIf('mem-a', 'p/state.json', { v: 3 }, v1));
   await step('read versioned', () => store.getJsonVersioned('mem-a', 'p/state.json'));
+  await store.putText('mem-b', 'r/bad.json', '{"jsonl": 0.2', 'application/json');
+  await step('get json that is not JSON', () => store.getJson('mem-b', 'r/bad.json'));
+  await step('read versioned json that is not JSON', () => store.getJsonVersioned('mem-b', 'r/bad.json'));
   await step('upload create-only', () => store.uploadFile('mem-a', 'p/v=1/part.parquet', file, 'application/vnd.apache.parquet', { createOnly: true }));
   await step('upload create-only again', () => store.uploadFile('mem-a', 'p/v=1/part.parquet', file, 'application/vnd.apache.parquet', { createOnly: true }));
   await step('copy create-only onto it', () => store.copy({ bucket: 'mem-a', key: 'p/a.json' }, { bucket: 'mem-a', key: 'p/v=1/part.parquet' }, undefined, { createOnly: true }));
@@ -85,6 +88,10 @@ describe('MemoryStore', () => {
     const loopback = await script(new S3ObjectStore(s3.client));
     expect(memory).toEqual(loopback);
     expect(memory).toContainEqual(['conditional delete', { ok: { changed: ['p/b.json'], missing: ['p/gone.json'] } }]);
+    expect(memory).toContainEqual(['get json that is not JSON', { error: 'SyntaxError', message: expect.stringContaining('JSON') }]);
+    // A create-only upload answers with the stored object's ETag (it is not read back).
+    const uploaded = memory.find((x) => (x as unknown[])[0] === 'upload create-only') as [string, { ok: { etag: string } }];
+    expect(uploaded[1].ok.etag).toBe(s3Etag(Buffer.from('PAR1 not really')));
   });
 
   it('lists in pages of 1,000 taken one at a time, and refuses keys over 1,024 bytes as S3 does', async () => {

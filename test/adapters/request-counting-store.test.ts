@@ -7,6 +7,10 @@ import { useLoopback } from '../helpers/loopback';
 import { countWireRequests } from '../helpers/wire-requests';
 
 const env = useLoopback('all', 'counting-store-test');
+// Each test counts on the shared client afresh.
+afterEach(() => {
+  for (const name of ['countCommands', 'countAttempts']) env.s3.client.middlewareStack.remove(name);
+});
 
 describe('the request-counting store', () => {
   it('counts what the S3 adapter sends: listing pages, multipart parts, size checks, batch deletes, copies', async () => {
@@ -33,5 +37,23 @@ describe('the request-counting store', () => {
     expect(store.counts).toEqual({ LIST: 2, GET: 2, PUT: 4 + 1 + 1, COPY: 1, DELETE: 2, HEAD: 2 });
     expect(store.counts).toEqual(wire.counts);
     expect(wire.other).toEqual([]);
+  });
+
+  it('counts a create-only upload as its PUTs alone: it is not read back, and returns the upload\'s own ETag', async () => {
+    const small = join(env.scratch, 'small.bin');
+    const big = join(env.scratch, 'big-once.bin');
+    await writeFile(small, Buffer.alloc(1000, 1));
+    await writeFile(big, Buffer.alloc(17 * 1024 * 1024, 3));
+    const wire = countWireRequests(env.s3.client);
+    const store = new RequestCountingStore(env.store);
+    const uploaded = [
+      await store.uploadFile('gold', 'once/small.bin', small, 'application/octet-stream', { createOnly: true }),
+      await store.uploadFile('gold', 'once/big.bin', big, 'application/octet-stream', { createOnly: true }),
+    ];
+    expect(store.counts).toEqual({ LIST: 0, GET: 0, PUT: 1 + 4, COPY: 0, DELETE: 0, HEAD: 0 });
+    expect(store.counts).toEqual(wire.counts);
+    expect(wire.other).toEqual([]);
+    // The ETags returned are the stored objects' own.
+    expect(uploaded).toEqual([await env.store.head('gold', 'once/small.bin'), await env.store.head('gold', 'once/big.bin')]);
   });
 });

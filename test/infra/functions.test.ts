@@ -156,12 +156,12 @@ describe('IAM', () => {
     ]);
   });
 
-  it('lets swap read plans, manifests, state, the pending index and table data, write state, the pending index and carried table data, and change this Glue table only', () => {
+  it('lets swap read plans, manifests, state, the pending index and table data, write state, the pending index, carried table data and output ratios, and change this Glue table only', () => {
     expect(statementsOf(pipeline.swapFunction)).toEqual([
       ...basics(pipeline.swapFunction),
-      { Action: 's3:ListBucket', Condition: listUnder('sensors/*', '_compactor/sensors/plans/*', '_compactor/sensors/manifests/*', '_compactor/sensors/state/*', '_compactor/sensors/pending/*'), Effect: 'Allow', Resource: arnOf(gold) },
-      { Action: 's3:GetObject', Effect: 'Allow', Resource: [goldTable, plans, manifests, state, pending] },
-      { Action: 's3:PutObject', Effect: 'Allow', Resource: [goldTable, state, pending] },
+      { Action: 's3:ListBucket', Condition: listUnder('sensors/*', '_compactor/sensors/plans/*', '_compactor/sensors/manifests/*', '_compactor/sensors/state/*', '_compactor/sensors/pending/*', '_compactor/sensors/output-ratios.json'), Effect: 'Allow', Resource: arnOf(gold) },
+      { Action: 's3:GetObject', Effect: 'Allow', Resource: [goldTable, plans, manifests, state, pending, ratios] },
+      { Action: 's3:PutObject', Effect: 'Allow', Resource: [goldTable, state, pending, ratios] },
       { Action: [...glueRead, 'glue:BatchCreatePartition', 'glue:BatchUpdatePartition', 'glue:UpdateTable'], Effect: 'Allow', Resource: tableArns },
     ]);
   });

@@ -104,9 +104,9 @@ describe('buckets', () => {
       manifestKey('sensors', 'dt=2024-12-19/hour=14', 'abc', 'bin1'),
       'sensors/dt=2024-12-19/hour=14/v=abc/part-bin1.parquet',
     ];
-    type Rule = { Id: string; Prefix?: string; TagFilters?: unknown; ExpirationInDays?: number };
-    // A rule expires an untagged key when it has no tag filter and its prefix (if any) holds the key.
-    const expiring = (buckets[goldId].Properties.LifecycleConfiguration.Rules as Rule[]).filter((r) => r.ExpirationInDays && !r.TagFilters);
+    type Rule = { Id: string; Prefix?: string; ExpirationInDays?: number };
+    // No rule has a tag filter (above): a rule expires a key when its prefix (if any) holds the key.
+    const expiring = (buckets[goldId].Properties.LifecycleConfiguration.Rules as Rule[]).filter((r) => r.ExpirationInDays);
     const expiryOf = (key: string) => expiring.filter((r) => key.startsWith(r.Prefix ?? '')).map((r) => r.Id);
     for (const key of keys) expect([key, expiryOf(key)]).toEqual([key, []]);
     // What does expire: a retired manifest, a plan, Map results, a run report, quarantine.

@@ -4,7 +4,8 @@ import { FileTable } from '../../lambdas/core/file-table';
 import type { Discovery, SourceFile } from '../../lambdas/core/partitions';
 import { sourceId } from '../../lambdas/core/state';
 import { binCount } from '../../lambdas/core/bin-packing';
-import { DEFAULT_PLANNER_OPTIONS, MB, mergeOutputRatios, planCompaction, type PlannerOptions } from '../../lambdas/core/planner';
+import { DEFAULT_PLANNER_OPTIONS, MB, planCompaction, type PlannerOptions } from '../../lambdas/core/planner';
+import { mergeOutputRatios } from '../../lambdas/core/output-ratios';
 import { partitionWindowEnd } from '../../lambdas/core/time-window';
 
 const ratio1 = { ...DEFAULT_OUTPUT_RATIOS, jsonl: 1 };
