@@ -570,10 +570,9 @@ interface Staging {
 export async function compactToParquet(staged: StagedInputs, workDir: string, outPath: string, o: EngineOptions): Promise<EngineResult> {
   const spill = join(workDir, 'spill');
   await mkdir(spill, { recursive: true });
-  const dbPath = join(workDir, 'stage.duckdb');
-  await rm(dbPath, { force: true });
-  await rm(`${dbPath}.wal`, { force: true });
-  const instance = await DuckDBInstance.create(dbPath, {
+  // In memory, spilling to the scratch directory past the limit: a database file would compress
+  // every staged block on write and decompress it on each read.
+  const instance = await DuckDBInstance.create(':memory:', {
     threads: String(o.threads),
     memory_limit: `${o.memoryLimitMb}MB`,
     temp_directory: spill,
@@ -770,7 +769,6 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
     async function restage(): Promise<EngineResult> {
       c.closeSync();
       instance.closeSync();
-      await rm(dbPath, { force: true });
       const again = await compactToParquet(staged, workDir, outPath, o);
       return { ...again, rejected: [...rejections.records, ...again.rejected] };
     }
@@ -818,8 +816,7 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
     } catch {
       // Closed already by a restage.
     }
-    await rm(dbPath, { force: true });
-    await rm(`${dbPath}.wal`, { force: true });
+    await rm(spill, { recursive: true, force: true });
   }
 
   async function removeCaseVariants(st: StagedInputs, pq: ReadonlyMap<string, string[]>, out: Rejections): Promise<void> {
