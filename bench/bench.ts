@@ -273,7 +273,9 @@ async function writeBigChunks(dir: string, rows: number, onProgress: (rows: numb
     if (written % 250_000 < block) onProgress(written, bytes);
   }
   await closeChunk();
-  return { jsonChunks, files: [], jsonRows, jsonSegments: [], blanked: new Map(), rewritten: new Set(), setAside: [], bytes };
+  // Each chunk stands for one object of its own (the engine places records by segment).
+  const jsonSegments = jsonChunks.map((chunk) => ({ chunk, key: chunk, firstLine: 0, lines: jsonRows.get(chunk) ?? 0 }));
+  return { jsonChunks, files: [], jsonRows, jsonSegments, blanked: new Map(), rewritten: new Set(), setAside: [], bytes };
 }
 
 // ---------------------------------------------------------------- throughput

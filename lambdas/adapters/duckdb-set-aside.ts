@@ -30,8 +30,7 @@ export function setAside(staged: StagedInputs, f: StagedFile, reason: string): v
 /** JSON chunks holding at least one record: an empty one would add a column named `json`. */
 export function chunksWithRecords(staged: StagedInputs): string[] {
   const live = new Set(staged.jsonSegments.filter((g) => (staged.jsonRows.get(g.key) ?? 0) > 0).map((g) => g.chunk));
-  // Segments are not tracked by every caller (the benchmark stages chunks itself): keep those as given.
-  return staged.jsonSegments.length ? staged.jsonChunks.filter((c) => live.has(c)) : staged.jsonChunks;
+  return staged.jsonChunks.filter((c) => live.has(c));
 }
 
 /**
