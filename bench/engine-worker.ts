@@ -20,7 +20,7 @@ import type { SourceFile } from '../lambdas/core/partitions';
 export interface StagedJob {
   readonly mode: 'staged';
   readonly jsonChunks: string[];
-  /** [object key, rows] pairs, as fetchInputs counts them. */
+  /** [chunk path, rows] pairs: each chunk stands for one object. */
   readonly jsonRows: Array<[string, number]>;
   readonly bytes: number;
   readonly workDir: string;
@@ -102,7 +102,9 @@ async function run(job: WorkerJob): Promise<WorkerResult> {
     afterFetchRssMb = peakMb();
     client.destroy();
   } else {
-    staged = { jsonChunks: job.jsonChunks, files: [], jsonRows: new Map(job.jsonRows), jsonSegments: [], blanked: new Map(), rewritten: new Set(), setAside: [], bytes: job.bytes };
+    // Each chunk is one object: its rows are keyed by its path.
+    const jsonSegments = job.jsonRows.map(([key, rows]) => ({ chunk: key, key, firstLine: 0, lines: rows }));
+    staged = { jsonChunks: job.jsonChunks, files: [], jsonRows: new Map(job.jsonRows), jsonSegments, blanked: new Map(), rewritten: new Set(), setAside: [], bytes: job.bytes };
   }
   const cpu0 = process.cpuUsage();
   const t = performance.now();

@@ -4,6 +4,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MAX_RECORD_BYTES } from '../core/formats';
 import { normalize, union, type Intervals } from '../core/kafka';
+import { badRecordReason, isBlank, kindOf, minorityKindReasons, misfitReason } from '../core/input-rules';
 import { forgetRecord, type JsonSegment, type StagedInputs } from './fetch-inputs';
 
 /** A JSON Lines record the engine cannot read, with where it came from. */
@@ -21,31 +22,8 @@ export interface RejectedRecord {
   /** A value its declared column cannot hold: the field and the type. */
   readonly misfit?: { readonly field: string; readonly type: string };
 }
-
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
-const isBlank = (line: Buffer) => line.every((b) => b === 0x20 || b === 0x09 || b === 0x0d);
-
-export function badRecordReason(line: Buffer, length = line.length): string | undefined {
-  if (length > MAX_RECORD_BYTES) return `record of ${length} bytes is over the ${MAX_RECORD_BYTES}-byte limit`;
-  if (isBlank(line)) return undefined;
-  let text: string;
-  try {
-    text = strictUtf8.decode(line);
-  } catch {
-    return 'not valid UTF-8';
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    return `malformed JSON (${(e as Error).message})`;
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return `not a JSON object (${Array.isArray(value) ? 'an array' : value === null ? 'null' : `a ${typeof value}`})`;
-  }
-  return undefined;
-}
+// Pure rules kept where callers import them from.
+export { badRecordReason, misfitReason } from '../core/input-rules';
 
 /** One record of a JSON chunk, placed in its source object. */
 interface ChunkLine {
@@ -241,8 +219,6 @@ export async function dropRecords(staged: StagedInputs, drop: ReadonlyMap<string
   await blankLines(staged, new Set(drop.keys()), ({ segment, record }) => drop.get(segment.key)!.some(([a, b]) => record >= a && record < b));
 }
 
-const kindOf = (v: unknown) => (v === null || v === undefined ? undefined : Array.isArray(v) ? 'array' : typeof v);
-
 /**
  * Sets aside whole objects whose values for `columns` are of another kind (object, number,
  * string, ...) than most records have: they cannot share one Parquet column with the rest.
@@ -264,14 +240,7 @@ export async function removeIncompatibleObjects(staged: StagedInputs, columns: r
       }
     });
   }
-  const majority = new Map([...totals].map(([c, t]) => [c, [...t].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0][0]]));
-  const reasons = new Map<string, string>();
-  for (const [key, perColumn] of kindsOf) {
-    const clash = [...perColumn].find(([c, kinds]) => [...kinds].some((k) => k !== majority.get(c)));
-    if (!clash) continue;
-    const [c, kinds] = clash;
-    reasons.set(key, `field "${c}" is ${[...kinds].filter((k) => k !== majority.get(c)).join('/')} here but ${majority.get(c)} in most records`);
-  }
+  const reasons = minorityKindReasons(kindsOf, totals);
   let found = 0;
   if (reasons.size) {
     await blankLines(staged, new Set(reasons.keys()), (l) => {
@@ -329,6 +298,3 @@ export async function removeMisfitRecords(staged: StagedInputs, misfits: readonl
   });
   return found;
 }
-
-/** `shown`: the value as JSON text. */
-export const misfitReason = (field: string, shown: string, type: string) => `field "${field}" is ${shown}, which is not a ${type}`;

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { compactToParquet, parquetChecksum, parquetFooters, type EngineOptions, type EngineResult } from '../adapters/duckdb-engine';
+import { unreadableParquetReason } from '../core/input-rules';
 import { dropRecords, type RejectedRecord } from '../adapters/bad-records';
 import { fetchInputs } from '../adapters/fetch-inputs';
 import type { BinItem, BinManifest, BinSpec, CompactOutput } from '../core/contracts';
@@ -151,7 +152,7 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
     for (const [path, message] of footers.unreadable) {
       const at = staged.files.findIndex((f) => f.path === path);
       const key = staged.files[at].source.key;
-      staged.setAside.push({ key, reason: `not a readable Parquet file: ${message.split(path).join(`s3://${s.landingBucket}/${key}`)}` });
+      staged.setAside.push({ key, reason: unreadableParquetReason(message.split(path).join(`s3://${s.landingBucket}/${key}`)) });
       staged.files.splice(at, 1);
     }
     // Kafka Connect redelivery: offsets kept in another copy are left out here.
