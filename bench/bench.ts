@@ -423,7 +423,6 @@ async function throughput(o: BenchOptions, s3: S3Process, store: S3ObjectStore, 
 /** The bin of poorly compressible wide rows (>= --big-mb MB of Parquet): ours and a bare COPY, each in a child. */
 async function wideCase(o: BenchOptions, root: string, jobs: string, engine: EngineSettings): Promise<{ rssRows: string[][]; summary: string[] }> {
   const rssRows: string[][] = [];
-  let bigSummary: string[] = [];
   const t0 = performance.now();
   const wanted = Math.ceil((o.bigMb * MB * 1.03) / BIG_PARQUET_BYTES_PER_ROW);
   log(`${o.bigMb} MB case: writing ${fmtInt(wanted)} poorly compressible rows as local JSON Lines chunks`);
@@ -477,7 +476,7 @@ async function wideCase(o: BenchOptions, root: string, jobs: string, engine: Eng
   const floorMs = median(floors.map((r) => r.engineMs));
   const oursCpu = median(ours.map((r) => r.engineCpuMs));
   const floorCpu = median(floors.map((r) => r.engineCpuMs));
-  bigSummary = [
+  const bigSummary = [
     `Engine on the ${o.bigMb} MB bin (${fmtInt(rows)} rows, ${input}), each run in its own process, median of ${o.runs}:`,
     table(
       ['stage', 'ours (s)', 'floor (s)', 'ratio', 'ours rows/s', 'floor rows/s', `>= ${TARGET_RATIO}`, 'ours CPU (s)', 'floor CPU (s)', 'CPU ratio'],
