@@ -3,13 +3,11 @@ import { functionFromEnv, meterInvocation, publishMetrics, stdoutSink, type Obse
 import { lazy, runtimeFromEnv, sfnExecutions, systemClock } from '../adapters/runtime';
 import type { Metered, PlanInput, PlanOutput, SkippedRun } from '../core/contracts';
 import { parseCostModel, type CostModel } from '../core/cost';
-import { AlreadyRunningError } from '../core/errors';
 import { planMetrics, skippedMetrics } from '../core/metrics';
 import type { Clock, ExecutionStatus, ObjectStore } from '../core/ports';
 import { Env, parseRunRequest, type TableSettings } from '../core/settings';
 import { requireFields } from '../core/validate';
-import { acquireLease } from '../use-cases/lease';
-import { planRun } from '../use-cases/plan-run';
+import { planExecution } from '../use-cases/plan-run';
 
 export interface PlanHandlerDeps extends Observability {
   readonly store: ObjectStore;
@@ -25,18 +23,14 @@ export const makeHandler = (deps: PlanHandlerDeps) => async (event: unknown): Pr
   const request = parseRunRequest(input.request, deps.settings);
   const s = deps.settings;
   const meter = meterInvocation(deps.store, deps.fn);
-  try {
-    await acquireLease({ store: meter.store, executions: deps.executions, clock: deps.clock, bucket: s.goldBucket, table: s.table }, input.executionId);
-  } catch (e) {
-    // The request said what another run holding the table means for it: a skip, not a failure.
-    if (!(e instanceof AlreadyRunningError) || request.ifRunning !== 'skip') throw e;
+  const result = await planExecution({ ...deps, store: meter.store }, input.executionId, request);
+  if (result.kind === 'skipped') {
     const usage = meter.finish();
-    const skipped = `run ${e.holder ?? 'another run'} is in progress`;
-    logger.info('skipped', { executionId: input.executionId, skipped });
+    logger.info('skipped', { executionId: input.executionId, skipped: result.skipped });
     publishMetrics(deps.emf, s.table, skippedMetrics(), usage);
-    return { table: s.table, skipped, usage };
+    return { table: s.table, skipped: result.skipped, usage };
   }
-  const { output, report } = await planRun({ ...deps, store: meter.store }, request);
+  const { output, report } = result;
   const usage = meter.finish();
   logger.info('planned', { executionId: input.executionId, planId: output.planId, bins: output.bins, partitions: output.partitions, inputFiles: output.inputFiles, skipped: report.skipped, held: report.held.length, usage });
   publishMetrics(deps.emf, s.table, planMetrics(output, report, deps.clock.now()), usage);

@@ -7,9 +7,11 @@ import { baseOf, type CommittedBase, type PartitionState } from '../core/state';
 import { parseKafkaName, topicPartitionId, type KafkaOffsets } from '../core/kafka';
 import { Discoverer, type SourceFile } from '../core/partitions';
 import { DEFAULT_PLANNER_OPTIONS, MB, planCompaction, totalsOf, type Plan } from '../core/planner';
-import type { Clock, ObjectStore } from '../core/ports';
+import type { Clock, ExecutionStatus, ObjectStore } from '../core/ports';
 import type { TableSettings } from '../core/settings';
 import { mapLimit } from '../core/concurrency';
+import { AlreadyRunningError } from '../core/errors';
+import { acquireLease } from './lease';
 
 export interface PlanDeps {
   readonly store: ObjectStore;
@@ -18,8 +20,6 @@ export interface PlanDeps {
   /** Prices and function memory for the run's estimate. @default us-east-1 list prices, the construct's default memory */
   readonly costModel?: CostModel;
 }
-
-export type { StoredPlan } from '../core/contracts';
 
 export interface PlanRunResult {
   readonly output: PlanOutput;
@@ -204,4 +204,26 @@ function requestsByStep(e: RunEstimate): StoredPlan['estimate']['requestsByStep'
   const out: Record<string, RequestCounts> = {};
   for (const u of e.usage) out[u.step] = addRequests(out[u.step] ?? {}, u.requests);
   return out;
+}
+
+export interface PlanExecutionDeps extends PlanDeps {
+  /** Whether a workflow execution holding the table's lease still runs. */
+  readonly executions: ExecutionStatus;
+}
+
+export type PlanExecutionResult = ({ readonly kind: 'planned' } & PlanRunResult) | { readonly kind: 'skipped'; readonly skipped: string };
+
+/**
+ * The workflow's plan step: takes the table's lease for the execution, then plans. Another run
+ * holding the table fails it with AlreadyRunningError, unless the request says `ifRunning: skip`.
+ */
+export async function planExecution(deps: PlanExecutionDeps, executionId: string, request: RunRequest): Promise<PlanExecutionResult> {
+  const s = deps.settings;
+  try {
+    await acquireLease({ store: deps.store, executions: deps.executions, clock: deps.clock, bucket: s.goldBucket, table: s.table }, executionId);
+  } catch (e) {
+    if (!(e instanceof AlreadyRunningError) || request.ifRunning !== 'skip') throw e;
+    return { kind: 'skipped', skipped: `run ${e.holder ?? 'another run'} is in progress` };
+  }
+  return { kind: 'planned', ...(await planRun(deps, request)) };
 }

@@ -1,4 +1,4 @@
-import type { BinManifest, PlanOutput, SwapOutput } from '../core/contracts';
+import type { BinManifest, PlanOutput, StoredPlan, SwapOutput } from '../core/contracts';
 import { ConcurrentCommitError, InvalidInputError } from '../core/errors';
 import { carriedKey, manifestKey, statePrefix, stateKey, versionPrefix } from '../core/keys';
 import type { Catalog, Clock, ObjectStore } from '../core/ports';
@@ -8,7 +8,6 @@ import type { TableSettings } from '../core/settings';
 import { sourceId, supersede, unitedSchema, type CoveredSource, type GoldFile, type PartitionState } from '../core/state';
 import { mapLimit } from '../core/concurrency';
 import { syncCatalog } from './catalog-sync';
-import type { StoredPlan } from './plan-run';
 
 export interface SwapDeps {
   readonly store: ObjectStore;
