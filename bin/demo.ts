@@ -17,8 +17,9 @@ import { putFiles, sensorFiles } from '../local/generate';
 import { LOCAL_BUCKETS, localPipeline } from '../local/pipeline';
 import { humanBytes, printRunReport, table, timeQuery, zoneStats } from '../local/report';
 import { startLocalS3 } from '../local/s3-server';
+import { DAY_MS } from '../lambdas/core/units';
 
-const DAY = 86_400_000;
+const DAY = DAY_MS;
 const HOURS = ['2024-12-19/12', '2024-12-19/13', '2024-12-19/14', '2024-12-19/15'];
 const AGGREGATE = (src: string) =>
   `SELECT count(*) AS readings, count(DISTINCT device_id) AS devices, round(avg(temperature), 4) AS avg_temperature, ` +

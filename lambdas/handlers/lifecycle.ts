@@ -7,8 +7,6 @@ import { lifecycleMetrics } from '../core/metrics';
 import { requireFields } from '../core/validate';
 import { retireCompacted, type LifecycleDeps } from '../use-cases/lifecycle';
 
-const DAY_MS = 86_400_000;
-
 /** Retires sources and superseded versions whose grace period is over. */
 export const makeHandler = (deps: LifecycleDeps & Observability) => async (event: unknown): Promise<Metered<LifecycleOutput>> => {
   const input = requireFields<LifecycleInput>(event, 'lifecycle input', { table: 'string' });
@@ -28,7 +26,6 @@ export const handler = lazy(() => {
     settings: rt.settings,
     catalog: glueCatalogFromEnv(rt.settings),
     clock: systemClock,
-    graceMs: rt.settings.graceDays * DAY_MS,
     fn: functionFromEnv('lifecycle'),
     emf: stdoutSink,
   });
