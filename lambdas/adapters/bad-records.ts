@@ -3,6 +3,7 @@ import { rename } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MAX_RECORD_BYTES } from '../core/formats';
+import { isBlankLine, NEWLINE } from '../core/bytes';
 import { normalize, union, type Intervals } from '../core/kafka';
 import { forgetRecord, type JsonSegment, type StagedInputs } from './fetch-inputs';
 
@@ -24,11 +25,9 @@ export interface RejectedRecord {
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-const isBlank = (line: Buffer) => line.every((b) => b === 0x20 || b === 0x09 || b === 0x0d);
-
 export function badRecordReason(line: Buffer, length = line.length): string | undefined {
   if (length > MAX_RECORD_BYTES) return `record of ${length} bytes is over the ${MAX_RECORD_BYTES}-byte limit`;
-  if (isBlank(line)) return undefined;
+  if (isBlankLine(line)) return undefined;
   let text: string;
   try {
     text = strictUtf8.decode(line);
@@ -88,7 +87,7 @@ async function scanChunk(staged: StagedInputs, chunk: string, visit: (l: ChunkLi
     if (e < emptied.length && emptied[e][0] <= lineNo) {
       // Emptied by an earlier pass: no longer visited, still a record of its object.
       record++;
-    } else if (length > MAX_RECORD_BYTES || (length > 0 && !isBlank(bytes))) {
+    } else if (length > MAX_RECORD_BYTES || (length > 0 && !isBlankLine(bytes))) {
       visit({ segment, chunkLine: lineNo, line: lineNo - segment.firstLine + 1, record, bytes, length });
       record++;
     }
@@ -139,8 +138,6 @@ async function blankChunkLines(chunk: string, lines: ReadonlySet<number>): Promi
   await pipeline(createReadStream(chunk, { highWaterMark: 1024 * 1024 }), blanked, createWriteStream(tmp));
   await rename(tmp, chunk);
 }
-
-const NEWLINE = Buffer.from('\n');
 
 /**
  * Runs `decide` over every record of the chunks holding one of `keys` (all when unset) and empties
