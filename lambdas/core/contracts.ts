@@ -64,13 +64,17 @@ export interface SkippedRun {
 /** A step's result with what its invocation used (for the run report's cost). */
 export type Metered<T> = T & { readonly usage: StepUsage };
 
-/** One Distributed Map item: a reference to a bin, small whatever the bin's size. */
-export interface BinItem {
+/** What names a bin: its table, plan, partition and version. Every bin payload carries it. */
+export interface BinIdentity {
   readonly table: string;
   readonly planId: string;
   readonly binId: string;
   readonly partition: string;
   readonly version: string;
+}
+
+/** One Distributed Map item: a reference to a bin, small whatever the bin's size. */
+export interface BinItem extends BinIdentity {
   /** Object holding the {@link BinSpec}. */
   readonly binKey: string;
   readonly inputFiles: number;
@@ -78,13 +82,8 @@ export interface BinItem {
 }
 
 /** Everything the compact step needs for one bin, stored in S3 by the plan step. */
-export interface BinSpec {
-  readonly table: string;
-  readonly planId: string;
-  readonly binId: string;
-  readonly partition: string;
+export interface BinSpec extends BinIdentity {
   readonly partitionValues: PartitionValues;
-  readonly version: string;
   readonly files: SourceFile[];
   readonly outputKey: string;
   readonly manifestKey: string;
@@ -102,12 +101,7 @@ export interface ColumnSchema {
 }
 
 /** Written next to the plan for every compacted bin: the proof of what the output holds. */
-export interface BinManifest {
-  readonly table: string;
-  readonly planId: string;
-  readonly binId: string;
-  readonly partition: string;
-  readonly version: string;
+export interface BinManifest extends BinIdentity {
   /** `fromGold` inputs are files of the base version (recompacted), the others landing objects. */
   readonly inputs: ReadonlyArray<{
     key: string;

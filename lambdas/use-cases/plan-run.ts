@@ -1,4 +1,4 @@
-import type { BinItem, BinSpec, PlanOutput, PlanReport, RunRequest, StoredPlan } from '../core/contracts';
+import type { BinIdentity, BinItem, BinSpec, PlanOutput, PlanReport, RunRequest, StoredPlan } from '../core/contracts';
 import { addRequests, DEFAULT_COST_MODEL, estimateRun, listPages, type CostModel, type RequestCounts, type RunEstimate } from '../core/cost';
 import { DEFAULT_OUTPUT_RATIOS, type InputFormat } from '../core/formats';
 import { binKey, carriedKey, itemsKey, manifestKey, MAX_KEY_BYTES, outputKey, outputRatiosKey, planKey, QUARANTINE_FILES, quarantineObjectKey, quarantinePrefix, statePrefix, stateKey } from '../core/keys';
@@ -127,16 +127,14 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
   // once, in the planner's file tables, never as a second copy of objects.
   const items: BinItem[] = [];
   const bins = plan.partitions.flatMap((p) => p.bins.map((b, i) => ({ p, b, next: p.bins[i + 1] })));
+  const identity = (p: Plan['partitions'][number], b: Plan['partitions'][number]['bins'][number]): BinIdentity =>
+    ({ table: s.table, planId: plan.planId, binId: b.binId, partition: p.path, version: p.version });
   await mapLimit(bins, 16, async ({ p, b, next }) => {
     const files = b.files;
     const kafkaHeld = committed.get(p.path)?.kafka && heldFor(committed.get(p.path)!.kafka!, files);
     const spec: BinSpec = {
-      table: s.table,
-      planId: plan.planId,
-      binId: b.binId,
-      partition: p.path,
+      ...identity(p, b),
       partitionValues: p.values,
-      version: p.version,
       files,
       outputKey: outputKey(s.goldPrefix, p.path, p.version, b.binId),
       manifestKey: manifestKey(s.table, p.path, p.version, b.binId),
@@ -148,11 +146,7 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
   });
   for (const { p, b } of bins) {
     items.push({
-      table: s.table,
-      planId: plan.planId,
-      binId: b.binId,
-      partition: p.path,
-      version: p.version,
+      ...identity(p, b),
       binKey: binKey(s.table, plan.planId, b.binId),
       inputFiles: b.fileCount,
       inputBytes: b.inputBytes,
