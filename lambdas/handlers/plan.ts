@@ -1,12 +1,13 @@
 import { logger } from '../adapters/logger';
 import { functionFromEnv, meterInvocation, publishMetrics, stdoutSink, type Observability } from '../adapters/metrics';
 import { lazy, runtimeFromEnv, sfnExecutions, systemClock } from '../adapters/runtime';
-import type { Metered, PlanInput, PlanOutput, SkippedRun } from '../core/contracts';
+import type { Metered, PlanOutput, SkippedRun } from '../core/contracts';
 import { parseCostModel, type CostModel } from '../core/cost';
 import { planMetrics, skippedMetrics } from '../core/metrics';
 import type { Clock, ExecutionStatus, ObjectStore } from '../core/ports';
 import { Env, parseRunRequest, type TableSettings } from '../core/settings';
-import { requireFields } from '../core/validate';
+import { parsePayload } from '../core/payload-schema';
+import { planInputSchema } from '../core/payloads';
 import { planExecution } from '../use-cases/plan-run';
 
 export interface PlanHandlerDeps extends Observability {
@@ -19,7 +20,7 @@ export interface PlanHandlerDeps extends Observability {
 
 /** Execution input (a RunRequest) -> the plan's location and size, under the table's lease. */
 export const makeHandler = (deps: PlanHandlerDeps) => async (event: unknown): Promise<Metered<PlanOutput> | Metered<SkippedRun>> => {
-  const input = requireFields<PlanInput>(event, 'plan input', { executionId: 'string' });
+  const input = parsePayload(planInputSchema, event, 'plan input');
   const request = parseRunRequest(input.request, deps.settings);
   const s = deps.settings;
   const meter = meterInvocation(deps.store, deps.fn);
