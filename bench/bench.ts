@@ -43,6 +43,7 @@ import { compactBin } from '../lambdas/use-cases/compact-bin';
 import { mapLimit } from '../lambdas/core/concurrency';
 import { planRun } from '../lambdas/use-cases/plan-run';
 import { putFiles, sensorFiles, SENSORS_SETTINGS, type GeneratedFile } from '../local/generate';
+import { table } from '../local/report';
 import { LOCAL_CREDENTIALS } from '../local/s3-server';
 import type { WorkerJob, WorkerResult } from './engine-worker';
 import { plannerSection } from './planner';
@@ -123,12 +124,6 @@ async function timed<T>(fn: () => Promise<T>): Promise<Timed<T>> {
   const ms = performance.now() - t;
   const u = process.cpuUsage(cpu);
   return { ms, cpuMs: (u.user + u.system) / 1000, value };
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
 const engineOptions = (e: EngineSettings): EngineOptions => ({

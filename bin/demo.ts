@@ -17,8 +17,9 @@ import { putFiles, sensorFiles } from '../local/generate';
 import { LOCAL_BUCKETS, localPipeline } from '../local/pipeline';
 import { humanBytes, printRunReport, table, timeQuery, zoneStats } from '../local/report';
 import { startLocalS3 } from '../local/s3-server';
+import { DAY_MS } from '../lambdas/core/units';
 
-const DAY = 86_400_000;
+const DAY = DAY_MS;
 const HOURS = ['2024-12-19/12', '2024-12-19/13', '2024-12-19/14', '2024-12-19/15'];
 // Exact decimal sums: a DOUBLE average depends on summation order, so landing and gold could differ in a last digit.
 const AGGREGATE = (src: string) =>

@@ -18,6 +18,7 @@ import { StackOutputs, stackOutputKey, type StackOutputName } from '../lambdas/c
 import type { LayoutKind } from '../lambdas/core/partitions';
 import { partitionProjectionEnabled, partitionProjectionProblem } from '../lambdas/core/projection';
 import type { Compression } from '../lambdas/core/settings';
+import { GRACE_DAYS, TARGET_FILE_MB } from '../lambdas/core/units';
 import { CompactionCatalog, type GlueColumn } from './compaction-catalog';
 import { CompactionFunctions } from './compaction-functions';
 import type { CompactionLake } from './compaction-lake';
@@ -314,14 +315,14 @@ function validate(props: CompactionPipelineProps): string[] {
     else if (!IDENT.test(s)) problems.push(`sortBy: "${s}" must be a plain column name`);
   }
 
-  int('targetFileMb', props.targetFileMb, 64, 1024);
+  int('targetFileMb', props.targetFileMb, TARGET_FILE_MB.min, TARGET_FILE_MB.max);
   int('maxBinObjects', props.maxBinObjects, 1, MAX_BIN_OBJECTS_LIMIT);
   if (props.compression !== undefined && props.compression !== 'snappy' && props.compression !== 'zstd') {
     problems.push(`compression must be "snappy" or "zstd", got "${String(props.compression)}"`);
   }
   int('maxConcurrency', props.maxConcurrency, 1, 1000);
   int('toleratedFailurePercentage', props.toleratedFailurePercentage, 0, 100);
-  int('graceDays', props.graceDays, 0, 3650);
+  int('graceDays', props.graceDays, GRACE_DAYS.min, GRACE_DAYS.max);
   int('quietPeriodMinutes', props.quietPeriodMinutes, 0, 100_000);
   int('compactMemoryMb', props.compactMemoryMb, 1024, 10240);
   const wholeHours = (name: string, d: Duration | undefined, max: number) => {
@@ -476,11 +477,11 @@ export class CompactionPipeline extends Construct {
       landingPrefix: this.landingPrefix,
       goldPrefix: this.goldPrefix,
       partitionKeys: partitionKeys.map((k) => k.name),
-      targetFileMb: props.targetFileMb ?? 512,
+      targetFileMb: props.targetFileMb ?? TARGET_FILE_MB.default,
       maxBinObjects: props.maxBinObjects ?? DEFAULT_MAX_BIN_OBJECTS,
       compression,
       sortBy: props.sortBy ?? [],
-      graceDays: props.graceDays ?? 3,
+      graceDays: props.graceDays ?? GRACE_DAYS.default,
       quietPeriodMinutes: props.quietPeriodMinutes ?? 60,
       layout: props.layout ?? 'hive',
       columns: props.columns ?? [],

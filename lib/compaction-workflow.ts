@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import {
   field,
   StatePath,
+  type BinItem,
   type LifecycleInput,
   type PlanInput,
   type PlanOutput,
@@ -197,6 +198,19 @@ export function buildCompactionDefinition(scope: Construct, props: CompactionDef
   const compact = invoke(States.Compact, props.compact);
   for (const r of TASK_RETRIES) compact.addRetry(r);
 
+  // Each item as the plan wrote it, plus the execution id for the compact step's log lines.
+  const item = (f: keyof BinItem) => `$$.Map.Item.Value.${f}`;
+  const itemSelector: Record<keyof BinItem, unknown> = {
+    table: sfn.JsonPath.stringAt(item('table')),
+    planId: sfn.JsonPath.stringAt(item('planId')),
+    binId: sfn.JsonPath.stringAt(item('binId')),
+    partition: sfn.JsonPath.stringAt(item('partition')),
+    version: sfn.JsonPath.stringAt(item('version')),
+    binKey: sfn.JsonPath.stringAt(item('binKey')),
+    inputFiles: sfn.JsonPath.numberAt(item('inputFiles')),
+    inputBytes: sfn.JsonPath.numberAt(item('inputBytes')),
+    executionId: sfn.JsonPath.executionId,
+  };
   const compactBins = guarded(
     new sfn.DistributedMap(scope, States.CompactBins, {
       comment: 'One Compact per bin; the items are the plan\'s BinItem list in S3',
@@ -204,6 +218,7 @@ export function buildCompactionDefinition(scope: Construct, props: CompactionDef
         bucketNamePath: sfn.JsonPath.stringAt(planAt('planBucket')),
         key: sfn.JsonPath.stringAt(planAt('itemsKey')),
       }),
+      itemSelector,
       maxConcurrency: props.maxConcurrency,
       toleratedFailurePercentage: props.toleratedFailurePercentage,
       resultWriterV2: new PrefixResultWriter(props.resultBucket, mapResultsPrefix(props.tableName)),
@@ -215,13 +230,14 @@ export function buildCompactionDefinition(scope: Construct, props: CompactionDef
   );
   compactBins.itemProcessor(compact);
 
-  const swapPayload: Record<keyof SwapInput, unknown> = { plan: sfn.JsonPath.objectAt(StatePath.plan) };
+  const swapPayload: Record<keyof SwapInput, unknown> = { plan: sfn.JsonPath.objectAt(StatePath.plan), executionId: sfn.JsonPath.executionId };
   const swap = guarded(invoke(States.Swap, props.swap, sfn.TaskInput.fromObject(swapPayload), StatePath.swap), true);
 
   // A dry run lists what would be retired; a run with nothing to compact still retires what is due.
   const lifecyclePayload: Record<keyof LifecycleInput, unknown> = {
     table: sfn.JsonPath.stringAt(planAt('table')),
     dryRun: sfn.JsonPath.stringAt(planAt('dryRun')),
+    executionId: sfn.JsonPath.executionId,
   };
   const lifecycle = guarded(invoke(States.Lifecycle, props.lifecycle, sfn.TaskInput.fromObject(lifecyclePayload), StatePath.lifecycle), true);
 

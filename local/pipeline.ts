@@ -23,7 +23,6 @@ import { makeHandler as swapHandler } from '../lambdas/handlers/swap';
 import type { LocalS3 } from './s3-server';
 import { LocalExecutions, resolveDefinition, resolveEnvironment, resolveValue, runExecution, type ExecutionOutcome, type Handler } from './workflow';
 
-const DAY_MS = 86_400_000;
 
 const logicalId = (c: IConstruct) => Stack.of(c).getLogicalId((c.node.defaultChild ?? c) as CfnElement);
 
@@ -113,7 +112,6 @@ export function localPipeline(o: LocalPipelineOptions): LocalPipeline {
   const clock = o.clock ?? { now: () => new Date() };
   const executions = o.executions ?? new LocalExecutions();
   const engine = { ...parseEngineSettings(envOf(ids.compact)), scratchDir: join(o.scratchDir, 'compact') };
-  const graceDays = parseTableSettings(envOf(ids.lifecycle)).graceDays;
   const notify = <T>(step: StepName, fn: (e: unknown) => Promise<T>) => async (e: unknown) => {
     const out = await fn(e);
     o.onEvent?.(step, out);
@@ -128,7 +126,7 @@ export function localPipeline(o: LocalPipelineOptions): LocalPipeline {
     [ids.plan]: notify('plan', planHandler({ store, settings, executions, clock, costModel, fn: fn('plan'), emf })),
     [ids.compact]: notify('compact', compactHandler({ store, settings: parseTableSettings(envOf(ids.compact)), engine, fn: fn('compact'), emf })),
     [ids.swap]: notify('swap', swapHandler({ store, settings: parseTableSettings(envOf(ids.swap)), catalog, clock, fn: fn('swap'), emf })),
-    [ids.lifecycle]: notify('lifecycle', lifecycleHandler({ store, settings, catalog, clock, graceMs: graceDays * DAY_MS, fn: fn('lifecycle'), emf })),
+    [ids.lifecycle]: notify('lifecycle', lifecycleHandler({ store, settings: parseTableSettings(envOf(ids.lifecycle)), catalog, clock, fn: fn('lifecycle'), emf })),
     [ids.report]: notify('report', reportHandler({ store, settings: parseTableSettings(envOf(ids.report)), clock, prices: parseCostModel(envOf(ids.report)[Env.CostModel]).prices, fn: fn('report'), emf })),
   };
   const definition = resolveDefinition(template, logicalId(pipeline.stateMachine), refs);

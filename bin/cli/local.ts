@@ -32,7 +32,6 @@ import { runLocally, underLease, type LocalRunDeps } from '../local-run';
 import type { Command } from './command-line';
 import { columnsFlag, FLAGS, fromFlags, UsageError } from './flags';
 
-const DAY_MS = 86_400_000;
 
 /** Workflow executions holding the lease, asked in their own region. */
 const stepFunctions: ExecutionStatus = {
@@ -122,7 +121,7 @@ export async function runLocalVerb(cmd: Command): Promise<number> {
     return 0;
   }
   if (verb === 'retire') {
-    const out = await underLease(local, () => retireCompacted({ store, catalog, settings, clock, graceMs: settings.graceDays * DAY_MS }, cmd.flags['dry-run'] === true));
+    const out = await underLease(local, () => retireCompacted({ store, catalog, settings, clock }, cmd.flags['dry-run'] === true));
     console.log(JSON.stringify({ retired: out.retired, waiting: out.waiting, unverified: out.unverified, changedAfterCommit: out.changedAfterCommit }));
     for (const k of out.wouldRetire) console.log(`  would retire ${k}`);
     return 0;

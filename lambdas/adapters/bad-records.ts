@@ -3,8 +3,9 @@ import { rename } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MAX_RECORD_BYTES } from '../core/formats';
+import { isBlankLine, NEWLINE } from '../core/bytes';
 import { normalize, union, type Intervals } from '../core/kafka';
-import { badRecordReason, isBlank, kindOf, minorityKindReasons, misfitReason } from '../core/input-rules';
+import { badRecordReason, kindOf, minorityKindReasons, misfitReason } from '../core/input-rules';
 import { forgetRecord, type JsonSegment, type StagedInputs } from './fetch-inputs';
 
 /** A JSON Lines record the engine cannot read, with where it came from. */
@@ -66,7 +67,7 @@ async function scanChunk(staged: StagedInputs, chunk: string, visit: (l: ChunkLi
     if (e < emptied.length && emptied[e][0] <= lineNo) {
       // Emptied by an earlier pass: no longer visited, still a record of its object.
       record++;
-    } else if (length > MAX_RECORD_BYTES || (length > 0 && !isBlank(bytes))) {
+    } else if (length > MAX_RECORD_BYTES || (length > 0 && !isBlankLine(bytes))) {
       visit({ segment, chunkLine: lineNo, line: lineNo - segment.firstLine + 1, record, bytes, length });
       record++;
     }
@@ -117,8 +118,6 @@ async function blankChunkLines(chunk: string, lines: ReadonlySet<number>): Promi
   await pipeline(createReadStream(chunk, { highWaterMark: 1024 * 1024 }), blanked, createWriteStream(tmp));
   await rename(tmp, chunk);
 }
-
-const NEWLINE = Buffer.from('\n');
 
 /**
  * Runs `decide` over every record of the chunks holding one of `keys` (all when unset) and empties

@@ -9,6 +9,9 @@ import type { HeldPartition, Plan } from './planner';
 import type { PartitionValues, SkipReason, SourceFile } from './partitions';
 
 export type { StepUsage } from './cost';
+/** The handlers' inputs, typed from the schemas their handlers check them with. */
+export type { BinIdentity, BinItem, LifecycleInput, PlanInput, ReportInput, SwapInput } from './payloads';
+import type { BinIdentity } from './payloads';
 
 /** Execution input: what the schedule sends, and what a person pastes into the console to rerun. */
 export interface RunRequest {
@@ -25,14 +28,6 @@ export interface RunRequest {
    * successfully, changing nothing; what the schedule sends). @default fail
    */
   readonly ifRunning?: 'fail' | 'skip';
-}
-
-/** Input of the plan step: the execution input as given, and who is running. */
-export interface PlanInput {
-  /** The execution input, validated by the plan step (see {@link RunRequest}). */
-  readonly request: unknown;
-  /** `$$.Execution.Id`: the lease holder. */
-  readonly executionId: string;
 }
 
 /** What the plan step returns: where the plan is, and its size. */
@@ -64,27 +59,9 @@ export interface SkippedRun {
 /** A step's result with what its invocation used (for the run report's cost). */
 export type Metered<T> = T & { readonly usage: StepUsage };
 
-/** One Distributed Map item: a reference to a bin, small whatever the bin's size. */
-export interface BinItem {
-  readonly table: string;
-  readonly planId: string;
-  readonly binId: string;
-  readonly partition: string;
-  readonly version: string;
-  /** Object holding the {@link BinSpec}. */
-  readonly binKey: string;
-  readonly inputFiles: number;
-  readonly inputBytes: number;
-}
-
 /** Everything the compact step needs for one bin, stored in S3 by the plan step. */
-export interface BinSpec {
-  readonly table: string;
-  readonly planId: string;
-  readonly binId: string;
-  readonly partition: string;
+export interface BinSpec extends BinIdentity {
   readonly partitionValues: PartitionValues;
-  readonly version: string;
   readonly files: SourceFile[];
   readonly outputKey: string;
   readonly manifestKey: string;
@@ -104,12 +81,7 @@ export interface ColumnSchema {
 }
 
 /** Written next to the plan for every compacted bin: the proof of what the output holds. */
-export interface BinManifest {
-  readonly table: string;
-  readonly planId: string;
-  readonly binId: string;
-  readonly partition: string;
-  readonly version: string;
+export interface BinManifest extends BinIdentity {
   /** `fromGold` inputs are files of the base version (recompacted), the others landing objects. */
   readonly inputs: ReadonlyArray<{
     key: string;
@@ -225,11 +197,6 @@ export interface StoredPlan {
   readonly estimate: StoredEstimate;
 }
 
-/** Input of the swap step. */
-export interface SwapInput {
-  readonly plan: PlanOutput;
-}
-
 /** What the swap step returns: partitions whose catalog entry now points at a verified version. */
 export interface SwapOutput {
   readonly committed: number;
@@ -257,12 +224,6 @@ export interface SwapOutput {
   readonly warnings?: readonly string[];
 }
 
-/** Input of the lifecycle step. */
-export interface LifecycleInput {
-  readonly table: string;
-  readonly dryRun?: boolean;
-}
-
 export interface LifecycleOutput {
   /** Objects retired (grace period over, catalog verified elsewhere). */
   readonly retired: number;
@@ -279,15 +240,6 @@ export interface RunState {
   readonly lifecycle?: Metered<LifecycleOutput>;
   /** A step's error caught by the definition (Error = name, Cause = message or Lambda's JSON). */
   readonly error?: { readonly Error: string; readonly Cause?: string };
-}
-
-/** Input of the report step: the whole state, and which execution it is. */
-export interface ReportInput {
-  readonly state: RunState;
-  /** `$$.Execution.Id` */
-  readonly executionId: string;
-  /** `$$.Execution.StartTime` */
-  readonly startedAt: string;
 }
 
 export interface ReportOutput {

@@ -6,6 +6,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { MAX_RECORD_BYTES } from './formats';
+import { isBlankByte } from './bytes';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -144,7 +145,6 @@ const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const SAFE = 2n ** 53n;
 
-const isBlankByte = (b: number) => b === 0x20 || b === 0x09 || b === 0x0d;
 const isDigit = (b: number) => b >= 0x30 && b <= 0x39;
 const hex = (b: number) => (b >= 0x30 && b <= 0x39 ? b - 0x30 : b >= 0x61 && b <= 0x66 ? b - 0x57 : b >= 0x41 && b <= 0x46 ? b - 0x37 : -1);
 

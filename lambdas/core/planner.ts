@@ -8,8 +8,9 @@ import { FileTable } from './file-table';
 import { inKeyOrder, type Discovery, type PartitionValues, type SourceFile } from './partitions';
 import { partitionWindowEnd } from './time-window';
 import { sourceId, type CommittedBase } from './state';
+import { MB, TARGET_FILE_MB } from './units';
 
-export const MB = 1024 * 1024;
+export { MB } from './units';
 
 export interface PlannerOptions {
   /** Output Parquet bytes per compacted file (64 MB-1 GB). */
@@ -35,7 +36,7 @@ export interface PlannerOptions {
 }
 
 export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
-  targetBytes: 512 * MB,
+  targetBytes: TARGET_FILE_MB.default * MB,
   smallFileFraction: 0.75,
   minInputFiles: 5,
   maxBinsPerRun: 1000,
@@ -94,8 +95,8 @@ export function validatePlannerOptions(o: PlannerOptions): PlannerOptions {
   const fail = (what: string) => {
     throw new ConfigurationError(`planner option ${what}`);
   };
-  if (!(o.targetBytes >= 64 * MB && o.targetBytes <= 1024 * MB)) {
-    fail(`targetBytes must be between 64 MB and 1024 MB, got ${(o.targetBytes / MB).toFixed(1)} MB`);
+  if (!(o.targetBytes >= TARGET_FILE_MB.min * MB && o.targetBytes <= TARGET_FILE_MB.max * MB)) {
+    fail(`targetBytes must be between ${TARGET_FILE_MB.min} MB and ${TARGET_FILE_MB.max} MB, got ${(o.targetBytes / MB).toFixed(1)} MB`);
   }
   if (!(o.smallFileFraction > 0 && o.smallFileFraction <= 1)) fail(`smallFileFraction must be in (0, 1], got ${o.smallFileFraction}`);
   if (!(Number.isInteger(o.minInputFiles) && o.minInputFiles >= 2)) fail(`minInputFiles must be an integer >= 2, got ${o.minInputFiles}`);

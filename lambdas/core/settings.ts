@@ -1,6 +1,6 @@
 import { ConfigurationError, InvalidInputError } from './errors';
 import type { RunRequest } from './contracts';
-import { MB } from './planner';
+import { GRACE_DAYS, MB, TARGET_FILE_MB } from './units';
 import { DEFAULT_MAX_BIN_OBJECTS, MAX_BIN_OBJECTS_LIMIT } from './bin-budget';
 import { duckdbType } from './schema';
 import { LAYOUT_KINDS, type LayoutKind } from './partitions';
@@ -141,11 +141,11 @@ export function parseTableSettings(vars: Vars): TableSettings {
     goldPrefix: asPrefix(vars[Env.GoldPrefix] ?? `${table}/`),
     partitionKeys,
     layout,
-    targetFileMb: integer(vars, Env.TargetFileMb, 512, 64, 1024),
+    targetFileMb: integer(vars, Env.TargetFileMb, TARGET_FILE_MB.default, TARGET_FILE_MB.min, TARGET_FILE_MB.max),
     minInputFiles: integer(vars, Env.MinInputFiles, 5, 2, 1_000_000),
     maxBinsPerRun: integer(vars, Env.MaxBinsPerRun, 1000, 1, 100_000),
     maxBinObjects: integer(vars, Env.MaxBinObjects, DEFAULT_MAX_BIN_OBJECTS, 1, MAX_BIN_OBJECTS_LIMIT),
-    graceDays: integer(vars, Env.GraceDays, 3, 0, 3650),
+    graceDays: integer(vars, Env.GraceDays, GRACE_DAYS.default, GRACE_DAYS.min, GRACE_DAYS.max),
     quietPeriodMinutes: integer(vars, Env.QuietPeriodMinutes, 60, 0, 100_000),
   };
 }
@@ -206,8 +206,8 @@ export function parseRunRequest(input: unknown, settings: Pick<TableSettings, 't
   if (o.dryRun !== undefined && typeof o.dryRun !== 'boolean') {
     throw new InvalidInputError(`run input field "dryRun" must be true or false, got ${JSON.stringify(o.dryRun)}`);
   }
-  if (o.targetFileMb !== undefined && !(Number.isInteger(o.targetFileMb) && (o.targetFileMb as number) >= 64 && (o.targetFileMb as number) <= 1024)) {
-    throw new InvalidInputError(`run input field "targetFileMb" must be an integer from 64 to 1024, got ${JSON.stringify(o.targetFileMb)}`);
+  if (o.targetFileMb !== undefined && !(Number.isInteger(o.targetFileMb) && (o.targetFileMb as number) >= TARGET_FILE_MB.min && (o.targetFileMb as number) <= TARGET_FILE_MB.max)) {
+    throw new InvalidInputError(`run input field "targetFileMb" must be an integer from ${TARGET_FILE_MB.min} to ${TARGET_FILE_MB.max}, got ${JSON.stringify(o.targetFileMb)}`);
   }
   if (o.ifRunning !== undefined && o.ifRunning !== 'fail' && o.ifRunning !== 'skip') {
     throw new InvalidInputError(`run input field "ifRunning" must be "fail" or "skip" (what to do when another run holds the table), got ${JSON.stringify(o.ifRunning)}`);

@@ -1,4 +1,5 @@
 import type { PartitionValues } from './partitions';
+import { DAY_MS } from './units';
 
 const pad2 = (s: string) => s.padStart(2, '0');
 
@@ -14,5 +15,5 @@ export function partitionWindowEnd(values: PartitionValues): Date | undefined {
   const hour = values.hour !== undefined && /^\d{1,2}$/.test(values.hour) ? Number(values.hour) : undefined;
   const start = Date.parse(`${day}T${hour === undefined ? '00' : pad2(String(hour))}:00:00Z`);
   if (Number.isNaN(start)) return undefined;
-  return new Date(start + (hour === undefined ? 86_400_000 : 3_600_000));
+  return new Date(start + (hour === undefined ? DAY_MS : 3_600_000));
 }

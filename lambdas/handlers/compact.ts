@@ -1,15 +1,16 @@
 import { logger } from '../adapters/logger';
 import { functionFromEnv, meterInvocation, publishMetrics, stdoutSink, type Observability } from '../adapters/metrics';
 import { clearScratch, lazy, runtimeFromEnv } from '../adapters/runtime';
-import type { BinItem, CompactOutput, Metered } from '../core/contracts';
+import type { CompactOutput, Metered } from '../core/contracts';
 import { binMetrics } from '../core/metrics';
-import { requireFields } from '../core/validate';
+import { parsePayload } from '../core/payload-schema';
+import { binItemSchema } from '../core/payloads';
 import { compactBin, type CompactDeps } from '../use-cases/compact-bin';
 
 /** One Distributed Map item (a bin reference) -> the verified output of that bin. */
 export const makeHandler = (deps: CompactDeps & Observability) => async (event: unknown): Promise<Metered<CompactOutput>> => {
-  const item = requireFields<BinItem>(event, 'bin item', { table: 'string', planId: 'string', binId: 'string', partition: 'string', version: 'string', binKey: 'string' });
-  const log = logger.createChild({ persistentKeys: { planId: item.planId, binId: item.binId, partition: item.partition } });
+  const item = parsePayload(binItemSchema, event, 'bin item');
+  const log = logger.createChild({ persistentKeys: { executionId: item.executionId, planId: item.planId, binId: item.binId, partition: item.partition } });
   log.info('compacting', { inputFiles: item.inputFiles, inputBytes: item.inputBytes });
   const meter = meterInvocation(deps.store, deps.fn);
   const out = await compactBin({ ...deps, store: meter.store }, item);

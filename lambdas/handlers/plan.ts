@@ -1,15 +1,14 @@
 import { logger } from '../adapters/logger';
 import { functionFromEnv, meterInvocation, publishMetrics, stdoutSink, type Observability } from '../adapters/metrics';
 import { lazy, runtimeFromEnv, sfnExecutions, systemClock } from '../adapters/runtime';
-import type { Metered, PlanInput, PlanOutput, SkippedRun } from '../core/contracts';
+import type { Metered, PlanOutput, SkippedRun } from '../core/contracts';
 import { parseCostModel, type CostModel } from '../core/cost';
-import { AlreadyRunningError } from '../core/errors';
 import { planMetrics, skippedMetrics } from '../core/metrics';
 import type { Clock, ExecutionStatus, ObjectStore } from '../core/ports';
 import { Env, parseRunRequest, type TableSettings } from '../core/settings';
-import { requireFields } from '../core/validate';
-import { acquireLease } from '../use-cases/lease';
-import { planRun } from '../use-cases/plan-run';
+import { parsePayload } from '../core/payload-schema';
+import { planInputSchema } from '../core/payloads';
+import { planExecution } from '../use-cases/plan-run';
 
 export interface PlanHandlerDeps extends Observability {
   readonly store: ObjectStore;
@@ -21,22 +20,18 @@ export interface PlanHandlerDeps extends Observability {
 
 /** Execution input (a RunRequest) -> the plan's location and size, under the table's lease. */
 export const makeHandler = (deps: PlanHandlerDeps) => async (event: unknown): Promise<Metered<PlanOutput> | Metered<SkippedRun>> => {
-  const input = requireFields<PlanInput>(event, 'plan input', { executionId: 'string' });
+  const input = parsePayload(planInputSchema, event, 'plan input');
   const request = parseRunRequest(input.request, deps.settings);
   const s = deps.settings;
   const meter = meterInvocation(deps.store, deps.fn);
-  try {
-    await acquireLease({ store: meter.store, executions: deps.executions, clock: deps.clock, bucket: s.goldBucket, table: s.table }, input.executionId);
-  } catch (e) {
-    // The request said what another run holding the table means for it: a skip, not a failure.
-    if (!(e instanceof AlreadyRunningError) || request.ifRunning !== 'skip') throw e;
+  const result = await planExecution({ ...deps, store: meter.store }, input.executionId, request);
+  if (result.kind === 'skipped') {
     const usage = meter.finish();
-    const skipped = `run ${e.holder ?? 'another run'} is in progress`;
-    logger.info('skipped', { executionId: input.executionId, skipped });
+    logger.info('skipped', { executionId: input.executionId, skipped: result.skipped });
     publishMetrics(deps.emf, s.table, skippedMetrics(), usage);
-    return { table: s.table, skipped, usage };
+    return { table: s.table, skipped: result.skipped, usage };
   }
-  const { output, report, warnings } = await planRun({ ...deps, store: meter.store }, request);
+  const { output, report, warnings } = result;
   const usage = meter.finish();
   for (const warning of warnings) logger.warn(warning, { executionId: input.executionId, planId: output.planId });
   logger.info('planned', { executionId: input.executionId, planId: output.planId, bins: output.bins, partitions: output.partitions, inputFiles: output.inputFiles, skipped: report.skipped, held: report.held.length, usage });

@@ -1,12 +1,13 @@
 import { logger } from '../adapters/logger';
 import { functionFromEnv, meterInvocation, publishMetrics, stdoutSink, type Observability } from '../adapters/metrics';
 import { lazy, runtimeFromEnv, systemClock } from '../adapters/runtime';
-import type { ReportInput, ReportOutput } from '../core/contracts';
+import type { ReportOutput } from '../core/contracts';
 import { parseCostModel, type PriceTable } from '../core/cost';
 import { runMetrics } from '../core/metrics';
 import type { Clock, ObjectStore } from '../core/ports';
 import { Env, type TableSettings } from '../core/settings';
-import { requireFields } from '../core/validate';
+import { parsePayload } from '../core/payload-schema';
+import { reportInputSchema } from '../core/payloads';
 import { writeRunReport } from '../use-cases/run-report';
 
 export interface ReportHandlerDeps extends Observability {
@@ -18,7 +19,7 @@ export interface ReportHandlerDeps extends Observability {
 
 /** The end of every execution, succeeded or failed: the run report in S3, and the run's metrics. */
 export const makeHandler = (deps: ReportHandlerDeps) => async (event: unknown): Promise<ReportOutput> => {
-  const input = requireFields<ReportInput>(event, 'report input', { state: 'object', executionId: 'string', startedAt: 'string' });
+  const input = parsePayload(reportInputSchema, event, 'report input');
   const meter = meterInvocation(deps.store, deps.fn);
   const { output, report } = await writeRunReport({ ...deps, store: meter.store, usage: meter.finish }, input);
   const usage = meter.finish();

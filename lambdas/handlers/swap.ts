@@ -1,22 +1,23 @@
 import { logger } from '../adapters/logger';
 import { functionFromEnv, meterInvocation, publishMetrics, stdoutSink, type Observability } from '../adapters/metrics';
 import { glueCatalogFromEnv, lazy, runtimeFromEnv, systemClock } from '../adapters/runtime';
-import type { Metered, PlanOutput, SwapInput, SwapOutput } from '../core/contracts';
+import type { Metered, SwapInput, SwapOutput } from '../core/contracts';
 import { swapMetrics } from '../core/metrics';
-import { requireFields } from '../core/validate';
+import { parsePayload } from '../core/payload-schema';
+import { swapInputSchema } from '../core/payloads';
 import { swapPlan, type SwapDeps } from '../use-cases/swap';
 
 /** Commits every complete partition of a plan and points the catalog at it. */
 export const makeHandler = (deps: SwapDeps & Observability) => async (event: unknown): Promise<Metered<SwapOutput>> => {
-  const { plan } = requireFields<SwapInput>(event, 'swap input', { plan: 'object' });
-  requireFields<PlanOutput>(plan, 'swap input plan', { planId: 'string', planBucket: 'string', planKey: 'string' });
+  const { plan, executionId } = parsePayload(swapInputSchema, event, 'swap input') as SwapInput;
+  const log = logger.createChild({ persistentKeys: { executionId, planId: plan.planId } });
   const meter = meterInvocation(deps.store, deps.fn);
   const out = await swapPlan({ ...deps, store: meter.store }, plan);
   const usage = meter.finish();
-  logger.info('swapped', { planId: plan.planId, ...out, usage });
+  log.info('swapped', { ...out, usage });
   // Kept as the operator set it; someone has to decide (npm run compact -- catalog adopt|overrule).
-  if (out.catalogDrift.length) logger.warn('catalog drift kept', { planId: plan.planId, catalogDrift: out.catalogDrift });
-  for (const warning of out.warnings ?? []) logger.warn(warning, { planId: plan.planId });
+  if (out.catalogDrift.length) log.warn('catalog drift kept', { catalogDrift: out.catalogDrift });
+  for (const warning of out.warnings ?? []) log.warn(warning);
   publishMetrics(deps.emf, deps.settings.table, swapMetrics(out), usage);
   return { ...out, usage };
 };

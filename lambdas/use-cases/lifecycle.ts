@@ -6,6 +6,7 @@ import { entryDone } from '../core/pending';
 import type { Catalog, Clock, ObjectStore } from '../core/ports';
 import type { TableSettings } from '../core/settings';
 import type { PartitionState } from '../core/state';
+import { DAY_MS } from '../core/units';
 import { retireManifests } from './retired-manifests';
 import { dropPending, readIndex, statesOf } from './pending-index';
 
@@ -14,8 +15,6 @@ export interface LifecycleDeps {
   readonly catalog: Catalog;
   readonly settings: TableSettings;
   readonly clock: Clock;
-  /** How long retired objects stay readable after the catalog stopped needing them. */
-  readonly graceMs: number;
 }
 
 export interface LifecycleReport extends LifecycleOutput {
@@ -39,7 +38,9 @@ export interface LifecycleReport extends LifecycleOutput {
 export async function retireCompacted(deps: LifecycleDeps, dryRun = false): Promise<LifecycleReport> {
   const { store, catalog, settings: s } = deps;
   const now = deps.clock.now().getTime();
-  const due = (iso: string | undefined) => iso !== undefined && Date.parse(iso) + deps.graceMs <= now;
+  // How long retired objects stay readable after the catalog stopped needing them.
+  const graceMs = s.graceDays * DAY_MS;
+  const due = (iso: string | undefined) => iso !== undefined && Date.parse(iso) + graceMs <= now;
   let retired = 0;
   let waiting = 0;
   const unverified: string[] = [];

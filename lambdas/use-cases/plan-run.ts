@@ -1,4 +1,4 @@
-import type { BinItem, BinSpec, PlanOutput, PlanReport, RunRequest, StoredPlan } from '../core/contracts';
+import type { BinIdentity, BinItem, BinSpec, PlanOutput, PlanReport, RunRequest, StoredPlan } from '../core/contracts';
 import { addRequests, DEFAULT_COST_MODEL, estimateRun, listPages, type CostModel, type RequestCounts, type RunEstimate } from '../core/cost';
 import { binKey, carriedKey, itemsKey, manifestKey, MAX_KEY_BYTES, outputKey, planKey, QUARANTINE_FILES, quarantineObjectKey, quarantinePrefix, pendingKey, pendingPrefix, stateKey } from '../core/keys';
 import { planStats } from '../core/run-report';
@@ -6,11 +6,13 @@ import { baseOf, type CommittedBase, type PartitionState } from '../core/state';
 import { parseKafkaName, topicPartitionId, type KafkaOffsets } from '../core/kafka';
 import { Discoverer, type SourceFile } from '../core/partitions';
 import { DEFAULT_PLANNER_OPTIONS, MB, planCompaction, totalsOf, type Plan } from '../core/planner';
-import type { Clock, ObjectStore } from '../core/ports';
+import type { Clock, ExecutionStatus, ObjectStore } from '../core/ports';
 import type { TableSettings } from '../core/settings';
 import { mapLimit } from '../core/concurrency';
 import { effectiveRatios } from '../core/output-ratios';
 import { readOutputRatios } from './output-ratios';
+import { AlreadyRunningError } from '../core/errors';
+import { acquireLease } from './lease';
 
 export interface PlanDeps {
   readonly store: ObjectStore;
@@ -19,8 +21,6 @@ export interface PlanDeps {
   /** Prices and function memory for the run's estimate. @default us-east-1 list prices, the construct's default memory */
   readonly costModel?: CostModel;
 }
-
-export type { StoredPlan } from '../core/contracts';
 
 export interface PlanRunResult {
   readonly output: PlanOutput;
@@ -138,16 +138,14 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
   // once, in the planner's file tables, never as a second copy of objects.
   const items: BinItem[] = [];
   const bins = plan.partitions.flatMap((p) => p.bins.map((b, i) => ({ p, b, next: p.bins[i + 1] })));
+  const identity = (p: Plan['partitions'][number], b: Plan['partitions'][number]['bins'][number]): BinIdentity =>
+    ({ table: s.table, planId: plan.planId, binId: b.binId, partition: p.path, version: p.version });
   await mapLimit(bins, 16, async ({ p, b, next }) => {
     const files = b.files;
     const kafkaHeld = committed.get(p.path)?.kafka && heldFor(committed.get(p.path)!.kafka!, files);
     const spec: BinSpec = {
-      table: s.table,
-      planId: plan.planId,
-      binId: b.binId,
-      partition: p.path,
+      ...identity(p, b),
       partitionValues: p.values,
-      version: p.version,
       files,
       outputKey: outputKey(s.goldPrefix, p.path, p.version, b.binId),
       manifestKey: manifestKey(s.table, p.path, p.version, b.binId),
@@ -160,11 +158,7 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
   });
   for (const { p, b } of bins) {
     items.push({
-      table: s.table,
-      planId: plan.planId,
-      binId: b.binId,
-      partition: p.path,
-      version: p.version,
+      ...identity(p, b),
       binKey: binKey(s.table, plan.planId, b.binId),
       inputFiles: b.fileCount,
       inputBytes: b.inputBytes,
@@ -217,4 +211,26 @@ function requestsByStep(e: RunEstimate): StoredPlan['estimate']['requestsByStep'
   const out: Record<string, RequestCounts> = {};
   for (const u of e.usage) out[u.step] = addRequests(out[u.step] ?? {}, u.requests);
   return out;
+}
+
+export interface PlanExecutionDeps extends PlanDeps {
+  /** Whether a workflow execution holding the table's lease still runs. */
+  readonly executions: ExecutionStatus;
+}
+
+export type PlanExecutionResult = ({ readonly kind: 'planned' } & PlanRunResult) | { readonly kind: 'skipped'; readonly skipped: string };
+
+/**
+ * The workflow's plan step: takes the table's lease for the execution, then plans. Another run
+ * holding the table fails it with AlreadyRunningError, unless the request says `ifRunning: skip`.
+ */
+export async function planExecution(deps: PlanExecutionDeps, executionId: string, request: RunRequest): Promise<PlanExecutionResult> {
+  const s = deps.settings;
+  try {
+    await acquireLease({ store: deps.store, executions: deps.executions, clock: deps.clock, bucket: s.goldBucket, table: s.table }, executionId);
+  } catch (e) {
+    if (!(e instanceof AlreadyRunningError) || request.ifRunning !== 'skip') throw e;
+    return { kind: 'skipped', skipped: `run ${e.holder ?? 'another run'} is in progress` };
+  }
+  return { kind: 'planned', ...(await planRun(deps, request)) };
 }

@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { badRecordReason, misfitReason, type RejectedRecord } from '../adapters/bad-records';
 import { originalLines, type StagedInputs } from '../adapters/fetch-inputs';
 import type { BinManifest, BinSpec } from '../core/contracts';
+import { NEWLINE } from '../core/bytes';
 import { numberFields, numberSpans, type NumberSpan } from '../core/json-numbers';
 import { normalize, parseKafkaName, topicPartitionId, type KafkaOffsets } from '../core/kafka';
 import { quarantineObjectKey, quarantinePrefix } from '../core/keys';
@@ -129,5 +130,3 @@ export async function writeQuarantine(
     reportKey: `${prefix}report.json`,
   };
 }
-
-const NEWLINE = Buffer.from('\n');

@@ -1,4 +1,4 @@
-import type { BinManifest, PlanOutput, SwapOutput } from '../core/contracts';
+import type { BinManifest, PlanOutput, StoredPlan, SwapOutput } from '../core/contracts';
 import { ConcurrentCommitError, InvalidInputError } from '../core/errors';
 import { carriedKey, manifestKey, stateKey, versionPrefix } from '../core/keys';
 import type { Catalog, Clock, ObjectStore } from '../core/ports';
@@ -10,7 +10,6 @@ import { mapLimit } from '../core/concurrency';
 import { syncCatalog } from './catalog-sync';
 import { markPending, readIndex, statesOf } from './pending-index';
 import { recordOutputRatios } from './output-ratios';
-import type { StoredPlan } from './plan-run';
 
 export interface SwapDeps {
   readonly store: ObjectStore;

@@ -5,6 +5,7 @@
  *   { 'Fn::GetAtt': ['X', 'Arn'] } -> '${GetAtt:X.Arn}'
  */
 import type { Template } from 'aws-cdk-lib/assertions';
+import { resolveTokens } from '../../local/cloudformation';
 
 // A template value as CDK's Template.toJSON() types it.
 type Json = ReturnType<Template['toJSON']>[string];
@@ -12,19 +13,7 @@ type Json = ReturnType<Template['toJSON']>[string];
 export const refPlaceholder = (logicalId: string) => `\${Ref:${logicalId}}`;
 export const getAttPlaceholder = (logicalId: string, attribute: string) => `\${GetAtt:${logicalId}.${attribute}}`;
 
-function placeholder(token: Json): string {
-  if (typeof token === 'string') return token;
-  if (token?.Ref !== undefined) return refPlaceholder(token.Ref);
-  if (token?.['Fn::GetAtt']) {
-    const [id, attr] = token['Fn::GetAtt'] as [string, string];
-    return getAttPlaceholder(id, attr);
-  }
-  if (token?.['Fn::Join']) {
-    const [sep, parts] = token['Fn::Join'] as [string, Json[]];
-    return parts.map(placeholder).join(sep);
-  }
-  throw new Error(`no placeholder for token ${JSON.stringify(token)}`);
-}
+const placeholder = (token: Json): string => resolveTokens(token, { ref: refPlaceholder, getAtt: getAttPlaceholder });
 
 /** Parsed ASL of a DefinitionString (a plain string or an Fn::Join). */
 export function parseDefinitionString(definitionString: Json): Json {

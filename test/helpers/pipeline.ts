@@ -10,8 +10,9 @@ import { compactBin } from '../../lambdas/use-cases/compact-bin';
 import { retireCompacted } from '../../lambdas/use-cases/lifecycle';
 import { planRun } from '../../lambdas/use-cases/plan-run';
 import { swapPlan } from '../../lambdas/use-cases/swap';
+import { DAY_MS } from '../../lambdas/core/units';
 
-export const DAY = 86_400_000;
+export const DAY = DAY_MS;
 
 /** Small target files, so test partitions compact into one bin each. */
 export const testSettings: TableSettings = { ...SENSORS_SETTINGS, targetFileMb: 64 };
@@ -39,7 +40,7 @@ export function usePipeline(store: ObjectStore, scratch: string, clock: Clock, s
     },
     compact: (item: BinItem, engineOverrides: Partial<typeof engine> = {}) => compactBin({ store, settings, engine: { ...engine, ...engineOverrides } }, item),
     swap: (output: PlanOutput) => swapPlan({ store, catalog, settings, clock }, output),
-    lifecycle: (dryRun = false) => retireCompacted({ store, catalog, settings, clock, graceMs: settings.graceDays * DAY }, dryRun),
+    lifecycle: (dryRun = false) => retireCompacted({ store, catalog, settings, clock }, dryRun),
     state: (partition: string) => store.getJson<PartitionState>(settings.goldBucket, stateKey(settings.table, partition)),
     /** plan -> compact every bin -> swap. */
     async run() {

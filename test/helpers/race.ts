@@ -279,7 +279,7 @@ export class World {
       holder: deps.holder,
       kill: () => this.alive.delete(pid),
       run: (request: RunRequest = { table: 'sensors' }) => runLocally(deps, request),
-      retire: () => underLease(deps, () => retireCompacted({ store: deps.store, catalog: this.catalog, settings: deps.settings, clock: this.clock, graceMs: GRACE_MS })),
+      retire: () => underLease(deps, () => retireCompacted({ store: deps.store, catalog: this.catalog, settings: deps.settings, clock: this.clock })),
     };
   }
 

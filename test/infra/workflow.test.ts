@@ -97,7 +97,7 @@ describe('state machine definition', () => {
     });
   });
 
-  it('compacts every bin of the plan\'s items list in a Distributed Map with results written to gold', () => {
+  it('compacts every bin of the plan\'s items list in a Distributed Map with results written to gold, each item given the execution id', () => {
     expect(asl.States.CompactBins).toEqual({
       Type: 'Map',
       Comment: "One Compact per bin; the items are the plan's BinItem list in S3",
@@ -106,6 +106,17 @@ describe('state machine definition', () => {
         Resource: `arn:${refPlaceholder('AWS::Partition')}:states:::s3:getObject`,
         ReaderConfig: { InputType: 'JSON' },
         Parameters: { 'Bucket.$': '$.plan.planBucket', 'Key.$': '$.plan.itemsKey' },
+      },
+      ItemSelector: {
+        'table.$': '$$.Map.Item.Value.table',
+        'planId.$': '$$.Map.Item.Value.planId',
+        'binId.$': '$$.Map.Item.Value.binId',
+        'partition.$': '$$.Map.Item.Value.partition',
+        'version.$': '$$.Map.Item.Value.version',
+        'binKey.$': '$$.Map.Item.Value.binKey',
+        'inputFiles.$': '$$.Map.Item.Value.inputFiles',
+        'inputBytes.$': '$$.Map.Item.Value.inputBytes',
+        'executionId.$': '$$.Execution.Id',
       },
       ItemProcessor: {
         ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
@@ -127,11 +138,11 @@ describe('state machine definition', () => {
     });
   });
 
-  it('swaps with the plan, then retires with the plan\'s table', () => {
+  it('swaps with the plan, then retires with the plan\'s table, each told the execution id', () => {
     expect(asl.States.Swap).toEqual({
       Type: 'Task',
       Resource: fnArn(pipeline.swapFunction),
-      Parameters: { 'plan.$': '$.plan' },
+      Parameters: { 'plan.$': '$.plan', 'executionId.$': '$$.Execution.Id' },
       ResultPath: '$.swap',
       Retry: retries,
       Catch: toReport,
@@ -140,7 +151,7 @@ describe('state machine definition', () => {
     expect(asl.States.Lifecycle).toEqual({
       Type: 'Task',
       Resource: fnArn(pipeline.lifecycleFunction),
-      Parameters: { 'table.$': '$.plan.table', 'dryRun.$': '$.plan.dryRun' },
+      Parameters: { 'table.$': '$.plan.table', 'dryRun.$': '$.plan.dryRun', 'executionId.$': '$$.Execution.Id' },
       ResultPath: '$.lifecycle',
       Retry: retries,
       Catch: toReport,

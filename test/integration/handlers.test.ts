@@ -18,7 +18,7 @@ import { makeHandler as reportHandler } from '../../lambdas/handlers/report';
 import { makeHandler as swapHandler } from '../../lambdas/handlers/swap';
 import { sensorFiles } from '../../local/generate';
 import { putAll, useMemoryStore } from '../helpers/memory';
-import { DAY, testSettings } from '../helpers/pipeline';
+import { testSettings } from '../helpers/pipeline';
 
 logger.setLogLevel('ERROR');
 
@@ -37,7 +37,7 @@ function handlers(store: ObjectStore = env.store, catalog = new LocalCatalog()) 
     plan: planHandler({ ...base, executions: { isRunning: async () => false }, fn: { step: 'plan', memoryMb: 1024 } }),
     compact: compactHandler({ ...base, engine: { ...DEFAULT_ENGINE_SETTINGS, scratchDir: join(env.scratch, 'work') }, fn: { step: 'compact', memoryMb: 4096 } }),
     swap: swapHandler({ ...base, catalog, fn: { step: 'swap', memoryMb: 512 } }),
-    lifecycle: lifecycleHandler({ ...base, catalog, graceMs: settings.graceDays * DAY, fn: { step: 'lifecycle', memoryMb: 512 } }),
+    lifecycle: lifecycleHandler({ ...base, catalog, fn: { step: 'lifecycle', memoryMb: 512 } }),
     report: reportHandler({ ...base, prices: US_EAST_1_PRICES, fn: { step: 'report', memoryMb: 512 } }),
   };
 }

@@ -78,7 +78,7 @@ async function countedRun(store: MemoryStore, catalog: CountingCatalog, graceDon
   const catalogSwap = catalog.since(catalogBefore);
   if (graceDone) clock.advance(4 * DAY);
   const lifecycleBefore = catalog.snapshot();
-  const lifecycle = await retireCompacted({ store: steps.lifecycle, catalog, settings, clock, graceMs: 3 * DAY });
+  const lifecycle = await retireCompacted({ store: steps.lifecycle, catalog, settings, clock });
   return {
     swap,
     lifecycle,
@@ -209,7 +209,7 @@ describe('the pending index', () => {
     env.clock.advance(4 * DAY);
     const script = new Script();
     script.on({ match: (c) => c.op === 'deleteKeys' && c.key.startsWith(pendingPrefix('sensors')), when: 'before', action: crash('before removing the entry') });
-    await expect(retireCompacted({ store: new HookedStore(env.store, script, 'dying'), catalog: p.catalog, settings, clock: env.clock, graceMs: 3 * DAY })).rejects.toThrow('simulated crash before removing the entry');
+    await expect(retireCompacted({ store: new HookedStore(env.store, script, 'dying'), catalog: p.catalog, settings, clock: env.clock })).rejects.toThrow('simulated crash before removing the entry');
     expect(env.store.keys('landing', 'sensors/')).toEqual([]);
     expect(indexKeys()).toHaveLength(1);
     const [entryKey] = indexKeys();
@@ -237,7 +237,7 @@ describe('the pending index', () => {
         await p.run();
       },
     });
-    const out = await retireCompacted({ store: new HookedStore(env.store, script, 'lifecycle'), catalog: p.catalog, settings, clock: env.clock, graceMs: 3 * DAY });
+    const out = await retireCompacted({ store: new HookedStore(env.store, script, 'lifecycle'), catalog: p.catalog, settings, clock: env.clock });
     expect(script.pending()).toBe(0);
     expect(out).toMatchObject({ retired: first.length, waiting: 0 });
     expect(indexKeys()).toHaveLength(1);

@@ -69,7 +69,7 @@ describe('manifests of retired versions', () => {
         return env.store.deleteKeys(bucket, targets);
       },
     });
-    await expect(retireCompacted({ store: dying, catalog: p.catalog, settings: testSettings, clock, graceMs: 3 * DAY })).rejects.toThrow('simulated crash before deleting manifests');
+    await expect(retireCompacted({ store: dying, catalog: p.catalog, settings: testSettings, clock })).rejects.toThrow('simulated crash before deleting manifests');
     expect((await p.state(P))!.superseded.map((v) => v.version)).toEqual([v1.version]);
     expect(await keysUnder(retiredManifestsPrefix('sensors'))).toHaveLength(1);
 
