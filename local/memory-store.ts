@@ -146,6 +146,14 @@ export class MemoryStore implements ObjectStore {
     return Readable.from([o.body]);
   }
 
+  async getBytes(bucket: string, key: string, ifMatch?: string): Promise<Buffer> {
+    await tick();
+    const o = this.bucket(bucket).get(key);
+    if (!o) throw new SourceChangedError(`s3://${bucket}/${key} vanished after planning`);
+    if (ifMatch && o.etag !== ifMatch) throw new SourceChangedError(`s3://${bucket}/${key} changed after planning (ETag is no longer ${ifMatch})`);
+    return o.body;
+  }
+
   async getJson<T>(bucket: string, key: string): Promise<T | undefined> {
     return (await this.getJsonVersioned<T>(bucket, key))?.value;
   }

@@ -1,8 +1,9 @@
 import { listPages, noRequests, uploadPutRequests, type RequestCounts, type S3RequestKind } from '../core/cost';
 import type { ListedObject } from '../core/partitions';
 import type { ObjectStore } from '../core/ports';
+import { collect } from './small-json';
 
-type Args<M extends keyof ObjectStore> = Parameters<ObjectStore[M]>;
+type Args<M extends keyof ObjectStore> = Parameters<NonNullable<ObjectStore[M]>>;
 
 /**
  * Counts the S3 requests made through a store, by the kind S3 bills, as the S3 adapter makes them:
@@ -35,6 +36,10 @@ export class RequestCountingStore implements ObjectStore {
   }
   getStream(...args: Args<'getStream'>) {
     return this.add('GET', 1, this.inner.getStream(...args));
+  }
+  async getBytes(...args: Args<'getBytes'>): Promise<Buffer> {
+    const inner = this.inner;
+    return this.add('GET', 1, inner.getBytes ? inner.getBytes(...args) : inner.getStream(...args).then(collect));
   }
   getJson<T>(...args: Args<'getJson'>) {
     return this.add('GET', 1, this.inner.getJson<T>(...args));

@@ -78,7 +78,7 @@ export function objectAddress(endpoint: URL | undefined, region: string, bucket:
 
 export interface LeanObject {
   readonly etag: string;
-  readonly body: Readable;
+  readonly body: Readable & { arrayBuffer(): Promise<ArrayBuffer> };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -160,6 +160,11 @@ export class LeanS3Getter {
       if (attempt >= this.attempts) throw new RetryableError(`S3 get ${where} failed after ${attempt} attempts: ${failure}`);
       await sleep(50 * 2 ** attempt * Math.random());
     }
+  }
+
+  /** The whole body in one buffer (no stream consumer per object); fails as {@link get} does, or when the body is cut off. */
+  async getBytes(bucket: string, key: string, ifMatch?: string): Promise<Buffer> {
+    return Buffer.from(await (await this.get(bucket, key, ifMatch)).body.arrayBuffer());
   }
 
   async close(): Promise<void> {

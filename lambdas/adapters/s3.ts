@@ -19,6 +19,7 @@ import type { DeleteOutcome, DeleteTarget, ObjectRef, ObjectStore, WriteOptions 
 import { mapLimit } from '../core/concurrency';
 import { MULTIPART_PART_BYTES } from '../core/cost';
 import { leanAddressable, leanGetterFor, type LeanS3Getter } from './s3-lean-get';
+import { collect } from './small-json';
 
 export interface S3Options {
   /** S3-compatible endpoint (MinIO, Ceph, a local server); unset for AWS. */
@@ -140,6 +141,11 @@ export class S3ObjectStore implements ObjectStore {
    * Retries: the lean GET's own attempts, or the SDK's maxAttempts on the SDK path, retry the
    * request; a body cut off later is the caller's to re-read (fetch-inputs' withRetries).
    */
+  async getBytes(bucket: string, key: string, ifMatch?: string): Promise<Buffer> {
+    const lean = await this.leanFor(bucket);
+    return lean ? lean.getBytes(bucket, key, ifMatch) : collect(await this.getStream(bucket, key, ifMatch));
+  }
+
   async getStream(bucket: string, key: string, ifMatch?: string): Promise<Readable> {
     const lean = await this.leanFor(bucket);
     if (lean) return (await lean.get(bucket, key, ifMatch)).body;

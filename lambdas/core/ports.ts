@@ -33,6 +33,8 @@ export interface ObjectStore {
   list(bucket: string, prefix: string): AsyncIterable<ListedObject>;
   /** Body of one object; fails with SourceChangedError when its ETag is no longer `ifMatch`. */
   getStream(bucket: string, key: string, ifMatch?: string): Promise<Readable>;
+  /** A small object's whole body, failing as getStream does; where unset, callers read getStream. */
+  getBytes?(bucket: string, key: string, ifMatch?: string): Promise<Buffer>;
   getJson<T>(bucket: string, key: string): Promise<T | undefined>;
   putJson(bucket: string, key: string, value: unknown): Promise<void>;
   /** A small text object (a report for people), written as it is. */
