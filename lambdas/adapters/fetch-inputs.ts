@@ -29,6 +29,8 @@ export interface FetchOptions {
   readonly attempts?: number;
   /** Top-level JSON fields whose number values are staged as their exact text (declared decimals). */
   readonly exactNumberFields?: readonly string[];
+  /** JSON Lines objects up to this stored size are read whole into memory; larger ones stream. @default SMALL_OBJECT_BYTES */
+  readonly smallObjectBytes?: number;
 }
 
 const DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024;
@@ -48,6 +50,7 @@ export async function fetchInputs(
   const chunkLimit = o.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   const maxBytes = o.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED;
   const attempts = o.attempts ?? 4;
+  const smallBytes = o.smallObjectBytes ?? SMALL_OBJECT_BYTES;
   const jsonChunks: string[] = [];
   const files: StagedInputs['files'] = [];
   const jsonRows = new Map<string, number>();
@@ -102,7 +105,7 @@ export async function fetchInputs(
         const offset = chunkSize;
         const path = chunkPath;
         if (offset === 0) await appender.append(path, Buffer.alloc(0));
-        const small = src.size <= SMALL_OBJECT_BYTES ? await fetchSmall(src, bucket, label) : undefined;
+        const small = src.size <= smallBytes ? await fetchSmall(src, bucket, label) : undefined;
         if (small) {
           await appender.append(path, small.bytes);
           if (small.changed) rewritten.add(src.key);
