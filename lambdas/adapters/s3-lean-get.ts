@@ -60,6 +60,12 @@ const UNRESERVED = /[A-Za-z0-9\-._~/]/;
 
 /** A key as SigV4 and S3 expect it in the path: every byte but unreserved ones and `/` percent-encoded. */
 export function encodeKeyPath(key: string): string {
+  try {
+    // encodeURIComponent leaves only !'()* of what SigV4 escapes: one native pass per key.
+    return encodeURIComponent(key).replace(/%2F/g, '/').replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  } catch {
+    // A lone surrogate: encoded as Buffer.from encodes it.
+  }
   let out = '';
   for (const ch of key) {
     if (UNRESERVED.test(ch)) out += ch;

@@ -43,6 +43,9 @@ describe('objectAddress', () => {
 
   it('encodes every byte but unreserved ones and the slash', () => {
     expect(encodeKeyPath('a-b_c.d~e/f g')).toBe('a-b_c.d~e/f%20g');
+    expect(encodeKeyPath("dt=2024/r (1)*'!+%é😀?#&")).toBe('dt%3D2024/r%20%281%29%2A%27%21%2B%25%C3%A9%F0%9F%98%80%3F%23%26');
+    // A lone surrogate (never in a listed key) is encoded as UTF-8 encodes it: the replacement character.
+    expect(encodeKeyPath('a\ud800b')).toBe('a%EF%BF%BDb');
   });
 });
 
