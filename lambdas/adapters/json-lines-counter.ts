@@ -18,6 +18,8 @@ function isBlank(b: number): boolean {
 }
 
 const NEWLINE = Buffer.from('\n');
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Passes JSON Lines through unchanged except for a leading UTF-8 BOM (which would sit mid-chunk
@@ -35,6 +37,8 @@ export class JsonLinesPass {
   private lineHasData = false;
   private lastByte = 0x0a;
   private first = true;
+  /** The object's first bytes while they could still be a BOM cut across chunks. */
+  private head?: Buffer;
   /** The current line's start when it began in an earlier chunk (at most MAX_RECORD_BYTES + 1 bytes kept). */
   private partial: Buffer[] = [];
   private partialBytes = 0;
@@ -86,8 +90,14 @@ export class JsonLinesPass {
   /** The chunk as it is staged (a leading BOM dropped); DecompressedTooLargeError past the cap. */
   feed(chunk: Buffer): Buffer {
     if (this.first) {
+      if (this.head) chunk = Buffer.concat([this.head, chunk]);
+      this.head = undefined;
+      if (chunk.length < 3 && BOM.subarray(0, chunk.length).equals(chunk)) {
+        if (chunk.length) this.head = Buffer.from(chunk);
+        return EMPTY;
+      }
       this.first = false;
-      if (chunk.length >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
+      if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
     }
     this.bytes += chunk.length;
     if (this.bytes > this.maxBytes) throw tooLarge(this.label, this.maxBytes);
@@ -120,8 +130,20 @@ export class JsonLinesPass {
     return chunk;
   }
 
-  /** The newline that ends an object whose last line has none. */
+  /** What is left to stage: bytes held as a possible BOM, and the newline that ends an object whose last line has none. */
   end(): Buffer | undefined {
+    let held: Buffer | undefined;
+    if (this.head) {
+      const head = this.head;
+      this.head = undefined;
+      this.first = false;
+      held = Buffer.from(this.feed(head));
+    }
+    const nl = this.finish();
+    return held && nl ? Buffer.concat([held, nl]) : held ?? nl;
+  }
+
+  private finish(): Buffer | undefined {
     if (this.lineHasData) {
       this.endLine(Buffer.alloc(0), 0, 0);
       this.records++;

@@ -1,7 +1,7 @@
 /**
  * Small JSON Lines objects are staged from one buffer; larger ones stream. Both ways must stage the
  * same bytes and the same facts, hostile inputs included: every bin here is fetched both ways (the
- * stream way fed in 5-byte chunks) and compared field by field.
+ * stream way fed in 1- and 5-byte chunks: a BOM cut across chunks too) and compared field by field.
  */
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -30,6 +30,8 @@ const HOSTILE: Record<string, Buffer> = {
   'empty.jsonl': b(''),
   'bom.jsonl': b('\ufeff{"a":1}\n{"a":3}'),
   'bom-only.jsonl': b('\ufeff'),
+  'bom-prefix.jsonl': Buffer.from([0xef, 0xbb]),
+  'bom-prefix-then-data.jsonl': Buffer.concat([Buffer.from([0xef, 0xbb]), b('{"a":1}\n')]),
   'invalid-utf8.jsonl': Buffer.concat([b('{"s":"ok"}\n{"s":"'), Buffer.from([0xff, 0xfe, 0xc3]), b('"}\n{"s":"end"}\n')]),
   'bad-json.jsonl': b('{"a":\n{"b":2}\n[1,2]\n"str"\n{"c":{"d":[1,{"e":null}]}}\n'),
   'decimals.jsonl': b('{"price": 1.5}\n{"a":"x"}\n{"price": -2e3, "x": {"price": 4}}\n{"price": 12345678901234567890.125, "q": 0.1}\n{"price":"7"}'),
@@ -56,14 +58,14 @@ const OVERSIZED: Record<string, Buffer> = {
   'after.jsonl': b('{"price": 0.5}\n'),
 };
 
-/** The store read as a stream, in 5-byte chunks, with no whole-body read. */
-function chunkyStore(inner: MemoryStore): ObjectStore {
+/** The store read as a stream, in `size`-byte chunks, with no whole-body read. */
+function chunkyStore(inner: MemoryStore, size: number): ObjectStore {
   const s = Object.create(inner) as ObjectStore & { getBytes?: unknown };
   s.getBytes = undefined;
   s.getStream = async (bucket, key, ifMatch) => {
     const all = await collect(await inner.getStream(bucket, key, ifMatch));
     const parts: Buffer[] = [];
-    for (let at = 0; at < all.length; at += 5) parts.push(all.subarray(at, at + 5));
+    for (let at = 0; at < all.length; at += size) parts.push(all.subarray(at, at + size));
     return Readable.from(parts);
   };
   return s;
@@ -91,30 +93,34 @@ async function snapshot(staged: StagedInputs) {
 describe('small objects staged from one buffer, as the stream stages them', () => {
   const env = useMemoryStore('small-json');
 
-  async function both(objects: Record<string, Buffer>, maxDecompressedBytes?: number) {
+  async function both(objects: Record<string, Buffer>, chunk: number, maxDecompressedBytes?: number) {
     const sources: SourceFile[] = Object.entries(objects).map(([key, body]) => {
       const etag = env.store.putObject('landing', key, body);
       return { key, size: body.length, etag, format: key.endsWith('.gz') ? 'jsonl.gz' : 'jsonl' };
     });
     const o = { concurrency: 1, exactNumberFields: ['price'], maxDecompressedBytes, chunkBytes: 1024 };
     const fast = new RequestCountingStore(env.store);
-    const slow = new RequestCountingStore(chunkyStore(env.store));
+    const slow = new RequestCountingStore(chunkyStore(env.store, chunk));
     const buckets = { landing: 'landing', gold: 'gold' };
     const viaBuffer = await fetchInputs(fast, buckets, sources, join(env.scratch, 'buffer'), o);
     const viaStream = await fetchInputs(slow, buckets, sources, join(env.scratch, 'stream'), { ...o, smallObjectBytes: -1 });
     return { viaBuffer: await snapshot(viaBuffer), viaStream: await snapshot(viaStream), gets: [fast.counts.GET, slow.counts.GET] };
   }
 
-  it('stages the same bytes, counts, facts and set-asides over hostile objects', async () => {
-    const { viaBuffer, viaStream, gets } = await both(HOSTILE, 3 * 1024 * 1024);
+  it.each([1, 5])('stages the same bytes, counts, facts and set-asides over hostile objects (stream in %d-byte chunks)', async (chunk) => {
+    const { viaBuffer, viaStream, gets } = await both(HOSTILE, chunk, 3 * 1024 * 1024);
     expect(viaBuffer).toEqual(viaStream);
     // One GET per object either way.
-    expect(gets).toEqual([22, 22]);
+    expect(gets).toEqual([24, 24]);
     // The comparison is not vacuous: what the hostile objects did.
     const rows = new Map(viaBuffer.jsonRows);
     expect(rows.get('blank-lines.jsonl')).toBe(2);
     expect(rows.get('only-blank.jsonl')).toBe(0);
     expect(rows.get('no-final-newline.jsonl')).toBe(2);
+    // Two bytes that begin a BOM but are not one are data: a record of their own.
+    expect(rows.get('bom-prefix.jsonl')).toBe(1);
+    expect(rows.get('bom-prefix-then-data.jsonl')).toBe(1);
+    expect(rows.get('bom.jsonl')).toBe(2);
     expect(rows.get('gz-2mb.jsonl.gz')).toBe(86_957);
     expect(viaBuffer.rewritten).toEqual(['decimals.jsonl', 'gz-2mb.jsonl.gz', 'gz-ok.jsonl.gz', 'gz-two-members.jsonl.gz']);
     expect(HOSTILE['gz-truncated.jsonl.gz'].length).toBeGreaterThan(4000);
@@ -132,12 +138,13 @@ describe('small objects staged from one buffer, as the stream stages them', () =
     expect(staged).toContain('{"price": "12345678901234567890.125", "q": 0.1}\n');
     expect(staged).toContain('{"a":1}\r\n{"a":2,"b":"x"}\r\n');
     expect(staged).not.toContain('\xef\xbb\xbf');
+    expect(staged).toContain('\n\xef\xbb{"a":1}\n');
     expect(new Map(viaBuffer.flagged).get('bad-json.jsonl')?.map((f) => f.line)).toEqual([1, 3, 4]);
     expect(new Map(viaBuffer.wideInts).get('wide-ints.jsonl')?.map((w) => w.text)).toEqual(['9007199254740993', '-9007199254740995']);
   });
 
   it('stages a record over the size limit the same way (the buffer hands it to the stream path)', async () => {
-    const { viaBuffer, viaStream, gets } = await both(OVERSIZED);
+    const { viaBuffer, viaStream, gets } = await both(OVERSIZED, 5);
     expect(viaBuffer).toEqual(viaStream);
     // Over the buffer once decompressed: read again, streamed to its chunk (as before the buffer path).
     expect(gets).toEqual([3, 2]);
