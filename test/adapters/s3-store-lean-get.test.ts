@@ -52,6 +52,15 @@ describe('S3ObjectStore object bodies against the loopback server (SigV4 verifie
     );
   });
 
+  it.each(HOSTILE)('reads %j whole with If-Match (the small-object path), 412 as SourceChangedError', async (key) => {
+    const stored = key.endsWith('.gz') ? gzipSync(bodyOf(key)) : Buffer.from(bodyOf(key));
+    const got = await store.getBytes('landing', key, etags.get(key));
+    expect(got.toString('base64')).toBe(stored.toString('base64'));
+    await expect(store.getBytes('landing', key, '"ffffffffffffffffffffffffffffffff"')).rejects.toThrow(
+      new SourceChangedError(`s3://landing/${key} changed after planning (ETag is no longer "ffffffffffffffffffffffffffffffff")`),
+    );
+  });
+
   it('stages every hostile object of a bin, gzip included, with its records counted', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'store-lean-fetch-'));
     try {
