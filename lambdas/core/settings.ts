@@ -15,6 +15,7 @@ export const Env = {
   TargetFileMb: 'TARGET_FILE_MB',
   MinInputFiles: 'MIN_INPUT_FILES',
   MaxBinsPerRun: 'MAX_BINS_PER_RUN',
+  MaxBinObjects: 'MAX_BIN_OBJECTS',
   Compression: 'PARQUET_COMPRESSION',
   SortBy: 'SORT_BY',
   FetchConcurrency: 'FETCH_CONCURRENCY',
@@ -50,6 +51,11 @@ export interface TableSettings {
   readonly targetFileMb: number;
   readonly minInputFiles: number;
   readonly maxBinsPerRun: number;
+  /**
+   * Objects one bin holds at most (a partition of more becomes several bins, merged into
+   * target-size files by the merge step). @default unbounded
+   */
+  readonly maxBinObjects?: number;
   /** Days a retired object stays readable after the catalog stopped needing it. */
   readonly graceDays: number;
   /** A partition is compacted once its time window ended this many minutes ago. */
@@ -140,6 +146,7 @@ export function parseTableSettings(vars: Vars): TableSettings {
     targetFileMb: integer(vars, Env.TargetFileMb, 512, 64, 1024),
     minInputFiles: integer(vars, Env.MinInputFiles, 5, 2, 1_000_000),
     maxBinsPerRun: integer(vars, Env.MaxBinsPerRun, 1000, 1, 100_000),
+    ...(vars[Env.MaxBinObjects] ? { maxBinObjects: integer(vars, Env.MaxBinObjects, 0, 1, 100_000_000) } : {}),
     graceDays: integer(vars, Env.GraceDays, 3, 0, 3650),
     quietPeriodMinutes: integer(vars, Env.QuietPeriodMinutes, 60, 0, 100_000),
   };

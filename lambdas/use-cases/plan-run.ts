@@ -1,7 +1,8 @@
 import type { BinItem, BinSpec, PlanOutput, PlanReport, RunRequest, StoredPlan } from '../core/contracts';
+import type { MergeItem, MergeSpec } from '../core/merge-contracts';
 import { addRequests, DEFAULT_COST_MODEL, estimateRun, listPages, type CostModel, type RequestCounts, type RunEstimate } from '../core/cost';
 import { DEFAULT_OUTPUT_RATIOS, type InputFormat } from '../core/formats';
-import { binKey, carriedKey, itemsKey, manifestKey, MAX_KEY_BYTES, outputKey, outputRatiosKey, planKey, QUARANTINE_FILES, quarantineObjectKey, quarantinePrefix, statePrefix, stateKey } from '../core/keys';
+import { binKey, carriedKey, itemsKey, manifestKey, MAX_KEY_BYTES, mergedOutputKey, mergeItemsKey, mergeManifestKey, mergeSpecKey, outputKey, stageOutputKey, outputRatiosKey, planKey, QUARANTINE_FILES, quarantineObjectKey, quarantinePrefix, statePrefix, stateKey } from '../core/keys';
 import { planStats } from '../core/run-report';
 import { baseOf, type CommittedBase, type PartitionState } from '../core/state';
 import { parseKafkaName, topicPartitionId, type KafkaOffsets } from '../core/kafka';
@@ -52,13 +53,21 @@ function heldFor(held: KafkaOffsets, files: readonly SourceFile[]): KafkaOffsets
  */
 export function longestKeyBytes(s: TableSettings, p: Plan['partitions'][number]): number {
   const keys = [stateKey(s.table, p.path), ...p.carried.map((f) => carriedKey(s.goldPrefix, p.path, p.version, f.key))];
+  for (const m of p.merges) {
+    // A merge writes at most one file per bin it reads.
+    keys.push(mergedOutputKey(s.goldPrefix, p.path, p.version, m.mergeId, m.binIds.length), mergeManifestKey(s.table, p.path, p.version, m.mergeId));
+  }
   for (const b of p.bins) {
     const prefix = quarantinePrefix(s.table, p.path, b.binId);
-    keys.push(outputKey(s.goldPrefix, p.path, p.version, b.binId), manifestKey(s.table, p.path, p.version, b.binId), ...QUARANTINE_FILES.map((f) => prefix + f));
+    keys.push(binOutputKey(s, p, b.binId), manifestKey(s.table, p.path, p.version, b.binId), ...QUARANTINE_FILES.map((f) => prefix + f));
     for (const f of b.files) keys.push(quarantineObjectKey(prefix, b.files.length - 1, f.key));
   }
   return Math.max(...keys.map((k) => Buffer.byteLength(k)));
 }
+
+/** A bin of a partition that is merged writes to a stage key, else straight into the version. */
+const binOutputKey = (s: TableSettings, p: Plan['partitions'][number], binId: string) =>
+  p.merges.length ? stageOutputKey(s.table, p.path, p.version, binId) : outputKey(s.goldPrefix, p.path, p.version, binId);
 
 /** Lists the landing table, plans the bins, and stores the plan and one spec per bin. */
 export async function planRun(deps: PlanDeps, request: RunRequest): Promise<PlanRunResult> {
@@ -94,6 +103,7 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
     targetBytes: (request.targetFileMb ?? s.targetFileMb) * MB,
     minInputFiles: s.minInputFiles,
     maxBinsPerRun: s.maxBinsPerRun,
+    ...(s.maxBinObjects ? { maxBinObjects: s.maxBinObjects } : {}),
     outputRatios: { ...DEFAULT_OUTPUT_RATIOS, ...ratios },
     quietPeriodMs: s.quietPeriodMinutes * 60_000,
     now: deps.clock.now().toISOString(),
@@ -138,7 +148,7 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
       partitionValues: p.values,
       version: p.version,
       files,
-      outputKey: outputKey(s.goldPrefix, p.path, p.version, b.binId),
+      outputKey: binOutputKey(s, p, b.binId),
       manifestKey: manifestKey(s.table, p.path, p.version, b.binId),
       estimatedOutputBytes: b.estimatedOutputBytes,
       ...(next ? { nextBinKey: binKey(s.table, plan.planId, next.binId) } : {}),
@@ -158,6 +168,33 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
       inputBytes: b.inputBytes,
     });
   }
+  // Merge specs, then their items list (only when there is anything to merge).
+  const targetBytes = (request.targetFileMb ?? s.targetFileMb) * MB;
+  const merges = plan.partitions.flatMap((p) => p.merges.map((m) => ({ p, m })));
+  await mapLimit(merges, 16, async ({ p, m }) => {
+    const spec: MergeSpec = {
+      table: s.table,
+      planId: plan.planId,
+      mergeId: m.mergeId,
+      partition: p.path,
+      version: p.version,
+      bins: m.binIds.map((binId) => ({ binId, manifestKey: manifestKey(s.table, p.path, p.version, binId), outputKey: binOutputKey(s, p, binId) })),
+      manifestKey: mergeManifestKey(s.table, p.path, p.version, m.mergeId),
+      targetBytes,
+    };
+    await store.putJson(s.goldBucket, mergeSpecKey(s.table, plan.planId, m.mergeId), spec);
+  });
+  const mergeItems: MergeItem[] = merges.map(({ p, m }) => ({
+    table: s.table,
+    planId: plan.planId,
+    mergeId: m.mergeId,
+    partition: p.path,
+    version: p.version,
+    mergeKey: mergeSpecKey(s.table, plan.planId, m.mergeId),
+    bins: m.binIds.length,
+    estimatedInputBytes: m.estimatedInputBytes,
+  }));
+  if (mergeItems.length) await store.putJson(s.goldBucket, mergeItemsKey(s.table, plan.planId), mergeItems);
   const stored: StoredPlan = {
     table: s.table,
     planId: plan.planId,
@@ -168,6 +205,7 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
       version: p.version,
       bins: p.bins.map((b) => ({ binId: b.binId, files: b.fileCount, inputBytes: b.inputBytes, estimatedOutputBytes: b.estimatedOutputBytes })),
       carried: p.carried,
+      ...(p.merges.length ? { merges: p.merges.map((m) => ({ mergeId: m.mergeId, binIds: m.binIds })) } : {}),
       ...(p.baseVersion ? { baseVersion: p.baseVersion } : {}),
       newFiles: p.newFiles,
     })),
@@ -188,6 +226,8 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
       itemsKey: itemsKey(s.table, plan.planId),
       planKey: planKey(s.table, plan.planId),
       bins: plan.totals.bins,
+      merges: mergeItems.length,
+      mergeItemsKey: mergeItemsKey(s.table, plan.planId),
       partitions: plan.partitions.length,
       inputFiles: plan.totals.inputFiles,
       inputBytes: plan.totals.inputBytes,

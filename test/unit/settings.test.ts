@@ -49,9 +49,15 @@ describe('parseTableSettings / parseEngineSettings', () => {
     });
   });
 
+  it('bounds the objects of a bin when MAX_BIN_OBJECTS is set, and not otherwise', () => {
+    expect(parseTableSettings({ ...base, MAX_BIN_OBJECTS: '100' }).maxBinObjects).toBe(100);
+    expect('maxBinObjects' in parseTableSettings(base)).toBe(false);
+  });
+
   it.each([
     [{ TABLE_NAME: 'sensors', GOLD_BUCKET: 'g' }, 'environment variable LANDING_BUCKET is required'],
     [{ ...base, TARGET_FILE_MB: '32' }, 'environment variable TARGET_FILE_MB must be an integer from 64 to 1024, got "32"'],
+    [{ ...base, MAX_BIN_OBJECTS: '0' }, 'environment variable MAX_BIN_OBJECTS must be an integer from 1 to 100000000, got "0"'],
     [{ ...base, PARTITION_KEYS: 'dt,ho ur' }, 'PARTITION_KEYS: "ho ur" is not a plain column name'],
     [{ ...base, LANDING_LAYOUT: 'kafka' }, 'environment variable LANDING_LAYOUT must be one of hive, firehose, got "kafka"'],
     [{ ...base, LANDING_LAYOUT: 'firehose', PARTITION_KEYS: 'day' }, 'the firehose layout (YYYY/MM/DD/HH/) needs PARTITION_KEYS dt,hour or year,month,day,hour, got day'],
