@@ -61,6 +61,10 @@ export interface EngineResult {
 /** The column DuckDB's `file_row_number` option adds (its name cannot be chosen). */
 const ROW = 'file_row_number';
 
+/** The Parquet writer settings of every file the pipeline writes (row groups bounded by bytes). */
+export const parquetWriteOptions = (o: Pick<EngineOptions, 'compression' | 'rowGroupBytes'>) =>
+  `(FORMAT parquet, COMPRESSION ${o.compression}, ROW_GROUP_SIZE 10000000, ROW_GROUP_SIZE_BYTES ${o.rowGroupBytes})`;
+
 export const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
 export const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
 const list = (paths: readonly string[]) => `[${paths.map(sqlString).join(', ')}]`;
@@ -534,7 +538,8 @@ async function declaredMisfits(
   return out;
 }
 
-async function checksum(c: DuckDBConnection, from: string): Promise<{ rows: number; sum: string }> {
+/** Rows and order-independent row checksum of a query's result (what every stage verifies its files by). */
+export async function checksum(c: DuckDBConnection, from: string): Promise<{ rows: number; sum: string }> {
   // Sum (not XOR) of row hashes: order-independent, yet a duplicated row changes it.
   const r = await c.runAndReadAll(`SELECT count(*) AS n, coalesce(sum(hash(t)::HUGEINT), 0)::VARCHAR AS h FROM (${from}) t`);
   const row = r.getRowObjects()[0];
@@ -788,10 +793,7 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
         if (!names.includes(s)) throw new ConfigurationError(`sort column "${s}" is not in the data (columns: ${names.join(', ')})`);
       }
       const ordered = o.sortBy.length ? `${projection} ORDER BY ${o.sortBy.map(ident).join(', ')}` : projection;
-      await c.run(
-        `COPY (${ordered}) TO ${sqlString(outPath)} (FORMAT parquet, COMPRESSION ${o.compression}, ` +
-          `ROW_GROUP_SIZE 10000000, ROW_GROUP_SIZE_BYTES ${o.rowGroupBytes})`,
-      );
+      await c.run(`COPY (${ordered}) TO ${sqlString(outPath)} ${parquetWriteOptions(o)}`);
       const written = `SELECT * FROM read_parquet(${sqlString(outPath)})`;
       const after = await checksum(c, written);
       const schema = (await describe(c, written)).map((d) => ({ name: d.column_name, type: d.column_type }));

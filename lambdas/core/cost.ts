@@ -21,7 +21,7 @@ export function addRequests(...all: ReadonlyArray<Partial<RequestCounts>>): Requ
 export const totalRequests = (c: RequestCounts) => S3_REQUEST_KINDS.reduce((n, k) => n + c[k], 0);
 
 /** The steps of a run, one Lambda function each. */
-export const STEPS = ['plan', 'compact', 'swap', 'lifecycle', 'report'] as const;
+export const STEPS = ['plan', 'compact', 'merge', 'swap', 'lifecycle', 'report'] as const;
 export type StepName = (typeof STEPS)[number];
 
 /** What one invocation of a step used, measured by its handler. */
@@ -72,7 +72,7 @@ export interface CostModel {
   readonly memoryMb: StepMemory;
 }
 
-export const DEFAULT_STEP_MEMORY: StepMemory = { plan: 1024, compact: 4096, swap: 512, lifecycle: 512, report: 512 };
+export const DEFAULT_STEP_MEMORY: StepMemory = { plan: 1024, compact: 4096, merge: 3008, swap: 512, lifecycle: 512, report: 512 };
 export const DEFAULT_COST_MODEL: CostModel = { prices: US_EAST_1_PRICES, memoryMb: DEFAULT_STEP_MEMORY };
 
 /** Overrides of the price table, as the construct takes them (any subset). */

@@ -27,6 +27,7 @@ export const stagePrefix = (table: string) => `${SYSTEM_PREFIX}${table}/stage/`;
 export const stageOutputKey = (table: string, partition: string, version: string, binId: string) =>
   `${stagePrefix(table)}${partition}/v=${version}/part-${binId}.parquet`;
 export const stageVersionPrefix = (table: string, partition: string, version: string) => `${stagePrefix(table)}${partition}/v=${version}/`;
+export const locationOfStage = (bucket: string, table: string, partition: string, version: string) => `s3://${bucket}/${stageVersionPrefix(table, partition, version)}`;
 /** The committed state of one partition: written only by compare-and-swap. */
 export const stateKey = (table: string, partition: string) => `${SYSTEM_PREFIX}${table}/state/${partition}/state.json`;
 export const statePrefix = (table: string) => `${SYSTEM_PREFIX}${table}/state/`;

@@ -8,6 +8,7 @@ import type { TableSettings } from '../core/settings';
 import { sourceId, supersede, unitedSchema, type CoveredSource, type GoldFile, type PartitionState } from '../core/state';
 import { mapLimit } from '../core/concurrency';
 import { syncCatalog } from './catalog-sync';
+import { mergedFiles } from './merged-files';
 import type { StoredPlan } from './plan-run';
 
 export interface SwapDeps {
@@ -77,8 +78,11 @@ async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedParti
     carried.push({ key: to, etag: head.etag, bytes: head.bytes, rows: known.rows });
   }
 
+  // A merged partition commits the merges' files; its bins' files are intermediates, retired after the grace.
+  const merged = p.merges?.length ? await mergedFiles(store, s, p, manifests, now) : undefined;
+  if (merged && 'incomplete' in merged) return { kind: 'incomplete', reason: merged.incomplete };
   const files: GoldFile[] = [
-    ...manifests.filter((m) => !m.output.empty).map((m) => ({ key: m.output.key, etag: m.output.etag ?? '', bytes: m.output.bytes, rows: m.output.rows })),
+    ...(merged ? merged.files : manifests.filter((m) => !m.output.empty).map((m) => ({ key: m.output.key, etag: m.output.etag ?? '', bytes: m.output.bytes, rows: m.output.rows }))),
     ...carried,
   ];
   const rows = files.reduce((n, f) => n + f.rows, 0);
@@ -112,7 +116,7 @@ async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedParti
     rows,
     files,
     sources: [...(base?.sources ?? []).filter((x) => !addedKeys.has(x.key)), ...added],
-    superseded: base ? [...base.superseded, supersede(base)] : [],
+    superseded: [...(base ? [...base.superseded, supersede(base)] : []), ...(merged ? [merged.intermediates] : [])],
     ...(Object.keys(kafka).length ? { kafka } : {}),
     ...(base?.catalogPin ? { catalogPin: base.catalogPin } : {}),
     schema: unitedSchema(base?.schema, ...manifests.map((m) => m.output.schema)),
