@@ -208,6 +208,12 @@ describe('planCompaction: merges', () => {
     expect(planCompaction(discovery({ p: Array(1000).fill(0.001) }), opts({ maxBinObjects: 100 })).partitions[0].version).toBe(p.version);
   });
 
+  it('cuts tiny files of uneven sizes bound by objects into the fewest bins (by count where bytes do not bind)', () => {
+    const sizes = Array.from({ length: 1000 }, (_, i) => 0.0001 + ((i * 7919) % 13) / 100_000);
+    const bins = planCompaction(discovery({ p: sizes }), opts({ maxBinObjects: 100 })).partitions[0].bins;
+    expect(bins.map((b) => b.fileCount)).toEqual(Array(10).fill(100));
+  });
+
   it('merges nothing where the bins are already target-size files', () => {
     const plan = planCompaction(discovery({ p: Array(25).fill(10) }), opts());
     expect(plan.partitions[0].bins).toHaveLength(3);
