@@ -3,9 +3,11 @@
  * per-bin object bound forcing >= 10 bins, merged into target-size files; rows lost and
  * duplicated against an independent read of the landed objects.
  */
+import { logger } from '../lambdas/adapters/logger';
 import { runScale, scaleLine } from '../test/helpers/scale';
 
 export async function scaleSection(o: { objects: number; maxBinObjects: number }, log: (s: string) => void): Promise<void> {
+  logger.setLogLevel('ERROR');
   log(`${o.objects} objects in one partition, at most ${o.maxBinObjects} per bin (in-process loopback S3: its CPU is counted here)`);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
