@@ -182,6 +182,9 @@ export interface ExecutionPath {
   /** Items the Map ran (0 when it did not run). */
   readonly mapItems: number;
   readonly mapRan: boolean;
+  /** Items the merge Map ran (0 when it did not run). */
+  readonly mergeItems?: number;
+  readonly mergeRan?: boolean;
   readonly swapRan: boolean;
   readonly lifecycleRan: boolean;
   /** The run ends in IncompletePartitions (a Pass and a Fail state). */
@@ -191,12 +194,14 @@ export interface ExecutionPath {
 /**
  * State transitions of one execution: Step Functions bills each state entered (retries included),
  * and each Distributed Map item enters its Compact state once. Counted from the definition's
- * shape: Plan, AnythingToCompact, [NothingToCompact], [CompactBins], [Swap], [Lifecycle], Report,
- * RunOutcome and the final state. Retries are not counted (their number is not known here).
+ * shape: Plan, AnythingToCompact, [NothingToCompact], [CompactBins, AnythingToMerge, [MergeFiles]],
+ * [Swap], [Lifecycle], Report, RunOutcome and the final state. Retries are not counted (their number is not known here).
  */
 export function transitionsOf(p: ExecutionPath): number {
-  const steps = [true, p.planned, p.nothingToCompact, p.mapRan, p.swapRan, p.lifecycleRan, true, true, true, p.incomplete];
-  return steps.filter(Boolean).length + p.mapItems;
+  // AnythingToMerge is entered once the bins' Map returned: the swap or the merge Map follows it.
+  const anythingToMerge = p.mapRan && (p.swapRan || !!p.mergeRan);
+  const steps = [true, p.planned, p.nothingToCompact, p.mapRan, anythingToMerge, p.mergeRan, p.swapRan, p.lifecycleRan, true, true, true, p.incomplete];
+  return steps.filter(Boolean).length + p.mapItems + (p.mergeItems ?? 0);
 }
 
 /** S3 requests Step Functions itself makes for the Distributed Map: the items GET, the result files and manifest PUTs. */
@@ -226,6 +231,8 @@ export interface RunShape {
   readonly statesAfter: number;
   readonly bins: ReadonlyArray<{ readonly files: number; readonly inputBytes: number; readonly estimatedOutputBytes: number }>;
   readonly partitions: ReadonlyArray<{ readonly bins: number; readonly carried: number }>;
+  /** Merges of intermediate files: the bins each reads and their estimated bytes. */
+  readonly merges?: ReadonlyArray<{ readonly bins: number; readonly estimatedInputBytes: number }>;
 }
 
 /**
@@ -257,14 +264,15 @@ export function estimateRun(shape: RunShape, newObjects: number, model: CostMode
   const carried = shape.partitions.reduce((n, p) => n + p.carried, 0);
   const partitions = shape.partitions.length;
   const statePages = listPages(shape.statesAfter);
+  const merges = shape.merges ?? [];
   const step = (name: StepName, requests: Partial<RequestCounts>, seconds?: number): StepUsage => {
     const r = addRequests(requests);
     const s = seconds ?? m.invocationSeconds + totalRequests(r) / m.requestsPerSecond;
     return { step: name, memoryMb: model.memoryMb[name], durationMs: Math.ceil(s * 1000), requests: r };
   };
   const usage: StepUsage[] = [
-    // lease GET, partition states, output ratios; lease PUT, one spec per bin, the plan and its items list
-    step('plan', { LIST: shape.planListRequests, GET: 1 + shape.statesRead + 1, PUT: shape.leaseWrites + sumBins + 2 }),
+    // lease GET, partition states, output ratios; lease PUT, one spec per bin and merge, the plan and its items lists
+    step('plan', { LIST: shape.planListRequests, GET: 1 + shape.statesRead + 1, PUT: shape.leaseWrites + sumBins + 2 + (merges.length ? merges.length + 1 : 0) }),
     // spec, an earlier manifest and the partition state (before the work and again before the
     // create-only upload), every input; the output and its manifest; the upload's size read back
     ...shape.bins.map((b) =>
@@ -274,20 +282,32 @@ export function estimateRun(shape: RunShape, newObjects: number, model: CostMode
         m.invocationSeconds + b.files / m.getsPerSecond + b.estimatedOutputBytes / m.outputBytesPerSecond,
       ),
     ),
+    // spec, its manifest, the state (twice), each bin's manifest and file; its files (about one per
+    // target size) and its manifest, each file's size read back
+    ...merges.map((g) =>
+      step(
+        'merge',
+        { GET: 4 + 2 * g.bins, PUT: uploadPutRequests(g.estimatedInputBytes) + 1, HEAD: 1 },
+        m.invocationSeconds + g.bins / m.requestsPerSecond + (2 * g.estimatedInputBytes) / m.outputBytesPerSecond,
+      ),
+    ),
     // plan, each manifest twice (commit, schema), each state; outputs and carried files checked; state
     // writes; every state read back; each committed state read again and stamped once the catalog shows it
-    step('swap', { LIST: statePages, GET: 1 + 2 * sumBins + 2 * partitions + shape.statesAfter, HEAD: sumBins + carried, COPY: carried, PUT: 2 * partitions }),
+    // (a merge's manifest and each of its files too)
+    step('swap', { LIST: statePages, GET: 1 + 2 * sumBins + 2 * partitions + shape.statesAfter + merges.length, HEAD: sumBins + carried + merges.length, COPY: carried, PUT: 2 * partitions }),
     step('lifecycle', { LIST: statePages, GET: shape.statesAfter }),
     // plan, results manifest and file, each planned partition's state; the report (JSON and text)
     step('report', { GET: 1 + (sumBins ? 2 : 0) + partitions, PUT: 2 }),
   ];
-  const extraRequests = sumBins ? mapRequests(1) : {};
+  const extraRequests = addRequests(sumBins ? mapRequests(1) : {}, merges.length ? mapRequests(1) : {});
   const transitions = transitionsOf({
     planned: true,
     skipped: false,
     nothingToCompact: sumBins === 0,
     mapItems: sumBins,
     mapRan: sumBins > 0,
+    mergeItems: merges.length,
+    mergeRan: merges.length > 0,
     swapRan: true,
     lifecycleRan: true,
     incomplete: false,

@@ -128,6 +128,7 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
       statesAfter: committedPartitions + plan.partitions.filter((p) => !p.baseVersion).length,
       bins: plan.partitions.flatMap((p) => p.bins.map((b) => ({ files: b.files.length, inputBytes: b.inputBytes, estimatedOutputBytes: b.estimatedOutputBytes }))),
       partitions: plan.partitions.map((p) => ({ bins: p.bins.length, carried: p.carried.length })),
+      merges: plan.partitions.flatMap((p) => p.merges.map((m) => ({ bins: m.binIds.length, estimatedInputBytes: m.estimatedInputBytes }))),
     },
     plan.partitions.reduce((n, p) => n + p.newFiles, 0),
     deps.costModel ?? DEFAULT_COST_MODEL,
