@@ -382,6 +382,8 @@ export class CompactionPipeline extends Construct {
   public readonly removalPolicy: RemovalPolicy;
   public readonly planFunction: lambda.Function;
   public readonly compactFunction: lambda.Function;
+  /** Merges a partition's intermediate files into target-size files. */
+  public readonly mergeFunction: lambda.Function;
   public readonly swapFunction: lambda.Function;
   public readonly lifecycleFunction: lambda.Function;
   public readonly reportFunction: lambda.Function;
@@ -493,6 +495,7 @@ export class CompactionPipeline extends Construct {
     });
     this.planFunction = functions.plan;
     this.compactFunction = functions.compact;
+    this.mergeFunction = functions.merge;
     this.swapFunction = functions.swap;
     this.lifecycleFunction = functions.lifecycle;
     this.reportFunction = functions.report;
@@ -504,6 +507,7 @@ export class CompactionPipeline extends Construct {
       stateMachineName,
       plan: functions.plan,
       compact: functions.compact,
+      merge: functions.merge,
       swap: functions.swap,
       lifecycle: functions.lifecycle,
       report: functions.report,
@@ -534,7 +538,7 @@ export class CompactionPipeline extends Construct {
     this.monitoring = new CompactionMonitoring(this, 'Monitoring', {
       tableName: props.tableName,
       stateMachine: this.stateMachine,
-      functions: { plan: functions.plan, compact: functions.compact, swap: functions.swap, lifecycle: functions.lifecycle, report: functions.report },
+      functions: { plan: functions.plan, compact: functions.compact, merge: functions.merge, swap: functions.swap, lifecycle: functions.lifecycle, report: functions.report },
       alarmTopic: props.alarmTopic,
       backlogAgeAlarm: props.backlogAgeAlarm ?? Duration.hours(6),
       noRunAlarm: props.noRunAlarm ?? Duration.hours(6),

@@ -50,6 +50,11 @@ describe('parseTableSettings / parseEngineSettings', () => {
     });
   });
 
+  it('bounds the objects of a bin when MAX_BIN_OBJECTS is set, and not otherwise', () => {
+    expect(parseTableSettings({ ...base, MAX_BIN_OBJECTS: '100' }).maxBinObjects).toBe(100);
+    expect('maxBinObjects' in parseTableSettings(base)).toBe(false);
+  });
+
   it.each([
     [{ TABLE_NAME: 'sensors', GOLD_BUCKET: 'g' }, 'environment variable LANDING_BUCKET is required'],
     [{ ...base, TARGET_FILE_MB: '32' }, 'environment variable TARGET_FILE_MB must be an integer from 64 to 1024, got "32"'],
