@@ -11,7 +11,8 @@ import type { ObjectStore } from '../core/ports';
 import type { EngineSettings, TableSettings } from '../core/settings';
 import { kafkaDedupFor } from './kafka-dedup';
 import { asStored, quarantinedOffsets, writeQuarantine, type QuarantineDeps } from './quarantine';
-import { refuseCommitted, uploadOnce, verifiedManifest } from './written-once';
+import { refuseCommitted, uploadOnce } from './written-once';
+import { verifiedManifest } from './verified-manifests';
 
 export interface CompactDeps {
   readonly store: ObjectStore;

@@ -10,7 +10,8 @@ import { sumChecksums, type MergedFile, type MergeItem, type MergeManifest, type
 import { mergeOutputFiles, schemaGroups } from '../core/merge-plan';
 import type { ObjectStore } from '../core/ports';
 import type { EngineSettings, TableSettings } from '../core/settings';
-import { refuseCommitted, stillWritten, uploadOnce } from './written-once';
+import { refuseCommitted, uploadOnce } from './written-once';
+import { verifiedMergeManifest } from './verified-manifests';
 
 export interface MergeDeps {
   readonly store: ObjectStore;
@@ -31,13 +32,6 @@ const outputOf = (m: MergeManifest, manifestKey: string): MergeOutput => ({
   outputBytes: m.outputs.reduce((n, f) => n + f.bytes, 0),
 });
 
-/** The merge's manifest, if one exists and every file it lists is still the one it verified. */
-export async function verifiedMergeManifest(store: ObjectStore, bucket: string, key: string): Promise<MergeManifest | undefined> {
-  const m = await store.getJson<MergeManifest>(bucket, key);
-  if (!m) return undefined;
-  for (const f of m.outputs) if (!(await stillWritten(store, bucket, f))) return undefined;
-  return m;
-}
 
 /** The bins' verified manifests; a bin without one was not compacted (yet): the merge cannot run. */
 async function binManifests(store: ObjectStore, bucket: string, spec: MergeSpec, where: string): Promise<BinManifest[]> {

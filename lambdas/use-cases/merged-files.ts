@@ -5,7 +5,7 @@ import type { ObjectStore } from '../core/ports';
 import type { TableSettings } from '../core/settings';
 import type { GoldFile, SupersededVersion } from '../core/state';
 import type { StoredPlan } from '../core/contracts';
-import { verifiedMergeManifest } from './merge-files';
+import { verifiedMergeManifest } from './verified-manifests';
 
 /** A merged partition's files: what the merges wrote, and the intermediates they were made from. */
 export type MergedFiles = { files: GoldFile[]; intermediates: SupersededVersion } | { incomplete: string };

@@ -2,25 +2,13 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { parquetChecksum } from '../adapters/duckdb-engine';
-import type { BinManifest } from '../core/contracts';
 import { ConcurrentCommitError, VerificationError } from '../core/errors';
 import { stateKey } from '../core/keys';
 import type { ObjectStore } from '../core/ports';
 import type { TableSettings } from '../core/settings';
 import type { PartitionState } from '../core/state';
 
-/** True when the object is still the file a manifest verified: same size, and the same ETag when one was recorded. */
-export async function stillWritten(store: ObjectStore, bucket: string, file: { key: string; bytes: number; etag?: string }): Promise<boolean> {
-  const head = await store.head(bucket, file.key);
-  return !!head && head.bytes === file.bytes && (!file.etag || head.etag === file.etag);
-}
 
-/** The bin's verified manifest, if one exists and its file is still the one it verified. */
-export async function verifiedManifest(store: ObjectStore, bucket: string, key: string): Promise<BinManifest | undefined> {
-  const m = await store.getJson<BinManifest>(bucket, key);
-  if (!m || m.output.empty) return m;
-  return (await stillWritten(store, bucket, m.output)) ? m : undefined;
-}
 
 /**
  * A committed version's objects are never written again: its bins and merges have verified

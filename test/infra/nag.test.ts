@@ -35,14 +35,14 @@ function acknowledgePipeline(pipeline: CompactionPipeline, ack: Ack): void {
   const policyOf = (fn: lambda.IFunction) => fn.role!.node.findChild('DefaultPolicy');
   const landingTable = objects(pipeline.landingBucket, `${pipeline.landingPrefix}*`);
   const goldTable = objects(pipeline.goldBucket, `${pipeline.goldPrefix}*`);
-  const [state, plans, manifests, retired, stage] = ['state', 'plans', 'manifests', 'retired/manifests', 'stage'].map((p) => objects(pipeline.goldBucket, `_compactor/${table}/${p}/*`));
+  const [state, plans, manifests, retired, stage, pending] = ['state', 'plans', 'manifests', 'retired/manifests', 'stage', 'pending'].map((p) => objects(pipeline.goldBucket, `_compactor/${table}/${p}/*`));
 
   const byFunction: Array<[lambda.IFunction, string[]]> = [
     [pipeline.planFunction, [landingTable, state, plans]],
     [pipeline.compactFunction, [landingTable, goldTable, plans, manifests, state, stage, objects(pipeline.goldBucket, `quarantine/${table}/*`)]],
     [pipeline.mergeFunction, [goldTable, plans, manifests, state, stage]],
-    [pipeline.swapFunction, [goldTable, plans, manifests, state]],
-    [pipeline.lifecycleFunction, [landingTable, goldTable, stage, state, manifests, retired]],
+    [pipeline.swapFunction, [goldTable, plans, manifests, state, pending]],
+    [pipeline.lifecycleFunction, [landingTable, goldTable, stage, state, pending, manifests, retired]],
     [pipeline.reportFunction, [plans, objects(pipeline.goldBucket, `_compactor/${table}/results/*`), manifests, state, objects(pipeline.goldBucket, `quarantine/${table}/*`), objects(pipeline.goldBucket, `_compactor/${table}/reports/*`)]],
   ];
   for (const [fn, prefixes] of byFunction) {

@@ -164,6 +164,17 @@ describe('state machine definition', () => {
         ReaderConfig: { InputType: 'JSON' },
         Parameters: { 'Bucket.$': '$.plan.planBucket', 'Key.$': '$.plan.mergeItemsKey' },
       },
+      ItemSelector: {
+        'table.$': '$$.Map.Item.Value.table',
+        'planId.$': '$$.Map.Item.Value.planId',
+        'mergeId.$': '$$.Map.Item.Value.mergeId',
+        'partition.$': '$$.Map.Item.Value.partition',
+        'version.$': '$$.Map.Item.Value.version',
+        'mergeKey.$': '$$.Map.Item.Value.mergeKey',
+        'bins.$': '$$.Map.Item.Value.bins',
+        'estimatedInputBytes.$': '$$.Map.Item.Value.estimatedInputBytes',
+        'executionId.$': '$$.Execution.Id',
+      },
       ItemProcessor: {
         ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
         StartAt: 'Merge',

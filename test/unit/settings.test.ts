@@ -50,9 +50,9 @@ describe('parseTableSettings / parseEngineSettings', () => {
     });
   });
 
-  it('bounds the objects of a bin when MAX_BIN_OBJECTS is set, and not otherwise', () => {
+  it('bounds the objects of a bin by MAX_BIN_OBJECTS, and by the time budget when it is not set', () => {
     expect(parseTableSettings({ ...base, MAX_BIN_OBJECTS: '100' }).maxBinObjects).toBe(100);
-    expect('maxBinObjects' in parseTableSettings(base)).toBe(false);
+    expect(parseTableSettings(base).maxBinObjects).toBe(200_000);
   });
 
   it.each([
