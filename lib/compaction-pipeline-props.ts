@@ -10,7 +10,7 @@ import type { LayoutKind } from '../lambdas/core/partitions';
 import type { Compression } from '../lambdas/core/settings';
 import type { GlueColumn } from './compaction-catalog';
 import type { CompactionLake } from './compaction-lake';
-import type { SystemRetentionDays, TableTiering, TieringDays } from './compaction-storage';
+import type { SystemRetentionDays, TableTiering, TieringDays } from './table-lifecycle-rules';
 
 export const DEFAULT_PARTITION_KEYS: readonly GlueColumn[] = [
   { name: 'dt', type: 'string' },

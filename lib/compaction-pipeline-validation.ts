@@ -6,7 +6,8 @@ import { QUARANTINE_PREFIX, SYSTEM_PREFIX } from '../lambdas/core/keys';
 import { partitionProjectionEnabled, partitionProjectionProblem } from '../lambdas/core/projection';
 import { GRACE_DAYS, TARGET_FILE_MB } from '../lambdas/core/units';
 import { DEFAULT_PARTITION_KEYS, type CompactionPipelineProps } from './compaction-pipeline-props';
-import { encryptionProblems, LEGACY_TIERING_DAYS, retentionProblems, tieringProblems } from './compaction-storage';
+import { encryptionProblems } from './compaction-storage';
+import { LEGACY_TIERING_DAYS, retentionProblems, tieringProblems } from './table-lifecycle-rules';
 
 const IDENT = /^[a-z_][a-z0-9_]*$/;
 

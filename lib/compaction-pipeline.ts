@@ -19,15 +19,8 @@ import { CompactionCatalog } from './compaction-catalog';
 import { CompactionFunctions } from './compaction-functions';
 import { DEFAULT_PARTITION_KEYS, type CompactionPipelineProps } from './compaction-pipeline-props';
 import { pipelinePropsProblems } from './compaction-pipeline-validation';
-import {
-  CompactionStorage,
-  dataRemovalPolicy,
-  DEFAULT_TABLE_TIERING,
-  DESTROY_DATA_CONTEXT,
-  LEGACY_TIERING_DAYS,
-  SERVER_ACCESS_LOGS_FLAG,
-  tableLifecycleRules,
-} from './compaction-storage';
+import { CompactionStorage, dataRemovalPolicy, DESTROY_DATA_CONTEXT, SERVER_ACCESS_LOGS_FLAG } from './compaction-storage';
+import { DEFAULT_TABLE_TIERING, LEGACY_TIERING_DAYS, tableLifecycleRules } from './table-lifecycle-rules';
 import { CompactionMonitoring } from './compaction-monitoring';
 import { CompactionWorkflow } from './compaction-workflow';
 import { DEFAULT_MAX_BIN_OBJECTS } from '../lambdas/core/bin-budget';
