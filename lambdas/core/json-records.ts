@@ -8,10 +8,14 @@ import { isUtf8 } from 'node:buffer';
 import { MAX_RECORD_BYTES } from './formats';
 import { isBlankByte } from './bytes';
 import { decodeName, FieldPaths } from './json-field-paths';
-import { isDigit, notAnObjectReason, numberProblem, QUOTE, scanString, type StringFlags } from './json-values';
+import { notAnObjectReason, numberProblem, scanString, type StringFlags } from './json-values';
 
 /** The scanner's paths, re-exported: its callers build one per bin. */
 export { FieldPaths };
+
+// Local to the hot loop: a call into another module costs a property load per byte when not bundled.
+const QUOTE = 0x22;
+const isDigit = (b: number) => b >= 0x30 && b <= 0x39;
 
 /** What one record holds, as far as the checks need; arrays are reused between records. */
 export interface RecordFacts {

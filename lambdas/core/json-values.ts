@@ -5,14 +5,13 @@
  */
 import type { FieldPaths } from './json-field-paths';
 
-export const QUOTE = 0x22;
+const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const SAFE = 2n ** 53n;
 
-export const isDigit = (b: number) => b >= 0x30 && b <= 0x39;
 const hex = (b: number) => (b >= 0x30 && b <= 0x39 ? b - 0x30 : b >= 0x61 && b <= 0x66 ? b - 0x57 : b >= 0x41 && b <= 0x46 ? b - 0x37 : -1);
 
 
