@@ -71,6 +71,8 @@ describe('parseTableSettings / parseEngineSettings', () => {
   it.each([
     [{ PARQUET_COMPRESSION: 'gzip' }, 'environment variable PARQUET_COMPRESSION must be snappy or zstd, got "gzip"'],
     [{ SORT_BY: 'ts;drop' }, 'SORT_BY: "ts;drop" is not a plain column name'],
+    [{ TABLE_COLUMNS: '[null]' }, 'environment variable TABLE_COLUMNS must be a JSON list of {"name", "type"}: item 0 is null'],
+    [{ TABLE_COLUMNS: '[{"name":"a"}]' }, 'environment variable TABLE_COLUMNS must be a JSON list of {"name", "type"}: item 0 is {"name":"a"}'],
   ])('rejects engine settings %j', (vars, message) => {
     expect(() => parseEngineSettings(vars)).toThrow(new ConfigurationError(message));
   });
