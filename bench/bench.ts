@@ -3,7 +3,10 @@
  * run, and measures the engine's peak RSS in child processes.
  *
  *   npm run bench -- [--files 20000] [--rows-per-file 10] [--runs 3] [--concurrency 32]
- *                    [--big-mb 512] [--skip-512]
+ *                    [--big-mb 512] [--skip-512] [--skip-scale] [--scale-objects 50000] [--scale-bin-objects 5000]
+ *
+ * Scale (bench/scale.ts): one partition of --scale-objects tiny objects, at most
+ * --scale-bin-objects per bin, through the synthesized workflow offline (bins, then the merge).
  *
  * Throughput (one bin from the loopback S3 server; medians of --runs):
  *   fetch   fetchInputs                vs a bare SDK GetObject loop at the same concurrency; prints
@@ -47,6 +50,7 @@ import { table } from '../local/report';
 import { LOCAL_CREDENTIALS } from '../local/s3-server';
 import type { WorkerJob, WorkerResult } from './engine-worker';
 import { plannerSection } from './planner';
+import { scaleSection } from './scale';
 
 // ---------------------------------------------------------------- options
 
@@ -61,12 +65,16 @@ interface BenchOptions {
   readonly onlyThroughput: boolean;
   /** Only the wide-row engine case (no S3, no other section). */
   readonly onlyWide: boolean;
+  readonly skipScale: boolean;
+  readonly scaleObjects: number;
+  readonly scaleBinObjects: number;
 }
 
-const USAGE = 'npm run bench -- [--files N] [--rows-per-file N] [--runs N] [--concurrency N] [--big-mb N] [--skip-512] [--only-throughput] [--only-wide]';
+const USAGE =
+  'npm run bench -- [--files N] [--rows-per-file N] [--runs N] [--concurrency N] [--big-mb N] [--skip-512] [--only-throughput] [--only-wide] [--skip-scale] [--scale-objects N] [--scale-bin-objects N]';
 
 function parseArgs(argv: readonly string[]): BenchOptions {
-  const o = { files: 20_000, rowsPerFile: 10, runs: 3, concurrency: DEFAULT_ENGINE_SETTINGS.fetchConcurrency, bigMb: 512, skipBig: false, onlyThroughput: false, onlyWide: false };
+  const o = { files: 20_000, rowsPerFile: 10, runs: 3, concurrency: DEFAULT_ENGINE_SETTINGS.fetchConcurrency, bigMb: 512, skipBig: false, onlyThroughput: false, onlyWide: false, skipScale: false, scaleObjects: 50_000, scaleBinObjects: 5_000 };
   const int = (name: string, v: string | undefined, min: number): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(v)}; usage: ${USAGE}`);
@@ -82,6 +90,9 @@ function parseArgs(argv: readonly string[]): BenchOptions {
     else if (a === '--skip-512') o.skipBig = true;
     else if (a === '--only-throughput') o.onlyThroughput = true;
     else if (a === '--only-wide') o.onlyWide = true;
+    else if (a === '--skip-scale') o.skipScale = true;
+    else if (a === '--scale-objects') o.scaleObjects = int(a, argv[++i], 10);
+    else if (a === '--scale-bin-objects') o.scaleBinObjects = int(a, argv[++i], 1);
     else throw new Error(`unknown argument ${a}; usage: ${USAGE}`);
   }
   return o;
@@ -590,7 +601,7 @@ async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   console.log('Compaction benchmark');
   console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 1024 ** 3).toFixed(1)} GB RAM; Node ${process.version}; DuckDB ${duckdbVersion()}`);
-  console.log(`options: --files ${o.files} --rows-per-file ${o.rowsPerFile} --runs ${o.runs} --concurrency ${o.concurrency} --big-mb ${o.bigMb}${o.skipBig ? ' --skip-512' : ''}`);
+  console.log(`options: --files ${o.files} --rows-per-file ${o.rowsPerFile} --runs ${o.runs} --concurrency ${o.concurrency} --big-mb ${o.bigMb}${o.skipBig ? ' --skip-512' : ''}${o.skipScale ? ' --skip-scale' : ` --scale-objects ${o.scaleObjects} --scale-bin-objects ${o.scaleBinObjects}`}`);
   const busy = loadavg()[0];
   console.log(`load average at start: ${busy.toFixed(2)}${busy > 0.5 ? ' (other processes are using the CPU: seconds will be inflated; the CPU columns are less affected)' : ''}`);
   console.log();
@@ -617,6 +628,12 @@ async function main(): Promise<void> {
     log(`planner section took ${secs(performance.now() - tp)} s`);
     console.log();
   }
+
+  // ---- scale (its own in-process loopback server)
+  log('SCALE');
+  if (o.skipScale) log('skipped (--skip-scale)');
+  else await scaleSection({ objects: o.scaleObjects, maxBinObjects: o.scaleBinObjects }, log);
+  console.log();
 
   const root = await mkdtemp(join(tmpdir(), 'compactor-bench-'));
   let s3: S3Process | undefined;

@@ -11,6 +11,8 @@ import { compactBin, type CompactDeps } from '../lambdas/use-cases/compact-bin';
 import { acquireLease, releaseLease, renewLease, type LeaseDeps } from '../lambdas/use-cases/lease';
 import { planRun, type PlanRunResult } from '../lambdas/use-cases/plan-run';
 import { swapPlan } from '../lambdas/use-cases/swap';
+import { mergeFiles } from '../lambdas/use-cases/merge-files';
+import type { MergeItem } from '../lambdas/core/merge-contracts';
 
 export interface LocalRunDeps {
   readonly store: ObjectStore;
@@ -89,7 +91,7 @@ export interface LocalRunEvents {
   readonly onBin?: (out: CompactOutput, i: number, of: number) => void;
 }
 
-/** plan -> compact every bin -> swap, under the lease. */
+/** plan -> compact every bin -> merge intermediates (if the plan has merges) -> swap, under the lease. */
 export async function runLocally(deps: LocalRunDeps, request: RunRequest, events: LocalRunEvents = {}): Promise<LocalRunResult> {
   const { store, settings } = deps;
   return underLease(deps, async (lease) => {
@@ -103,6 +105,11 @@ export async function runLocally(deps: LocalRunDeps, request: RunRequest, events
       const out = await compactBin({ store, settings, engine: deps.engine, declaredTypes: deps.declaredTypes }, item);
       compacted.push(out);
       events.onBin?.(out, i, items.length);
+    }
+    const merges = plan.output.merges ? ((await store.getJson<MergeItem[]>(plan.output.planBucket, plan.output.mergeItemsKey)) ?? []) : [];
+    for (const item of merges) {
+      await lease.check();
+      await mergeFiles({ store, settings, engine: deps.engine }, item);
     }
     await lease.check();
     return { plan, compacted, swap: await swapPlan({ store, catalog: deps.catalog, settings, clock: deps.clock }, plan.output) };

@@ -7,7 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { DEFAULT_STEP_MEMORY, type PriceTable, type StepMemory } from '../lambdas/core/cost';
-import { leaseKey, manifestsPrefix, mapResultsPrefix, outputRatiosKey, pendingPrefix, plansPrefix, reportPrefix, retiredManifestsPrefix, statePrefix, tableQuarantinePrefix } from '../lambdas/core/keys';
+import { leaseKey, manifestsPrefix, mapResultsPrefix, outputRatiosKey, pendingPrefix, plansPrefix, reportPrefix, retiredManifestsPrefix, stagePrefix, statePrefix, tableQuarantinePrefix } from '../lambdas/core/keys';
 import type { LayoutKind } from '../lambdas/core/partitions';
 import { Env, type Compression } from '../lambdas/core/settings';
 import { COMPACT_TIMEOUT_SECONDS } from '../lambdas/core/bin-budget';
@@ -82,16 +82,18 @@ interface FunctionSpec {
 }
 
 /**
- * The five Lambdas of the workflow, each with its own role holding only what its step does (every
+ * The six Lambdas of the workflow, each with its own role holding only what its step does (every
  * grant scoped to the table's prefixes; `_compactor/<table>/` is the table's system prefix):
  * - plan: list and read landing; read partition state and output ratios; write plans and the lease.
  * - compact: read landing, gold table data, plans, manifests and state; write gold table data (its
  *   outputs, create-only), manifests and quarantine. Never state, the lease or plans.
+ * - merge: read plans, manifests, state, intermediates (stage) and gold table data; write gold table
+ *   data (the merged files, create-only) and manifests. Never deletes.
  * - swap: read plans, manifests, state and gold table data; write state and carried files; read and
  *   rewrite output ratios (measured by the bins it commits); change this table's Glue partitions and columns.
  * - lifecycle: read and delete landing and gold table data (conditional deletes need s3:GetObject
  *   too); move a retired version's manifests to the retired prefix (copy, then delete); read and
- *   rewrite state; read this table's Glue partitions. No other role deletes.
+ *   rewrite state; delete intermediates (stage) after the grace; read this table's Glue partitions. No other role deletes.
  * - report: read plans, Map results, manifests, state and quarantine reports; write run reports.
  * A role lists only where it reads keys that may not exist: S3 answers 404 instead of 403 for a
  * missing key only to a role that may list it (ListBucket, here with an `s3:prefix` condition).
@@ -100,6 +102,7 @@ interface FunctionSpec {
 export class CompactionFunctions extends Construct {
   public readonly plan: nodejs.NodejsFunction;
   public readonly compact: nodejs.NodejsFunction;
+  public readonly merge: nodejs.NodejsFunction;
   public readonly swap: nodejs.NodejsFunction;
   public readonly lifecycle: nodejs.NodejsFunction;
   public readonly report: nodejs.NodejsFunction;
@@ -108,7 +111,7 @@ export class CompactionFunctions extends Construct {
     super(scope, id);
     const { landingBucket: landing, goldBucket: gold } = props;
     const t = props.tableName;
-    const [state, plans, manifests, quarantine] = [statePrefix(t), plansPrefix(t), manifestsPrefix(t), tableQuarantinePrefix(t)];
+    const [state, plans, manifests, quarantine, stage] = [statePrefix(t), plansPrefix(t), manifestsPrefix(t), tableQuarantinePrefix(t), stagePrefix(t)];
 
     const table: Record<string, string> = {
       [Env.TableName]: props.tableName,
@@ -143,6 +146,20 @@ export class CompactionFunctions extends Construct {
         [Env.ScratchDir]: SCRATCH_DIR,
         [Env.EngineMemoryMb]: String(Math.floor(props.compactMemoryMb * ENGINE_MEMORY_SHARE)),
         ...(props.columns.length ? { [Env.TableColumns]: JSON.stringify(props.columns.map((c) => ({ name: c.name, type: c.type }))) } : {}),
+      },
+    });
+    this.merge = this.fn('Merge', props, {
+      memoryMb: memoryMb.merge,
+      timeout: Duration.minutes(15),
+      ephemeralStorage: Size.gibibytes(10),
+      description: `Merges the intermediate Parquet files of a ${props.tableName} partition into target-size files (DuckDB)`,
+      duckdb: true,
+      environment: {
+        ...table,
+        [Env.Compression]: props.compression,
+        ...(props.sortBy.length ? { [Env.SortBy]: props.sortBy.join(',') } : {}),
+        [Env.ScratchDir]: SCRATCH_DIR,
+        [Env.EngineMemoryMb]: String(Math.floor(memoryMb.merge * ENGINE_MEMORY_SHARE)),
       },
     });
     this.swap = this.fn('Swap', props, {
@@ -186,9 +203,14 @@ export class CompactionFunctions extends Construct {
     // compact: listing landing turns a vanished source into a 404 (SourceChangedError) instead of a 403.
     allow(this.compact, ['s3:ListBucket'], ...listUnder(landing, props.landingPrefix));
     allow(this.compact, ['s3:GetObject'], objects(landing, props.landingPrefix));
-    allow(this.compact, ['s3:ListBucket'], ...listUnder(gold, props.goldPrefix, plans, manifests, state));
-    allow(this.compact, ['s3:GetObject'], objects(gold, props.goldPrefix, plans, manifests, state));
-    allow(this.compact, ['s3:PutObject', 's3:AbortMultipartUpload'], objects(gold, props.goldPrefix, manifests, quarantine));
+    allow(this.compact, ['s3:ListBucket'], ...listUnder(gold, props.goldPrefix, plans, manifests, state, stage));
+    allow(this.compact, ['s3:GetObject'], objects(gold, props.goldPrefix, plans, manifests, state, stage));
+    allow(this.compact, ['s3:PutObject', 's3:AbortMultipartUpload'], objects(gold, props.goldPrefix, manifests, quarantine, stage));
+
+    // merge: reads the intermediates at stage keys, writes the version's files and its manifests (create-only); deletes nothing.
+    allow(this.merge, ['s3:ListBucket'], ...listUnder(gold, props.goldPrefix, plans, manifests, state, stage));
+    allow(this.merge, ['s3:GetObject'], objects(gold, props.goldPrefix, plans, manifests, state, stage));
+    allow(this.merge, ['s3:PutObject', 's3:AbortMultipartUpload'], objects(gold, props.goldPrefix, manifests));
 
     // swap
     allow(this.swap, ['s3:ListBucket'], ...listUnder(gold, props.goldPrefix, plans, manifests, state, pending, ratios));
@@ -200,7 +222,7 @@ export class CompactionFunctions extends Construct {
     allow(this.lifecycle, ['s3:ListBucket'], ...listUnder(landing, props.landingPrefix));
     allow(this.lifecycle, ['s3:GetObject', 's3:DeleteObject'], objects(landing, props.landingPrefix));
     allow(this.lifecycle, ['s3:ListBucket'], ...listUnder(gold, props.goldPrefix, state));
-    allow(this.lifecycle, ['s3:GetObject', 's3:DeleteObject'], objects(gold, props.goldPrefix));
+    allow(this.lifecycle, ['s3:GetObject', 's3:DeleteObject'], objects(gold, props.goldPrefix, stage));
     allow(this.lifecycle, ['s3:GetObject', 's3:PutObject'], objects(gold, state));
     allow(this.lifecycle, GLUE_PARTITION_READ_ACTIONS, [...props.tableArns]);
     // lifecycle: a retired version's manifests move to the retired prefix, where a bucket rule expires them.
@@ -219,7 +241,7 @@ export class CompactionFunctions extends Construct {
     // KMS: a bucket encrypted with a customer key (its `encryptionKey`). Readers decrypt; writers
     // also generate data keys (multipart uploads and copies decrypt as well).
     for (const fn of [this.plan, this.compact, this.lifecycle]) landing.encryptionKey?.grant(fn, ...KMS_READ_ACTIONS);
-    for (const fn of [this.plan, this.compact, this.swap, this.lifecycle, this.report]) gold.encryptionKey?.grant(fn, ...KMS_WRITE_ACTIONS);
+    for (const fn of [this.plan, this.compact, this.merge, this.swap, this.lifecycle, this.report]) gold.encryptionKey?.grant(fn, ...KMS_WRITE_ACTIONS);
   }
 
   private fn(id: string, props: CompactionFunctionsProps, spec: FunctionSpec): nodejs.NodejsFunction {

@@ -152,6 +152,7 @@ export class CompactionMonitoring extends Construct {
           graph('Cost per run and per million objects (USD, from the price table)', [metric(MetricNames.RunCost)], [metric(MetricNames.CostPerMillionObjects, cw.Stats.AVERAGE)]),
           graph('Run duration (s)', [metric(MetricNames.RunDuration, cw.Stats.MAXIMUM)]),
         ],
+        [graph('Merges: intermediate files in, target-size files out', [metric(MetricNames.MergesDone)], [metric(MetricNames.FilesMerged), metric(MetricNames.MergedFilesOut)], 24)],
         [
           graph('Step durations (p95, ms)', fns.map(([step, fn]) => fn.metricDuration({ statistic: 'p95', period: HOUR, label: step })), [], 12),
           graph('Step errors and throttles', fns.map(([step, fn]) => fn.metricErrors({ period: HOUR, label: `${step} errors` })), fns.map(([step, fn]) => fn.metricThrottles({ period: HOUR, label: `${step} throttles` })), 12),

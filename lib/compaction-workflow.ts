@@ -20,8 +20,9 @@ import {
   type SwapOutput,
 } from '../lambdas/core/contracts';
 import { ErrorNames } from '../lambdas/core/errors';
-import { itemsKey, mapResultsPrefix } from '../lambdas/core/keys';
+import { itemsKey, mapResultsPrefix, mergeItemsKey } from '../lambdas/core/keys';
 import { KMS_WRITE_ACTIONS } from './compaction-functions';
+import { buildMergeMap, hasMerges } from './compaction-merge-map';
 
 /** Errors of the Lambda service itself (throttling, a dropped invoke): the function never ran or its result was lost. */
 export const LAMBDA_SERVICE_ERRORS = [
@@ -88,6 +89,9 @@ export const States = {
   NothingToCompact: 'NothingToCompact',
   CompactBins: 'CompactBins',
   Compact: 'Compact',
+  AnythingToMerge: 'AnythingToMerge',
+  MergeFiles: 'MergeFiles',
+  Merge: 'Merge',
   Swap: 'Swap',
   Lifecycle: 'Lifecycle',
   Report: 'Report',
@@ -112,6 +116,7 @@ const skippedAt = `${StatePath.plan}.${field<SkippedRun>('skipped')}`;
 export interface CompactionDefinitionProps {
   readonly plan: lambda.IFunction;
   readonly compact: lambda.IFunction;
+  readonly merge: lambda.IFunction;
   readonly swap: lambda.IFunction;
   readonly lifecycle: lambda.IFunction;
   readonly report: lambda.IFunction;
@@ -148,7 +153,8 @@ class PrefixResultWriter extends sfn.ResultWriterV2 {
 /**
  * The run, on JSONPath only:
  * Plan -> skipped (another run holds the table)? / nothing to do (dry run, no bins)? ->
- * CompactBins (Distributed Map over the plan's items, one Compact per bin) -> Swap -> Lifecycle ->
+ * CompactBins (Distributed Map over the plan's items, one Compact per bin) -> [MergeFiles (a
+ * second Distributed Map, one Merge per merge of a partition's intermediate files)] -> Swap -> Lifecycle ->
  * Report -> RunOutcome: failed, skipped, some partition left uncommitted, or done.
  * Each task retries per TASK_RETRIES and sends any other error, with its error and cause, to the
  * Report, which writes the run report on the failure path too; RunOutcome then fails the run with
@@ -211,6 +217,7 @@ export function buildCompactionDefinition(scope: Construct, props: CompactionDef
     inputBytes: sfn.JsonPath.numberAt(item('inputBytes')),
     executionId: sfn.JsonPath.executionId,
   };
+  const resultWriter = new PrefixResultWriter(props.resultBucket, mapResultsPrefix(props.tableName));
   const compactBins = guarded(
     new sfn.DistributedMap(scope, States.CompactBins, {
       comment: 'One Compact per bin; the items are the plan\'s BinItem list in S3',
@@ -221,7 +228,7 @@ export function buildCompactionDefinition(scope: Construct, props: CompactionDef
       itemSelector,
       maxConcurrency: props.maxConcurrency,
       toleratedFailurePercentage: props.toleratedFailurePercentage,
-      resultWriterV2: new PrefixResultWriter(props.resultBucket, mapResultsPrefix(props.tableName)),
+      resultWriterV2: resultWriter,
       resultPath: StatePath.compaction,
       mapExecutionType: sfn.StateMachineType.STANDARD,
       label: States.CompactBins,
@@ -229,6 +236,7 @@ export function buildCompactionDefinition(scope: Construct, props: CompactionDef
     false,
   );
   compactBins.itemProcessor(compact);
+  const mergeFiles = guarded(buildMergeMap(scope, { map: States.MergeFiles, task: States.Merge }, { ...props, retries: TASK_RETRIES, resultWriter }), false);
 
   const swapPayload: Record<keyof SwapInput, unknown> = { plan: sfn.JsonPath.objectAt(StatePath.plan), executionId: sfn.JsonPath.executionId };
   const swap = guarded(invoke(States.Swap, props.swap, sfn.TaskInput.fromObject(swapPayload), StatePath.swap), true);
@@ -284,7 +292,13 @@ export function buildCompactionDefinition(scope: Construct, props: CompactionDef
           .when(sfn.Condition.booleanEquals(planAt('dryRun'), true), lifecycle)
           .otherwise(swap),
       )
-      .otherwise(compactBins.next(swap.next(lifecycle))),
+      .otherwise(
+        compactBins.next(
+          new sfn.Choice(scope, States.AnythingToMerge, { comment: 'Partitions compacted into more bins than target-size files are merged before the swap' })
+            .when(hasMerges(), mergeFiles.next(swap.next(lifecycle)))
+            .otherwise(swap),
+        ),
+      ),
   );
 }
 
@@ -317,7 +331,10 @@ export class CompactionWorkflow extends Construct {
     // The ItemReader takes its bucket from the plan's output, so CDK cannot scope it: allow the
     // items lists of this table only.
     this.stateMachine.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.resultBucket.arnForObjects(itemsKey(props.tableName, '*'))] }),
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [props.resultBucket.arnForObjects(itemsKey(props.tableName, '*')), props.resultBucket.arnForObjects(mergeItemsKey(props.tableName, '*'))],
+      }),
     );
     // A gold bucket with a customer key: the ItemReader decrypts the items, the ResultWriter writes results.
     props.resultBucket.encryptionKey?.grant(this.stateMachine, ...KMS_WRITE_ACTIONS);

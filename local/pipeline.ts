@@ -17,6 +17,7 @@ import type { Clock, ObjectStore } from '../lambdas/core/ports';
 import { Env, parseEngineSettings, parseTableSettings, type EngineSettings, type TableSettings } from '../lambdas/core/settings';
 import { makeHandler as compactHandler } from '../lambdas/handlers/compact';
 import { makeHandler as lifecycleHandler } from '../lambdas/handlers/lifecycle';
+import { makeHandler as mergeHandler } from '../lambdas/handlers/merge';
 import { makeHandler as planHandler } from '../lambdas/handlers/plan';
 import { makeHandler as reportHandler } from '../lambdas/handlers/report';
 import { makeHandler as swapHandler } from '../lambdas/handlers/swap';
@@ -59,6 +60,8 @@ export interface LocalPipelineOptions {
   readonly executions?: LocalExecutions;
   /** Called as handlers run, for progress output. */
   readonly onEvent?: (step: StepName, output: unknown) => void;
+  /** Table settings over the template's for the plan step (tests: e.g. a low `maxBinObjects`). */
+  readonly tableSettings?: Partial<TableSettings>;
   /** Where the handlers' EMF documents go (CloudWatch is not emulated). @default kept in `emf` */
   readonly emf?: EmfSink;
 }
@@ -95,12 +98,13 @@ export function localPipeline(o: LocalPipelineOptions): LocalPipeline {
   const ids: Record<StepName, string> = {
     plan: logicalId(pipeline.planFunction),
     compact: logicalId(pipeline.compactFunction),
+    merge: logicalId(pipeline.mergeFunction),
     swap: logicalId(pipeline.swapFunction),
     lifecycle: logicalId(pipeline.lifecycleFunction),
     report: logicalId(pipeline.reportFunction),
   };
   const envOf = (id: string) => resolveEnvironment(template, id, refs);
-  const settings = parseTableSettings(envOf(ids.plan));
+  const settings = { ...parseTableSettings(envOf(ids.plan)), ...o.tableSettings };
   if (!o.store && !o.s3) throw new Error('localPipeline needs an S3 server or a store');
   const store = o.store ?? new S3ObjectStore(o.s3!.client);
   // The table as the stack creates it: its columns come from the template's Glue table.
@@ -125,6 +129,7 @@ export function localPipeline(o: LocalPipelineOptions): LocalPipeline {
   const handlers: Record<string, Handler> = {
     [ids.plan]: notify('plan', planHandler({ store, settings, executions, clock, costModel, fn: fn('plan'), emf })),
     [ids.compact]: notify('compact', compactHandler({ store, settings: parseTableSettings(envOf(ids.compact)), engine, fn: fn('compact'), emf })),
+    [ids.merge]: notify('merge', mergeHandler({ store, settings: parseTableSettings(envOf(ids.merge)), engine: { ...parseEngineSettings(envOf(ids.merge)), scratchDir: join(o.scratchDir, 'merge') }, fn: fn('merge'), emf })),
     [ids.swap]: notify('swap', swapHandler({ store, settings: parseTableSettings(envOf(ids.swap)), catalog, clock, fn: fn('swap'), emf })),
     [ids.lifecycle]: notify('lifecycle', lifecycleHandler({ store, settings: parseTableSettings(envOf(ids.lifecycle)), catalog, clock, fn: fn('lifecycle'), emf })),
     [ids.report]: notify('report', reportHandler({ store, settings: parseTableSettings(envOf(ids.report)), clock, prices: parseCostModel(envOf(ids.report)[Env.CostModel]).prices, fn: fn('report'), emf })),

@@ -42,7 +42,7 @@ export const TABLE_FLAGS = {
   },
   'target-mb': { value: 'MB', env: Env.TargetFileMb, help: 'target Parquet file size, 64-1024; default 512' },
   'min-input-files': { value: 'N', env: Env.MinInputFiles, help: 'a partition is compacted once it has this many small files, 2 or more; default 5' },
-  'max-bin-objects': { value: 'N', env: Env.MaxBinObjects, help: 'objects one bin holds at most, so it finishes inside the compact timeout; default 200000' },
+  'max-bin-objects': { value: 'N', env: Env.MaxBinObjects, help: 'objects one bin holds at most, so it finishes inside the compact timeout (a partition of more bins is merged into target-size files); default 200000' },
   'max-bins-per-run': { value: 'N', env: Env.MaxBinsPerRun, help: 'bins one run compacts at most (the rest waits: run-cap); default 1000' },
   'quiet-period-minutes': { value: 'MIN', env: Env.QuietPeriodMinutes, help: 'a partition is compacted once its time window ended this long ago; default 60' },
   'grace-days': { value: 'DAYS', env: Env.GraceDays, help: 'days a retired object stays readable after the catalog stopped needing it; default 3' },

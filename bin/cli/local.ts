@@ -23,6 +23,7 @@ import { cliHolder } from '../../lambdas/core/lease';
 import type { Catalog, ExecutionStatus } from '../../lambdas/core/ports';
 import { costLines } from '../../lambdas/core/run-report';
 import { Env, parseEngineSettings, parseRunRequest, parseTableSettings } from '../../lambdas/core/settings';
+import { earlierVersions } from '../../lambdas/core/state';
 import { adoptCatalogEntry, catalogStatus, overruleCatalogEntry } from '../../lambdas/use-cases/catalog-sync';
 import { retireCompacted } from '../../lambdas/use-cases/lifecycle';
 import { allStates, repairTable } from '../../lambdas/use-cases/table-scan';
@@ -157,7 +158,7 @@ export async function runLocalVerb(cmd: Command): Promise<number> {
   }
   // partitions
   for (const st of states) {
-    console.log(`${st.partition}: v=${st.version} ${st.rows} rows in ${st.files.length} file(s), committed ${st.committedAt}${st.verifiedAt ? `, in the catalog since ${st.verifiedAt}` : ', not verified in the catalog yet'}; earlier: ${st.superseded.map((x) => x.version).join(', ') || 'none'}`);
+    console.log(`${st.partition}: v=${st.version} ${st.rows} rows in ${st.files.length} file(s), committed ${st.committedAt}${st.verifiedAt ? `, in the catalog since ${st.verifiedAt}` : ', not verified in the catalog yet'}; earlier: ${earlierVersions(st).map((x) => x.version).join(', ') || 'none'}`);
   }
   return 0;
 }

@@ -22,7 +22,7 @@ import {
   setAsideUnreadableCsv,
   setAsideUnreadableParquet,
 } from './duckdb-set-aside';
-import { checksum, csvRead, describe, freeName, ident, jsonRead, list, ROW, sqlString, type Described } from './duckdb-sql';
+import { checksum, csvRead, describe, freeName, ident, jsonRead, list, parquetWriteOptions, ROW, sqlString, type Described } from './duckdb-sql';
 import { asReadFromJson, csvPartOf, declareAsText, partSelect, projectionOf, textTypes, unify, type Part } from './duckdb-types';
 import { declaredMisfits, jsonCounts, partitionFields, roundedWideInts, verifyJson, verifyParquetRows, type PartitionFieldReport } from './duckdb-verify';
 import type { StagedInputs } from './fetch-inputs';
@@ -265,10 +265,7 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
         if (!names.includes(s)) throw new ConfigurationError(`sort column "${s}" is not in the data (columns: ${names.join(', ')})`);
       }
       const ordered = o.sortBy.length ? `${projection} ORDER BY ${o.sortBy.map(ident).join(', ')}` : projection;
-      await c.run(
-        `COPY (${ordered}) TO ${sqlString(outPath)} (FORMAT parquet, COMPRESSION ${o.compression}, ` +
-          `ROW_GROUP_SIZE 10000000, ROW_GROUP_SIZE_BYTES ${o.rowGroupBytes})`,
-      );
+      await c.run(`COPY (${ordered}) TO ${sqlString(outPath)} ${parquetWriteOptions(o)}`);
       const written = `SELECT * FROM read_parquet(${sqlString(outPath)})`;
       const after = await checksum(c, written);
       const schema = (await describe(c, written)).map((d) => ({ name: d.column_name, type: d.column_type }));

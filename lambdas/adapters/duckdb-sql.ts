@@ -40,3 +40,7 @@ export async function checksum(c: DuckDBConnection, from: string): Promise<{ row
   const row = r.getRowObjects()[0];
   return { rows: Number(row.n), sum: String(row.h) };
 }
+
+/** The Parquet writer settings of every file the pipeline writes (row groups bounded by bytes). */
+export const parquetWriteOptions = (o: { readonly compression: string; readonly rowGroupBytes: number }) =>
+  `(FORMAT parquet, COMPRESSION ${o.compression}, ROW_GROUP_SIZE 10000000, ROW_GROUP_SIZE_BYTES ${o.rowGroupBytes})`;

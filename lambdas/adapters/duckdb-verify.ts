@@ -1,7 +1,7 @@
 /** The staged table against the fetch's own counts, and the values declared types cannot hold. */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { VerificationError } from '../core/errors';
-import type { FieldPaths } from '../core/json-records';
+import type { FieldPaths } from '../core/json-field-paths';
 import { parseDuckType, type DuckType } from '../core/schema';
 import type { Misfit } from './bad-records';
 import { ident, sqlString, type Described } from './duckdb-sql';

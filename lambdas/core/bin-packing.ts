@@ -73,7 +73,22 @@ export function packBins(estimated: ArrayLike<number>, input: ArrayLike<number>,
       return bytes <= limits.maxInputBytes || b - a === 1;
     });
   let count = Math.min(Math.max(binCount(total, limits.targetBytes), Math.ceil(inputTotal / limits.maxInputBytes), Math.ceil(n / limits.maxObjects)), n);
+  // Tiny files bound by objects, not bytes: an even split by count fits where a byte split may not.
+  const byObjects = (k: number): Range[] | undefined => {
+    const ranges = Array.from({ length: k }, (_, i): Range => [Math.floor((i * n) / k), Math.floor(((i + 1) * n) / k)]);
+    return ranges.every(([a, b]) => {
+      let bytes = 0;
+      for (let i = a; i < b; i++) bytes += estimated[i];
+      return bytes <= cap;
+    })
+      ? ranges
+      : undefined;
+  };
   let bins = splitEvenly(estimated, count, cap);
-  while (!fits(bins) && count < n) bins = splitEvenly(estimated, ++count, cap);
+  if (!fits(bins)) bins = byObjects(count);
+  while (!fits(bins) && count < n) {
+    bins = splitEvenly(estimated, ++count, cap);
+    if (!fits(bins)) bins = byObjects(count);
+  }
   return bins ?? splitEvenly(estimated, n, Infinity)!;
 }

@@ -42,6 +42,10 @@ export interface PlanOutput {
   /** Full plan with every bin's inputs, for people and for the swap step. */
   readonly planKey: string;
   readonly bins: number;
+  /** Merges of intermediate files after the bins (0: the second Map does not run). */
+  readonly merges: number;
+  /** JSON array of MergeItem (written only when `merges` > 0): the second Map's ItemReader source. */
+  readonly mergeItemsKey: string;
   readonly partitions: number;
   readonly inputFiles: number;
   readonly inputBytes: number;
@@ -189,6 +193,8 @@ export interface StoredPlan {
     version: string;
     bins: Array<{ binId: string; files: number; inputBytes: number; estimatedOutputBytes: number; estimatedSeconds: number }>;
     carried: Plan['partitions'][number]['carried'];
+    /** Present when the bins write to stage keys: the merges that write the version's files. */
+    merges?: Array<{ mergeId: string; binIds: readonly string[] }>;
     baseVersion?: string;
     newFiles: number;
   }>;
@@ -236,6 +242,8 @@ export interface RunState {
   readonly plan?: Metered<PlanOutput> | Metered<SkippedRun>;
   /** The Distributed Map's output: where its ResultWriter put the per-bin results. */
   readonly compaction?: { readonly MapRunArn?: string; readonly ResultWriterDetails?: { readonly Bucket: string; readonly Key: string } };
+  /** The merge Map's output, when the plan had merges. */
+  readonly merging?: { readonly MapRunArn?: string; readonly ResultWriterDetails?: { readonly Bucket: string; readonly Key: string } };
   readonly swap?: Metered<SwapOutput>;
   readonly lifecycle?: Metered<LifecycleOutput>;
   /** A step's error caught by the definition (Error = name, Cause = message or Lambda's JSON). */
@@ -259,6 +267,7 @@ export interface ReportOutput {
 export const StatePath = {
   plan: '$.plan',
   compaction: '$.compaction',
+  merging: '$.merging',
   swap: '$.swap',
   lifecycle: '$.lifecycle',
   report: '$.report',

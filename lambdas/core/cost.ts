@@ -21,7 +21,7 @@ export function addRequests(...all: ReadonlyArray<Partial<RequestCounts>>): Requ
 export const totalRequests = (c: RequestCounts) => S3_REQUEST_KINDS.reduce((n, k) => n + c[k], 0);
 
 /** The steps of a run, one Lambda function each. */
-export const STEPS = ['plan', 'compact', 'swap', 'lifecycle', 'report'] as const;
+export const STEPS = ['plan', 'compact', 'merge', 'swap', 'lifecycle', 'report'] as const;
 export type StepName = (typeof STEPS)[number];
 
 /** What one invocation of a step used, measured by its handler. */
@@ -72,7 +72,7 @@ export interface CostModel {
   readonly memoryMb: StepMemory;
 }
 
-export const DEFAULT_STEP_MEMORY: StepMemory = { plan: 1024, compact: 4096, swap: 512, lifecycle: 512, report: 512 };
+export const DEFAULT_STEP_MEMORY: StepMemory = { plan: 1024, compact: 4096, merge: 3008, swap: 512, lifecycle: 512, report: 512 };
 export const DEFAULT_COST_MODEL: CostModel = { prices: US_EAST_1_PRICES, memoryMb: DEFAULT_STEP_MEMORY };
 
 /** Overrides of the price table, as the construct takes them (any subset). */
@@ -182,6 +182,9 @@ export interface ExecutionPath {
   /** Items the Map ran (0 when it did not run). */
   readonly mapItems: number;
   readonly mapRan: boolean;
+  /** Items the merge Map ran (0 when it did not run). */
+  readonly mergeItems?: number;
+  readonly mergeRan?: boolean;
   readonly swapRan: boolean;
   readonly lifecycleRan: boolean;
   /** The run ends in IncompletePartitions (a Pass and a Fail state). */
@@ -191,12 +194,14 @@ export interface ExecutionPath {
 /**
  * State transitions of one execution: Step Functions bills each state entered (retries included),
  * and each Distributed Map item enters its Compact state once. Counted from the definition's
- * shape: Plan, AnythingToCompact, [NothingToCompact], [CompactBins], [Swap], [Lifecycle], Report,
- * RunOutcome and the final state. Retries are not counted (their number is not known here).
+ * shape: Plan, AnythingToCompact, [NothingToCompact], [CompactBins, AnythingToMerge, [MergeFiles]],
+ * [Swap], [Lifecycle], Report, RunOutcome and the final state. Retries are not counted (their number is not known here).
  */
 export function transitionsOf(p: ExecutionPath): number {
-  const steps = [true, p.planned, p.nothingToCompact, p.mapRan, p.swapRan, p.lifecycleRan, true, true, true, p.incomplete];
-  return steps.filter(Boolean).length + p.mapItems;
+  // AnythingToMerge is entered once the bins' Map returned: the swap or the merge Map follows it.
+  const anythingToMerge = p.mapRan && (p.swapRan || !!p.mergeRan);
+  const steps = [true, p.planned, p.nothingToCompact, p.mapRan, anythingToMerge, p.mergeRan, p.swapRan, p.lifecycleRan, true, true, true, p.incomplete];
+  return steps.filter(Boolean).length + p.mapItems + (p.mergeItems ?? 0);
 }
 
 /** S3 requests Step Functions itself makes for the Distributed Map: the items GET, the result files and manifest PUTs. */
@@ -226,6 +231,8 @@ export interface RunShape {
   readonly pendingAfter: number;
   readonly bins: ReadonlyArray<{ readonly files: number; readonly inputBytes: number; readonly estimatedOutputBytes: number }>;
   readonly partitions: ReadonlyArray<{ readonly bins: number; readonly carried: number }>;
+  /** Merges of intermediate files: the bins each reads and their estimated bytes. */
+  readonly merges?: ReadonlyArray<{ readonly bins: number; readonly estimatedInputBytes: number }>;
 }
 
 /**
@@ -258,14 +265,15 @@ export function estimateRun(shape: RunShape, newObjects: number, model: CostMode
   const partitions = shape.partitions.length;
   const indexPages = listPages(shape.pendingAfter);
   const othersPending = Math.max(0, shape.pendingAfter - partitions);
+  const merges = shape.merges ?? [];
   const step = (name: StepName, requests: Partial<RequestCounts>, seconds?: number): StepUsage => {
     const r = addRequests(requests);
     const s = seconds ?? m.invocationSeconds + totalRequests(r) / m.requestsPerSecond;
     return { step: name, memoryMb: model.memoryMb[name], durationMs: Math.ceil(s * 1000), requests: r };
   };
   const usage: StepUsage[] = [
-    // lease GET, partition states, output ratios; lease PUT, one spec per bin, the plan and its items list
-    step('plan', { LIST: shape.planListRequests, GET: 1 + shape.statesRead + 1, PUT: shape.leaseWrites + sumBins + 2 }),
+    // lease GET, partition states, output ratios; lease PUT, one spec per bin and merge, the plan and its items lists
+    step('plan', { LIST: shape.planListRequests, GET: 1 + shape.statesRead + 1, PUT: shape.leaseWrites + sumBins + 2 + (merges.length ? merges.length + 1 : 0) }),
     // spec, an earlier manifest and the partition state (before the work and again before the
     // create-only upload), every input; the output and its manifest (swap checks the output)
     ...shape.bins.map((b) =>
@@ -275,22 +283,34 @@ export function estimateRun(shape: RunShape, newObjects: number, model: CostMode
         m.invocationSeconds + b.files / m.getsPerSecond + b.estimatedOutputBytes / m.outputBytesPerSecond,
       ),
     ),
+    // spec, its manifest, the state (twice), each bin's manifest and file; its files (about one per
+    // target size) and its manifest, each file's size read back
+    ...merges.map((g) =>
+      step(
+        'merge',
+        { GET: 4 + 2 * g.bins, PUT: uploadPutRequests(g.estimatedInputBytes) + 1, HEAD: 1 },
+        m.invocationSeconds + g.bins / m.requestsPerSecond + (2 * g.estimatedInputBytes) / m.outputBytesPerSecond,
+      ),
+    ),
     // plan, each manifest once, each state; outputs and carried files checked; the index entry and
     // the state written; each committed state read again and stamped once the catalog shows it; the
-    // other indexed partitions' entries and states; the output ratios read and rewritten
-    step('swap', { LIST: indexPages, GET: 1 + sumBins + 2 * partitions + 2 * othersPending + (sumBins ? 1 : 0), HEAD: sumBins + carried, COPY: carried, PUT: 3 * partitions + (sumBins ? 1 : 0) }),
+    // other indexed partitions' entries and states; the output ratios read and rewritten; a merge's
+    // manifest and its file
+    step('swap', { LIST: indexPages, GET: 1 + sumBins + 2 * partitions + 2 * othersPending + (sumBins ? 1 : 0) + merges.length, HEAD: sumBins + carried + merges.length, COPY: carried, PUT: 3 * partitions + (sumBins ? 1 : 0) }),
     // every indexed partition's entry and state
     step('lifecycle', { LIST: indexPages, GET: 2 * shape.pendingAfter }),
     // plan, results manifest and file, each planned partition's state; the report (JSON and text)
     step('report', { GET: 1 + (sumBins ? 2 : 0) + partitions, PUT: 2 }),
   ];
-  const extraRequests = sumBins ? mapRequests(1) : {};
+  const extraRequests = addRequests(sumBins ? mapRequests(1) : {}, merges.length ? mapRequests(1) : {});
   const transitions = transitionsOf({
     planned: true,
     skipped: false,
     nothingToCompact: sumBins === 0,
     mapItems: sumBins,
     mapRan: sumBins > 0,
+    mergeItems: merges.length,
+    mergeRan: merges.length > 0,
     swapRan: true,
     lifecycleRan: true,
     incomplete: false,

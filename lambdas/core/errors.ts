@@ -18,75 +18,51 @@ export type ErrorName = (typeof ErrorNames)[keyof typeof ErrorNames];
 /** Base of every error the product throws on purpose. */
 export abstract class CompactorError extends Error {
   abstract readonly retryable: boolean;
-  constructor(name: ErrorName, message: string, options?: { cause?: unknown }) {
+  constructor(name: ErrorName, message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = name;
   }
 }
 
-/** A transient failure (throttling, a dropped connection): the same call may succeed later. */
-export class RetryableError extends CompactorError {
-  readonly retryable = true;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(ErrorNames.Retryable, message, options);
-  }
+type ErrorOptions = { cause?: unknown };
+
+/** The base of one kind of error: its name and whether the same call may succeed later. */
+function errorKind<R extends boolean>(name: ErrorName, retryable: R) {
+  return class extends CompactorError {
+    readonly retryable: R = retryable;
+    constructor(message: string, options?: ErrorOptions) {
+      super(name, message, options);
+    }
+  };
 }
+
+/** A transient failure (throttling, a dropped connection): the same call may succeed later. */
+export class RetryableError extends errorKind(ErrorNames.Retryable, true) {}
 
 /** Input that can never succeed as given: a bad run request, unreadable data. */
-export class InvalidInputError extends CompactorError {
-  readonly retryable = false;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(ErrorNames.InvalidInput, message, options);
-  }
-}
+export class InvalidInputError extends errorKind(ErrorNames.InvalidInput, false) {}
 
 /** A source object changed or vanished between planning and compaction. */
-export class SourceChangedError extends CompactorError {
-  readonly retryable = false;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(ErrorNames.SourceChanged, message, options);
-  }
-}
+export class SourceChangedError extends errorKind(ErrorNames.SourceChanged, false) {}
 
 /** The written output does not match its inputs: never commit it. */
-export class VerificationError extends CompactorError {
-  readonly retryable = false;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(ErrorNames.Verification, message, options);
-  }
-}
+export class VerificationError extends errorKind(ErrorNames.Verification, false) {}
 
 /** Options or environment outside their allowed range. */
-export class ConfigurationError extends CompactorError {
-  readonly retryable = false;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(ErrorNames.Configuration, message, options);
-  }
-}
+export class ConfigurationError extends errorKind(ErrorNames.Configuration, false) {}
 
 /** Another run committed this partition first: this run's version is stale and was not committed. */
-export class ConcurrentCommitError extends CompactorError {
-  readonly retryable = false;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(ErrorNames.ConcurrentCommit, message, options);
-  }
-}
+export class ConcurrentCommitError extends errorKind(ErrorNames.ConcurrentCommit, false) {}
 
 /** The catalog refused a change (per-partition errors in a successful response, or a read-back mismatch). */
-export class CatalogError extends CompactorError {
-  readonly retryable = false;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(ErrorNames.Catalog, message, options);
-  }
-}
+export class CatalogError extends errorKind(ErrorNames.Catalog, false) {}
 
 /** Another run of the same table holds the lease: this run stops before changing anything. */
-export class AlreadyRunningError extends CompactorError {
-  readonly retryable = false;
+export class AlreadyRunningError extends errorKind(ErrorNames.AlreadyRunning, false) {
   /** Who holds the lease (an execution id), when known. */
   readonly holder?: string;
-  constructor(message: string, options?: { cause?: unknown; holder?: string }) {
-    super(ErrorNames.AlreadyRunning, message, options);
+  constructor(message: string, options?: ErrorOptions & { holder?: string }) {
+    super(message, options);
     if (options?.holder) this.holder = options.holder;
   }
 }

@@ -16,6 +16,19 @@ const runDir = (table: string, planId: string) => `${plansPrefix(table)}${planId
 export const planKey = (table: string, planId: string) => `${runDir(table, planId)}plan.json`;
 export const itemsKey = (table: string, planId: string) => `${runDir(table, planId)}items.json`;
 export const binKey = (table: string, planId: string, binId: string) => `${runDir(table, planId)}bins/${binId}.json`;
+/** JSON array of merge items: the second Distributed Map's ItemReader source. */
+export const mergeItemsKey = (table: string, planId: string) => `${runDir(table, planId)}merges.json`;
+export const mergeSpecKey = (table: string, planId: string, mergeId: string) => `${runDir(table, planId)}merges/${mergeId}.json`;
+
+/**
+ * Intermediate files of bins that a merge reads: outside any table location, so nothing half
+ * merged is ever visible as table data; lifecycle deletes them after the grace, as it does superseded versions.
+ */
+export const stagePrefix = (table: string) => `${SYSTEM_PREFIX}${table}/stage/`;
+export const stageOutputKey = (table: string, partition: string, version: string, binId: string) =>
+  `${stagePrefix(table)}${partition}/v=${version}/part-${binId}.parquet`;
+export const stageVersionPrefix = (table: string, partition: string, version: string) => `${stagePrefix(table)}${partition}/v=${version}/`;
+export const locationOfStage = (bucket: string, table: string, partition: string, version: string) => `s3://${bucket}/${stageVersionPrefix(table, partition, version)}`;
 /** The committed state of one partition: written only by compare-and-swap. */
 export const stateKey = (table: string, partition: string) => `${SYSTEM_PREFIX}${table}/state/${partition}/state.json`;
 export const statePrefix = (table: string) => `${SYSTEM_PREFIX}${table}/state/`;
@@ -34,6 +47,10 @@ export const versionManifestsPrefix = (table: string, partition: string, version
 
 export const manifestKey = (table: string, partition: string, version: string, binId: string) =>
   `${versionManifestsPrefix(table, partition, version)}${binId}.json`;
+
+/** The manifest of one merge, next to its version's bin manifests. */
+export const mergeManifestKey = (table: string, partition: string, version: string, mergeId: string) =>
+  `${versionManifestsPrefix(table, partition, version)}merge-${mergeId}.json`;
 
 /**
  * Manifests of retired versions are moved here when their files are deleted: S3 lifecycle rules
@@ -76,6 +93,10 @@ export const versionPrefix = (goldPrefix: string, partition: string, version: st
 
 export const outputKey = (goldPrefix: string, partition: string, version: string, binId: string) =>
   `${versionPrefix(goldPrefix, partition, version)}part-${binId}.parquet`;
+
+/** The `index`-th file a merge writes into its version. */
+export const mergedOutputKey = (goldPrefix: string, partition: string, version: string, mergeId: string, index: number) =>
+  `${versionPrefix(goldPrefix, partition, version)}part-${mergeId}-${index}.parquet`;
 
 /** Where a carried file of the base version lands in the new version (same file name). */
 export const carriedKey = (goldPrefix: string, partition: string, version: string, fromKey: string) =>

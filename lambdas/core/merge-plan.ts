@@ -42,3 +42,18 @@ export function mergeGroups(
 
 /** How many files a merge writes: the fewest of the target size for its inputs' actual bytes. */
 export const mergeOutputFiles = (inputBytes: number, targetBytes: number) => binCount(inputBytes, targetBytes);
+
+/**
+ * Intermediate files grouped by their columns (names, types and order all equal), in first-seen
+ * order: each group is merged on its own, so every row keeps its columns and its checksum (a bin
+ * that saw a new field or a wider type makes a group of its own rather than a retyped column).
+ */
+export function schemaGroups<T extends { readonly schema: ReadonlyArray<{ readonly name: string; readonly type: string }> }>(files: readonly T[]): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const f of files) {
+    const sig = JSON.stringify(f.schema.map((c) => [c.name, c.type]));
+    const g = groups.get(sig) ?? groups.set(sig, []).get(sig)!;
+    g.push(f);
+  }
+  return [...groups.values()];
+}

@@ -4,6 +4,7 @@
  */
 
 import type { CompactOutput, PlanOutput, PlanReport, SwapOutput } from './contracts';
+import type { MergeOutput } from './merge-contracts';
 import type { StepUsage } from './cost';
 import type { HoldReason } from './planner';
 import type { RunReport } from './run-report';
@@ -39,6 +40,12 @@ export const MetricNames = {
   RowsOut: 'RowsOut',
   RecordsQuarantined: 'RecordsQuarantined',
   ObjectsQuarantined: 'ObjectsQuarantined',
+  // merge, once per merge of a partition's intermediate files
+  MergesDone: 'MergesDone',
+  /** Intermediate files (bin outputs) read by merges. */
+  FilesMerged: 'FilesMerged',
+  /** Target-size files the merges wrote. */
+  MergedFilesOut: 'MergedFilesOut',
   // swap and lifecycle, once per run
   PartitionsCommitted: 'PartitionsCommitted',
   PartitionsIncomplete: 'PartitionsIncomplete',
@@ -124,6 +131,13 @@ export const binMetrics = (inputBytes: number, out: CompactOutput): MetricValue[
   { name: MetricNames.RowsOut, unit: 'Count', value: out.outputRows },
   { name: MetricNames.RecordsQuarantined, unit: 'Count', value: out.rejectedRecords },
   { name: MetricNames.ObjectsQuarantined, unit: 'Count', value: out.rejectedObjects },
+];
+
+/** One merge. */
+export const mergeMetrics = (out: MergeOutput): MetricValue[] => [
+  { name: MetricNames.MergesDone, unit: 'Count', value: 1 },
+  { name: MetricNames.FilesMerged, unit: 'Count', value: out.inputFiles },
+  { name: MetricNames.MergedFilesOut, unit: 'Count', value: out.outputFiles },
 ];
 
 export const swapMetrics = (out: SwapOutput): MetricValue[] => [

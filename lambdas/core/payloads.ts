@@ -34,6 +34,20 @@ export const binItemSchema = object({
   executionId: executionIdForLogs,
 });
 
+export const mergeItemSchema = object({
+  table: string(),
+  planId: string(),
+  mergeId: string(),
+  partition: string(),
+  version: string(),
+  /** Object holding the MergeSpec. */
+  mergeKey: string(),
+  bins: number(),
+  estimatedInputBytes: number(),
+  /** Added by the merge Map's ItemSelector (not stored in the items list). */
+  executionId: executionIdForLogs,
+});
+
 export const swapInputSchema = object({
   /** The plan step's output; only its location is read. */
   plan: object({ planId: string(), planBucket: string(), planKey: string() }),
@@ -58,6 +72,7 @@ export const reportInputSchema = object({
 export type PlanInput = Infer<typeof planInputSchema>;
 export type BinIdentity = Infer<typeof binIdentitySchema>;
 export type BinItem = Infer<typeof binItemSchema>;
+export type MergeItem = Infer<typeof mergeItemSchema>;
 /** The swap input's plan is the plan step's whole output; only its location is checked. */
 export type SwapInput = Omit<Infer<typeof swapInputSchema>, 'plan'> & { readonly plan: PlanOutput };
 export type LifecycleInput = Infer<typeof lifecycleInputSchema>;

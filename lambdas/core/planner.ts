@@ -4,6 +4,7 @@ import { contentId } from './hash';
 import { kafkaSortKey, parseKafkaName } from './kafka';
 import { packBins } from './bin-packing';
 import { DEFAULT_MAX_BIN_OBJECTS, estimateBinSeconds } from './bin-budget';
+import { mergeGroups, type MergeGroup } from './merge-plan';
 import { FileTable } from './file-table';
 import { inKeyOrder, type Discovery, type PartitionValues, type SourceFile } from './partitions';
 import { partitionWindowEnd } from './time-window';
@@ -31,6 +32,8 @@ export interface PlannerOptions {
   readonly maxBinInputBytes: number;
   /** Objects one bin may hold, so that its fetch finishes inside the compact step's timeout. */
   readonly maxBinObjects: number;
+  /** Bytes of intermediate outputs one merge reads (they must fit the merge step's scratch space). */
+  readonly maxMergeInputBytes: number;
   /** The planning time (ISO-8601), for the quiet period; unset: no partition is held for it. */
   readonly now?: string;
 }
@@ -45,6 +48,7 @@ export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
   quietPeriodMs: 3_600_000,
   maxBinInputBytes: 8 * 1024 * MB,
   maxBinObjects: DEFAULT_MAX_BIN_OBJECTS,
+  maxMergeInputBytes: 4 * 1024 * MB,
 };
 
 export interface Bin {
@@ -67,6 +71,11 @@ export interface PartitionPlan {
   /** Hash of this partition's bins and carried files: names the gold version prefix. */
   readonly version: string;
   readonly bins: Bin[];
+  /**
+   * Set when the bins are more than the partition's target-size files: the bins write to stage
+   * keys, and these merges write the version's files from them.
+   */
+  readonly merges: MergeGroup[];
   /** Large files of the base version: copied into the new version as they are. */
   readonly carried: SourceFile[];
   /** The committed version this plan builds on (its files are inputs or carried), if any. */
@@ -102,6 +111,7 @@ export function validatePlannerOptions(o: PlannerOptions): PlannerOptions {
   if (!(Number.isInteger(o.minInputFiles) && o.minInputFiles >= 2)) fail(`minInputFiles must be an integer >= 2, got ${o.minInputFiles}`);
   if (!(Number.isInteger(o.maxBinsPerRun) && o.maxBinsPerRun >= 1)) fail(`maxBinsPerRun must be an integer >= 1, got ${o.maxBinsPerRun}`);
   if (!(o.maxBinObjects >= 1 && Number.isInteger(o.maxBinObjects))) fail(`maxBinObjects must be an integer >= 1, got ${o.maxBinObjects}`);
+  if (!(o.maxMergeInputBytes >= o.targetBytes)) fail(`maxMergeInputBytes must be at least targetBytes, got ${o.maxMergeInputBytes}`);
   if (!(o.maxBinInputBytes >= MB)) fail(`maxBinInputBytes must be at least 1 MB, got ${o.maxBinInputBytes}`);
   if (!(o.quietPeriodMs >= 0)) fail(`quietPeriodMs must be >= 0, got ${o.quietPeriodMs}`);
   if (!(o.maxInputBytesPerRun > 0)) fail(`maxInputBytesPerRun must be > 0, got ${o.maxInputBytesPerRun}`);
@@ -244,18 +254,21 @@ export function planCompaction(
     }
     binsSoFar += bins.length;
     bytesSoFar += inputBytes;
+    const merges = mergeGroups(bins, targetBytes, options.maxMergeInputBytes);
     const version = contentId([
       partition.path,
       // A rollback commits an old version anew: what is planned on it gets ids never used before.
       ...(base?.committedAt ? [`base ${base.version} ${base.committedAt}`] : []),
       ...bins.map((b) => `bin ${b.binId}`),
       ...carried.map((f) => `carried ${f.key}\u0000${f.etag}`),
+      ...merges.map((m) => `merge ${m.mergeId}`),
     ]);
     partitions.push({
       path: partition.path,
       values: partition.values,
       version,
       bins,
+      merges,
       carried,
       ...(base ? { baseVersion: base.version } : {}),
       newFiles: fresh.length,

@@ -4,10 +4,12 @@
  * results and the partition states after the run; rendered as JSON and as short text.
  */
 import type { CompactOutput, Metered, PlanOutput, PlanStats, RunState, SizeHistogram, SkippedRun, StoredPlan } from './contracts';
+import type { MergeOutput } from './merge-contracts';
 import {
   costOf,
   floorPerMillionObjects,
   GOAL_PER_MILLION_OBJECTS_USD,
+  addRequests,
   mapRequests,
   S3_REQUEST_KINDS,
   totalRequests,
@@ -92,6 +94,8 @@ export interface RunReport {
   readonly outcome: string;
   readonly planId?: string;
   readonly bins: { readonly planned: number; readonly succeeded: number; readonly failed: number; readonly unknown: number };
+  /** Merges of intermediate files into target-size files (absent when the plan had none). */
+  readonly merges?: { readonly planned: number; readonly succeeded: number; readonly failed: number; readonly filesIn: number; readonly filesOut: number };
   readonly partitions: readonly PartitionReport[];
   readonly sizes: { readonly before: SizeHistogram; readonly after: SizeHistogram };
   readonly held: { readonly byReason: Readonly<Partial<Record<HoldReason, number>>>; readonly partitions: readonly HeldPartition[] };
@@ -123,6 +127,8 @@ export interface ReportFacts {
   readonly plan?: StoredPlan;
   /** The Map's per-bin results, when it returned them. */
   readonly results?: { readonly succeeded: ReadonlyArray<Metered<CompactOutput>>; readonly failed: readonly FailedBin[]; readonly files: number };
+  /** The merge Map's per-merge results, when it ran and returned them. */
+  readonly merges?: { readonly succeeded: ReadonlyArray<Metered<MergeOutput>>; readonly failed: number; readonly files: number };
   /** Each planned partition's state after the run (undefined: none). */
   readonly states: ReadonlyMap<string, PartitionState | undefined>;
   readonly quarantineReasons: ReadonlyMap<string, { reportKey: string; first: string[] }>;
@@ -174,7 +180,9 @@ export function buildRunReport(f: ReportFacts): RunReport {
     const committed = st?.version === p.version;
     const results = p.bins.map((b) => succeeded.get(b.binId));
     const outputKeys = new Set(results.map((r) => r?.outputKey));
-    const carriedRows = committed ? st.files.filter((g) => !outputKeys.has(g.key)).reduce((n, g) => n + g.rows, 0) : undefined;
+    // A merged partition's files are the merges' (`part-<mergeId>-<n>`), not carried files.
+    const merged = (k: string) => (p.merges ?? []).some((m) => k.includes(`/part-${m.mergeId}-`));
+    const carriedRows = committed ? st.files.filter((g) => !outputKeys.has(g.key) && !merged(g.key)).reduce((n, g) => n + g.rows, 0) : undefined;
     const rowsIn = results.every((r) => r) && (carriedRows !== undefined || !p.carried.length) ? results.reduce((n, r) => n + r!.inputRows, 0) + (carriedRows ?? 0) : undefined;
     return {
       path: p.path,
@@ -204,6 +212,7 @@ export function buildRunReport(f: ReportFacts): RunReport {
   const usage: StepUsage[] = [
     ...(state.plan ? [state.plan.usage] : []),
     ...[...succeeded.values()].map((r) => r.usage),
+    ...(f.merges?.succeeded ?? []).map((r) => r.usage),
     ...(state.swap ? [state.swap.usage] : []),
     ...(state.lifecycle ? [state.lifecycle.usage] : []),
     f.reportUsage,
@@ -211,6 +220,7 @@ export function buildRunReport(f: ReportFacts): RunReport {
   const unmeasured: string[] = [];
   if (state.error) unmeasured.push(`the step that failed (${state.error.Error}): its invocation returned no usage`);
   if (f.results?.failed.length) unmeasured.push(`${f.results.failed.length} failed bin(s): their invocations returned no usage`);
+  if (f.merges?.failed) unmeasured.push(`${f.merges.failed} failed merge(s): their invocations returned no usage`);
   if (mapRan && !f.results) unmeasured.push('the Compact step: the Map ended without returning its results');
   unmeasured.push('Lambda retries and Step Functions retries (each attempt is billed)');
 
@@ -220,6 +230,8 @@ export function buildRunReport(f: ReportFacts): RunReport {
     nothingToCompact: !!planned && (dry || bins === 0),
     mapItems: f.results ? f.results.succeeded.length + f.results.failed.length : 0,
     mapRan,
+    mergeItems: f.merges ? f.merges.succeeded.length + f.merges.failed : 0,
+    mergeRan: !!state.merging,
     swapRan,
     lifecycleRan,
     incomplete: !state.error && (state.swap?.incomplete ?? 0) > 0,
@@ -228,7 +240,7 @@ export function buildRunReport(f: ReportFacts): RunReport {
     objects: done.reduce((n, p) => n + p.newFiles, 0),
     bytes: done.reduce((n, p) => n + p.bins.reduce((m, b) => m + b.inputBytes, 0), 0),
   };
-  const cost = costOf(usage, f.results ? mapRequests(f.results.files) : {}, transitions, work, f.prices);
+  const cost = costOf(usage, addRequests(f.results ? mapRequests(f.results.files) : {}, f.merges ? mapRequests(f.merges.files) : {}), transitions, work, f.prices);
 
   return {
     table: f.table,
@@ -243,6 +255,17 @@ export function buildRunReport(f: ReportFacts): RunReport {
       failed,
       unknown: planned && !planned.dryRun ? Math.max(0, planned.bins - succeeded.size - failed) : 0,
     },
+    ...(planned?.merges
+      ? {
+          merges: {
+            planned: planned.merges,
+            succeeded: f.merges?.succeeded.length ?? 0,
+            failed: f.merges?.failed ?? 0,
+            filesIn: (f.merges?.succeeded ?? []).reduce((n, r) => n + r.inputFiles, 0),
+            filesOut: (f.merges?.succeeded ?? []).reduce((n, r) => n + r.outputFiles, 0),
+          },
+        }
+      : {}),
     partitions,
     sizes: {
       before: stats?.inputSizes ?? sizeHistogram([]),

@@ -161,8 +161,11 @@ function parseDeclaredTypes(raw: string | undefined): Record<string, string> {
     throw new ConfigurationError(`environment variable ${Env.TableColumns} must be a JSON list of {"name", "type"}: ${(e as Error).message}`);
   }
   const out: Record<string, string> = {};
-  for (const c of cols) {
-    const t = duckdbType(String(c.type));
+  for (const [i, c] of cols.entries()) {
+    if (typeof c !== 'object' || c === null || typeof c.name !== 'string' || typeof c.type !== 'string') {
+      throw new ConfigurationError(`environment variable ${Env.TableColumns} must be a JSON list of {"name", "type"}: item ${i} is ${JSON.stringify(c)}`);
+    }
+    const t = duckdbType(c.type);
     if (t) out[c.name] = t;
   }
   return out;

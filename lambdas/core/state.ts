@@ -34,6 +34,11 @@ export interface SupersededVersion {
    * before may still read it, so the grace counts from here. Absent until then.
    */
   readonly supersededAt?: string;
+  /**
+   * The intermediate files a merge made the version's files from (at stage keys): never a version
+   * to roll back to, deleted after the grace like a replaced version.
+   */
+  readonly intermediate?: boolean;
 }
 
 /** The entry a version leaves in `superseded` when another one replaces it (superseded once the catalog shows the new one). */
@@ -94,6 +99,9 @@ export function unitedSchema(...schemas: ReadonlyArray<readonly ColumnSchema[] |
   for (const s of schemas) for (const c of s ?? []) if (!byName.has(c.name)) byName.set(c.name, c);
   return [...byName.values()];
 }
+
+/** The versions a partition can be rolled back to (intermediates are not versions). */
+export const earlierVersions = (state: PartitionState) => state.superseded.filter((v) => !v.intermediate);
 
 /** The committed base a plan builds on: its gold files become inputs, its sources are already held. */
 export interface CommittedBase {

@@ -1,20 +1,18 @@
-import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { compactToParquet, parquetChecksum, parquetFooters, type EngineOptions, type EngineResult } from '../adapters/duckdb-engine';
+import { compactToParquet, parquetFooters, type EngineOptions, type EngineResult } from '../adapters/duckdb-engine';
 import { unreadableParquetReason } from '../core/input-rules';
 import { dropRecords, type RejectedRecord } from '../adapters/bad-records';
 import { fetchInputs } from '../adapters/fetch-inputs';
 import type { BinItem, BinManifest, BinSpec, CompactOutput } from '../core/contracts';
 import { ConcurrentCommitError, InvalidInputError, VerificationError } from '../core/errors';
-import { stateKey } from '../core/keys';
 import { parseKafkaName, size, withoutOffsets, type Intervals } from '../core/kafka';
 import type { ObjectStore } from '../core/ports';
 import type { EngineSettings, TableSettings } from '../core/settings';
-import type { PartitionState } from '../core/state';
 import { kafkaDedupFor } from './kafka-dedup';
 import { asStored, quarantinedOffsets, writeQuarantine, type QuarantineDeps } from './quarantine';
+import { refuseCommitted, uploadOnce } from './written-once';
+import { verifiedManifest } from './verified-manifests';
 
 export interface CompactDeps {
   readonly store: ObjectStore;
@@ -73,45 +71,6 @@ function verifyEngine(where: string, result: EngineResult, inputRows: number): v
       `${where}: written file has ${result.outputRows} rows (checksum ${result.outputChecksum}), inputs ${inputRows} rows (checksum ${result.inputChecksum})`,
     );
   }
-}
-
-/** The bin's verified manifest, if one exists and its file is still the one it verified. */
-async function verifiedManifest(store: ObjectStore, bucket: string, key: string): Promise<BinManifest | undefined> {
-  const m = await store.getJson<BinManifest>(bucket, key);
-  if (!m || m.output.empty) return m;
-  const head = await store.head(bucket, m.output.key);
-  return head && head.bytes === m.output.bytes && (!m.output.etag || head.etag === m.output.etag) ? m : undefined;
-}
-
-/**
- * A committed version's objects are never written again: its bins have verified manifests (a
- * rerun reuses them), and if they are gone (the version was retired) nothing is brought back.
- */
-async function refuseCommitted(store: ObjectStore, s: TableSettings, spec: BinSpec, where: string): Promise<void> {
-  const st = await store.getJson<PartitionState>(s.goldBucket, stateKey(s.table, spec.partition));
-  if (st && (st.version === spec.version || st.superseded.some((v) => v.version === spec.version))) {
-    throw new ConcurrentCommitError(`${where}: version ${spec.version} was committed and its files are gone or changed; a committed version's objects are never written again`);
-  }
-}
-
-/**
- * The file at the output key when this attempt's create-only upload found one: another attempt's
- * (a run that died before its manifest, or one racing this one). Kept if it holds exactly this
- * bin's rows (same count and checksum), never replaced.
- */
-async function adoptExisting(store: ObjectStore, bucket: string, key: string, workDir: string, result: EngineResult, where: string): Promise<{ bytes: number; etag: string }> {
-  const head = await store.head(bucket, key);
-  if (!head) throw new VerificationError(`${where}: s3://${bucket}/${key} was there at the upload and is gone now`);
-  const path = join(workDir, 'existing.parquet');
-  await pipeline(await store.getStream(bucket, key, head.etag), createWriteStream(path));
-  const found = await parquetChecksum(path).catch((e: Error) => ({ rows: -1, checksum: `unreadable: ${e.message}` }));
-  if (found.rows !== result.outputRows || found.checksum !== result.outputChecksum) {
-    throw new VerificationError(
-      `${where}: s3://${bucket}/${key} already exists with other rows (${found.rows} rows, checksum ${found.checksum}) than this bin ` +
-        `(${result.outputRows} rows, checksum ${result.outputChecksum}); it is never replaced: remove it if no committed version lists it, then rerun`,
-    );
-  }
-  return head;
 }
 
 /**
@@ -200,18 +159,9 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
     const done = await verifiedManifest(store, s.goldBucket, spec.manifestKey);
     if (done) return outputOf(done, spec, spec.manifestKey);
     await refuseCommitted(store, s, spec, where);
-    let uploaded: { bytes: number; etag?: string } = { bytes: 0 };
-    if (result) {
-      let adopted = false;
-      uploaded = await store.uploadFile(s.goldBucket, spec.outputKey, outPath, 'application/vnd.apache.parquet', { createOnly: true }).catch((err) => {
-        if (!(err instanceof ConcurrentCommitError)) throw err;
-        adopted = true;
-        return adoptExisting(store, s.goldBucket, spec.outputKey, workDir, result, where);
-      });
-      if (!adopted && uploaded.bytes !== result.outputBytes) {
-        throw new VerificationError(`${where}: uploaded s3://${s.goldBucket}/${spec.outputKey} has ${uploaded.bytes} bytes, wrote ${result.outputBytes}`);
-      }
-    }
+    const uploaded: { bytes: number; etag?: string } = result
+      ? await uploadOnce(store, s.goldBucket, spec.outputKey, outPath, { rows: result.outputRows, checksum: result.outputChecksum, bytes: result.outputBytes }, workDir, where)
+      : { bytes: 0 };
     deps.onStage?.('uploaded', spec.binId);
     const t3 = Date.now();
 

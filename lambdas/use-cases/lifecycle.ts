@@ -95,10 +95,11 @@ export async function retireCompacted(deps: LifecycleDeps, dryRun = false): Prom
     // A source that changed is done too: its committed content is gone, the new one is new data.
     const done = new Set(dueSources.map((x) => x.key));
     const keptGold = new Set(gold.changed);
-    const doneVersions = new Set(dueVersions.filter((v) => !v.files.some((f) => keptGold.has(f.key))).map((v) => v.version));
-    // Their manifests move to where a bucket rule expires them after the retention.
-    for (const v of doneVersions) if (v !== st.version) await retireManifests(store, s.goldBucket, s.table, st.partition, v);
-    const next: PartitionState = { ...st, sources: st.sources.filter((x) => !done.has(x.key)), superseded: st.superseded.filter((v) => !doneVersions.has(v.version)) };
+    // Entries, not version ids: a version's intermediates share its id.
+    const doneVersions = new Set(dueVersions.filter((v) => !v.files.some((f) => keptGold.has(f.key))));
+    // Their manifests move to where a bucket rule expires them after the retention (intermediates have none of their own).
+    for (const v of doneVersions) if (!v.intermediate && v.version !== st.version) await retireManifests(store, s.goldBucket, s.table, st.partition, v.version);
+    const next: PartitionState = { ...st, sources: st.sources.filter((x) => !done.has(x.key)), superseded: st.superseded.filter((v) => !doneVersions.has(v)) };
     try {
       await store.putJsonIf(s.goldBucket, stateKey(s.table, st.partition), next, got.etag);
     } catch (e) {

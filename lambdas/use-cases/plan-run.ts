@@ -1,6 +1,7 @@
 import type { BinIdentity, BinItem, BinSpec, PlanOutput, PlanReport, RunRequest, StoredPlan } from '../core/contracts';
+import type { MergeItem, MergeSpec } from '../core/merge-contracts';
 import { addRequests, DEFAULT_COST_MODEL, estimateRun, listPages, type CostModel, type RequestCounts, type RunEstimate } from '../core/cost';
-import { binKey, carriedKey, itemsKey, manifestKey, MAX_KEY_BYTES, outputKey, planKey, QUARANTINE_FILES, quarantineObjectKey, quarantinePrefix, pendingKey, pendingPrefix, stateKey } from '../core/keys';
+import { binKey, carriedKey, itemsKey, manifestKey, MAX_KEY_BYTES, mergedOutputKey, mergeItemsKey, mergeManifestKey, mergeSpecKey, outputKey, stageOutputKey, planKey, QUARANTINE_FILES, quarantineObjectKey, quarantinePrefix, pendingKey, pendingPrefix, stateKey } from '../core/keys';
 import { planStats } from '../core/run-report';
 import { baseOf, type CommittedBase, type PartitionState } from '../core/state';
 import { parseKafkaName, topicPartitionId, type KafkaOffsets } from '../core/kafka';
@@ -59,9 +60,14 @@ export function longestKeyBytes(s: TableSettings, p: Plan['partitions'][number])
   const consider = (k: string) => (longest = Math.max(longest, Buffer.byteLength(k)));
   consider(stateKey(s.table, p.path));
   for (const f of p.carried) consider(carriedKey(s.goldPrefix, p.path, p.version, f.key));
+  for (const m of p.merges) {
+    // A merge writes at most one file per bin it reads.
+    consider(mergedOutputKey(s.goldPrefix, p.path, p.version, m.mergeId, m.binIds.length));
+    consider(mergeManifestKey(s.table, p.path, p.version, m.mergeId));
+  }
   for (const b of p.bins) {
     const prefix = quarantinePrefix(s.table, p.path, b.binId);
-    consider(outputKey(s.goldPrefix, p.path, p.version, b.binId));
+    consider(binOutputKey(s, p, b.binId));
     consider(manifestKey(s.table, p.path, p.version, b.binId));
     for (const f of QUARANTINE_FILES) consider(prefix + f);
     // `files` is made from the file table on each read: read it once per bin.
@@ -69,6 +75,10 @@ export function longestKeyBytes(s: TableSettings, p: Plan['partitions'][number])
   }
   return longest;
 }
+
+/** A bin of a partition that is merged writes to a stage key, else straight into the version. */
+const binOutputKey = (s: TableSettings, p: Plan['partitions'][number], binId: string) =>
+  p.merges.length ? stageOutputKey(s.table, p.path, p.version, binId) : outputKey(s.goldPrefix, p.path, p.version, binId);
 
 /** Lists the landing table, plans the bins, and stores the plan and one spec per bin. */
 export async function planRun(deps: PlanDeps, request: RunRequest): Promise<PlanRunResult> {
@@ -129,6 +139,7 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
       pendingAfter: pending.size + plan.partitions.filter((p) => !pending.has(pendingKey(s.table, p.path))).length,
       bins: plan.partitions.flatMap((p) => p.bins.map((b) => ({ files: b.files.length, inputBytes: b.inputBytes, estimatedOutputBytes: b.estimatedOutputBytes }))),
       partitions: plan.partitions.map((p) => ({ bins: p.bins.length, carried: p.carried.length })),
+      merges: plan.partitions.flatMap((p) => p.merges.map((m) => ({ bins: m.binIds.length, estimatedInputBytes: m.estimatedInputBytes }))),
     },
     plan.partitions.reduce((n, p) => n + p.newFiles, 0),
     deps.costModel ?? DEFAULT_COST_MODEL,
@@ -147,7 +158,7 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
       ...identity(p, b),
       partitionValues: p.values,
       files,
-      outputKey: outputKey(s.goldPrefix, p.path, p.version, b.binId),
+      outputKey: binOutputKey(s, p, b.binId),
       manifestKey: manifestKey(s.table, p.path, p.version, b.binId),
       estimatedOutputBytes: b.estimatedOutputBytes,
       estimatedSeconds: b.estimatedSeconds,
@@ -164,6 +175,33 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
       inputBytes: b.inputBytes,
     });
   }
+  // Merge specs, then their items list (only when there is anything to merge).
+  const targetBytes = (request.targetFileMb ?? s.targetFileMb) * MB;
+  const merges = plan.partitions.flatMap((p) => p.merges.map((m) => ({ p, m })));
+  await mapLimit(merges, 16, async ({ p, m }) => {
+    const spec: MergeSpec = {
+      table: s.table,
+      planId: plan.planId,
+      mergeId: m.mergeId,
+      partition: p.path,
+      version: p.version,
+      bins: m.binIds.map((binId) => ({ binId, manifestKey: manifestKey(s.table, p.path, p.version, binId), outputKey: binOutputKey(s, p, binId) })),
+      manifestKey: mergeManifestKey(s.table, p.path, p.version, m.mergeId),
+      targetBytes,
+    };
+    await store.putJson(s.goldBucket, mergeSpecKey(s.table, plan.planId, m.mergeId), spec);
+  });
+  const mergeItems: MergeItem[] = merges.map(({ p, m }) => ({
+    table: s.table,
+    planId: plan.planId,
+    mergeId: m.mergeId,
+    partition: p.path,
+    version: p.version,
+    mergeKey: mergeSpecKey(s.table, plan.planId, m.mergeId),
+    bins: m.binIds.length,
+    estimatedInputBytes: m.estimatedInputBytes,
+  }));
+  if (mergeItems.length) await store.putJson(s.goldBucket, mergeItemsKey(s.table, plan.planId), mergeItems);
   const stored: StoredPlan = {
     table: s.table,
     planId: plan.planId,
@@ -174,6 +212,7 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
       version: p.version,
       bins: p.bins.map((b) => ({ binId: b.binId, files: b.fileCount, inputBytes: b.inputBytes, estimatedOutputBytes: b.estimatedOutputBytes, estimatedSeconds: b.estimatedSeconds })),
       carried: p.carried,
+      ...(p.merges.length ? { merges: p.merges.map((m) => ({ mergeId: m.mergeId, binIds: m.binIds })) } : {}),
       ...(p.baseVersion ? { baseVersion: p.baseVersion } : {}),
       newFiles: p.newFiles,
     })),
@@ -194,6 +233,8 @@ export async function planRun(deps: PlanDeps, request: RunRequest): Promise<Plan
       itemsKey: itemsKey(s.table, plan.planId),
       planKey: planKey(s.table, plan.planId),
       bins: plan.totals.bins,
+      merges: mergeItems.length,
+      mergeItemsKey: mergeItemsKey(s.table, plan.planId),
       partitions: plan.partitions.length,
       inputFiles: plan.totals.inputFiles,
       inputBytes: plan.totals.inputBytes,

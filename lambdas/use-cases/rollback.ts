@@ -2,7 +2,7 @@ import { InvalidInputError } from '../core/errors';
 import { stateKey } from '../core/keys';
 import type { Catalog, Clock, ObjectStore } from '../core/ports';
 import type { TableSettings } from '../core/settings';
-import { supersede, type PartitionState } from '../core/state';
+import { earlierVersions, supersede, type PartitionState } from '../core/state';
 import { repointCatalog } from './catalog-sync';
 import { markPending } from './pending-index';
 
@@ -24,9 +24,9 @@ export async function rollbackPartition(deps: RollbackDeps, partition: string, v
   if (!current) throw new InvalidInputError(`partition ${partition} of ${s.table} has no committed version`);
   const st = current.value;
   if (st.version === version) return st;
-  const target = st.superseded.find((v) => v.version === version);
+  const target = earlierVersions(st).find((v) => v.version === version);
   if (!target) {
-    const available = st.superseded.map((v) => `${v.version} (committed ${v.committedAt})`).join(', ') || 'none';
+    const available = earlierVersions(st).map((v) => `${v.version} (committed ${v.committedAt})`).join(', ') || 'none';
     throw new InvalidInputError(`partition ${partition} has no earlier version ${version}; current ${st.version}, still available: ${available}`);
   }
   for (const f of target.files) {
@@ -48,7 +48,7 @@ export async function rollbackPartition(deps: RollbackDeps, partition: string, v
     planId: `rollback-from-${st.version}`,
     // States written before sources kept their commit time had it in `since`.
     sources: st.sources.filter((x) => Date.parse(x.committedAt ?? x.since) <= Date.parse(target.committedAt)),
-    superseded: [...st.superseded.filter((v) => v.version !== version), supersede(st)],
+    superseded: [...st.superseded.filter((v) => v !== target), supersede(st)],
   };
   // Indexed before the commit, as swap does: the version it replaces retires after the grace.
   await markPending(store, s, { partition, version: next.version, base: current.etag, at: now });

@@ -1,4 +1,5 @@
 import type { CompactOutput, Metered, ReportInput, ReportOutput, StoredPlan } from '../core/contracts';
+import type { MergeOutput } from '../core/merge-contracts';
 import { mapLimit } from '../core/concurrency';
 import { addRequests, type PriceTable, type StepUsage } from '../core/cost';
 import { reportKey, reportTextKey, stateKey } from '../core/keys';
@@ -52,6 +53,17 @@ async function mapResults(store: ObjectStore, bucket: string, key: string): Prom
   return { succeeded: succeeded.filter((r) => r?.binId), failed, files };
 }
 
+/** The merge Map's results: read as the bins' are, each entry a merge. */
+async function mergeResults(store: ObjectStore, bucket: string, key: string): Promise<ReportFacts['merges']> {
+  const read = await mapResults(store, bucket, key).catch(() => undefined);
+  const manifest = read && (await store.getJson<ResultManifest>(bucket, key));
+  if (!manifest) return undefined;
+  const at = manifest.DestinationBucket ?? bucket;
+  const ok = (await mapLimit(manifest.ResultFiles?.SUCCEEDED ?? [], 4, (f) => store.getJson<ResultEntry[]>(at, f.Key))).flat().filter((e): e is ResultEntry => !!e);
+  const succeeded = ok.map((e) => (typeof e.Output === 'string' ? parse<Metered<MergeOutput>>(e.Output)! : (e as unknown as Metered<MergeOutput>))).filter((r) => r?.mergeId);
+  return { succeeded, failed: read.failed.length, files: read.files };
+}
+
 /**
  * Writes the execution's run report (JSON and text) next to the table's other system objects:
  * read from the stored plan, the Map's per-bin results and the partition states, never from the
@@ -64,6 +76,8 @@ export async function writeRunReport(deps: ReportDeps, input: ReportInput): Prom
   const plan = planned ? await store.getJson<StoredPlan>(planned.planBucket, planned.planKey) : undefined;
   const details = state.compaction?.ResultWriterDetails;
   const results = details ? await mapResults(store, details.Bucket, details.Key) : undefined;
+  const mergeDetails = state.merging?.ResultWriterDetails;
+  const merges = mergeDetails ? await mergeResults(store, mergeDetails.Bucket, mergeDetails.Key) : undefined;
   const paths = (plan?.partitions ?? []).map((p) => p.path);
   const states = new Map<string, PartitionState | undefined>();
   await mapLimit(paths, 16, async (p) => states.set(p, await store.getJson<PartitionState>(s.goldBucket, stateKey(s.table, p))));
@@ -87,6 +101,7 @@ export async function writeRunReport(deps: ReportDeps, input: ReportInput): Prom
     state,
     ...(plan ? { plan } : {}),
     ...(results ? { results } : {}),
+    ...(merges ? { merges } : {}),
     states,
     quarantineReasons,
     // The two report writes below are this step's too.

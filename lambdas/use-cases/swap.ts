@@ -10,6 +10,7 @@ import { mapLimit } from '../core/concurrency';
 import { syncCatalog } from './catalog-sync';
 import { markPending, readIndex, statesOf } from './pending-index';
 import { recordOutputRatios } from './output-ratios';
+import { mergedFiles } from './merged-files';
 
 export interface SwapDeps {
   readonly store: ObjectStore;
@@ -78,8 +79,11 @@ async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedParti
     carried.push({ key: to, etag: head.etag, bytes: head.bytes, rows: known.rows });
   }
 
+  // A merged partition commits the merges' files; its bins' files are intermediates, retired after the grace.
+  const merged = p.merges?.length ? await mergedFiles(store, s, p, manifests, now) : undefined;
+  if (merged && 'incomplete' in merged) return { kind: 'incomplete', reason: merged.incomplete };
   const files: GoldFile[] = [
-    ...manifests.filter((m) => !m.output.empty).map((m) => ({ key: m.output.key, etag: m.output.etag ?? '', bytes: m.output.bytes, rows: m.output.rows })),
+    ...(merged ? merged.files : manifests.filter((m) => !m.output.empty).map((m) => ({ key: m.output.key, etag: m.output.etag ?? '', bytes: m.output.bytes, rows: m.output.rows }))),
     ...carried,
   ];
   const rows = files.reduce((n, f) => n + f.rows, 0);
@@ -113,7 +117,7 @@ async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedParti
     rows,
     files,
     sources: [...(base?.sources ?? []).filter((x) => !addedKeys.has(x.key)), ...added],
-    superseded: base ? [...base.superseded, supersede(base)] : [],
+    superseded: [...(base ? [...base.superseded, supersede(base)] : []), ...(merged ? [merged.intermediates] : [])],
     ...(Object.keys(kafka).length ? { kafka } : {}),
     ...(base?.catalogPin ? { catalogPin: base.catalogPin } : {}),
     schema: unitedSchema(base?.schema, ...manifests.map((m) => m.output.schema)),

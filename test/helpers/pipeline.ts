@@ -7,6 +7,8 @@ import { DEFAULT_ENGINE_SETTINGS, type TableSettings } from '../../lambdas/core/
 import type { PartitionState } from '../../lambdas/core/state';
 import { SENSORS_SETTINGS } from '../../local/generate';
 import { compactBin } from '../../lambdas/use-cases/compact-bin';
+import { mergeFiles } from '../../lambdas/use-cases/merge-files';
+import type { MergeItem } from '../../lambdas/core/merge-contracts';
 import { retireCompacted } from '../../lambdas/use-cases/lifecycle';
 import { planRun } from '../../lambdas/use-cases/plan-run';
 import { swapPlan } from '../../lambdas/use-cases/swap';
@@ -39,13 +41,16 @@ export function usePipeline(store: ObjectStore, scratch: string, clock: Clock, s
       return { output, items: (await store.getJson<BinItem[]>(settings.goldBucket, output.itemsKey)) ?? [] };
     },
     compact: (item: BinItem, engineOverrides: Partial<typeof engine> = {}) => compactBin({ store, settings, engine: { ...engine, ...engineOverrides } }, item),
+    merge: (item: MergeItem) => mergeFiles({ store, settings, engine }, item),
+    mergeItems: async (output: PlanOutput) => (output.merges ? ((await store.getJson<MergeItem[]>(settings.goldBucket, output.mergeItemsKey)) ?? []) : []),
     swap: (output: PlanOutput) => swapPlan({ store, catalog, settings, clock }, output),
     lifecycle: (dryRun = false) => retireCompacted({ store, catalog, settings, clock }, dryRun),
     state: (partition: string) => store.getJson<PartitionState>(settings.goldBucket, stateKey(settings.table, partition)),
-    /** plan -> compact every bin -> swap. */
+    /** plan -> compact every bin -> merge -> swap. */
     async run() {
       const { output, items } = await p.plan();
       for (const item of items) await p.compact(item);
+      for (const m of await p.mergeItems(output)) await p.merge(m);
       return { output, items, swap: await p.swap(output) };
     },
   };

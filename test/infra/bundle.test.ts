@@ -51,7 +51,8 @@ describe('real bundles', () => {
 
   it('leaves DuckDB out of the compact bundle itself and requires it at run time', () => {
     const code = readFileSync(join(assetDir(pipeline.compactFunction), 'index.js'), 'utf8');
-    expect(code.match(/require\("@duckdb\/[^"]+"\)/g)).toEqual(['require("@duckdb/node-api")']);
+    // One require per engine module that imports it, each of the API package only (never a native binding).
+    expect([...new Set(code.match(/require\("@duckdb\/[^"]+"\)/g))]).toEqual(['require("@duckdb/node-api")']);
   });
 
   it('runs a query with the bundled DuckDB', async () => {

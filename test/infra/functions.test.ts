@@ -21,12 +21,12 @@ const tableEnv = {
 };
 const common = { POWERTOOLS_SERVICE_NAME: 's3-compactor', NODE_OPTIONS: '--enable-source-maps' };
 // Plan (the estimate) and report (the bill) price with the functions' real memory.
-const costModel = { COST_MODEL: JSON.stringify({ prices: US_EAST_1_PRICES, memoryMb: { plan: 1024, compact: 4096, swap: 512, lifecycle: 512, report: 512 } }) };
+const costModel = { COST_MODEL: JSON.stringify({ prices: US_EAST_1_PRICES, memoryMb: { plan: 1024, compact: 4096, merge: 3008, swap: 512, lifecycle: 512, report: 512 } }) };
 
 describe('functions', () => {
-  it('creates exactly the five step functions', () => {
+  it('creates exactly the six step functions', () => {
     expect(Object.keys(functions).sort()).toEqual(
-      [pipeline.planFunction, pipeline.compactFunction, pipeline.swapFunction, pipeline.lifecycleFunction, pipeline.reportFunction].map(logicalId).sort(),
+      [pipeline.planFunction, pipeline.compactFunction, pipeline.mergeFunction, pipeline.swapFunction, pipeline.lifecycleFunction, pipeline.reportFunction].map(logicalId).sort(),
     );
   });
 
@@ -46,6 +46,14 @@ describe('functions', () => {
         TABLE_COLUMNS: JSON.stringify(SENSORS_COLUMNS),
       },
     ],
+    [
+      'merge',
+      () => pipeline.mergeFunction,
+      3008,
+      900,
+      { Size: 10240 },
+      { ...tableEnv, PARQUET_COMPRESSION: 'snappy', SCRATCH_DIR: '/tmp/compactor', ENGINE_MEMORY_MB: '1804' },
+    ],
     ['swap', () => pipeline.swapFunction, 512, 300, undefined, { ...tableEnv, GLUE_DATABASE: 'compactor' }],
     ['lifecycle', () => pipeline.lifecycleFunction, 512, 900, undefined, { ...tableEnv, GLUE_DATABASE: 'compactor', GRACE_DAYS: '3' }],
     ['report', () => pipeline.reportFunction, 512, 300, undefined, { ...tableEnv, ...costModel }],
@@ -64,7 +72,7 @@ describe('functions', () => {
   });
 
   it('keeps each function log group for a month', () => {
-    for (const fn of [pipeline.planFunction, pipeline.compactFunction, pipeline.swapFunction, pipeline.lifecycleFunction, pipeline.reportFunction]) {
+    for (const fn of [pipeline.planFunction, pipeline.compactFunction, pipeline.mergeFunction, pipeline.swapFunction, pipeline.lifecycleFunction, pipeline.reportFunction]) {
       expect(template.findResources('AWS::Logs::LogGroup')[logicalId(fn.logGroup)].Properties).toEqual({ RetentionInDays: 30 });
     }
   });
@@ -122,6 +130,7 @@ describe('IAM', () => {
   const state = objectsArn(gold, '_compactor/sensors/state/*');
   const plans = objectsArn(gold, '_compactor/sensors/plans/*');
   const manifests = objectsArn(gold, '_compactor/sensors/manifests/*');
+  const stage = objectsArn(gold, '_compactor/sensors/stage/*');
   const lease = objectsArn(gold, '_compactor/sensors/lease.json');
   const ratios = objectsArn(gold, '_compactor/sensors/output-ratios.json');
   const pending = objectsArn(gold, '_compactor/sensors/pending/*');
@@ -145,14 +154,33 @@ describe('IAM', () => {
     ]);
   });
 
-  it('lets compact read its inputs, plans, manifests and state, and write only table data, manifests and quarantine', () => {
+  it('lets compact read its inputs, plans, manifests, state and intermediates, and write only table data, manifests, quarantine and intermediates', () => {
     expect(statementsOf(pipeline.compactFunction)).toEqual([
       ...basics(pipeline.compactFunction),
       { Action: 's3:ListBucket', Condition: listUnder('sensors/*'), Effect: 'Allow', Resource: arnOf(landing) },
       { Action: 's3:GetObject', Effect: 'Allow', Resource: landingTable },
-      { Action: 's3:ListBucket', Condition: listUnder('sensors/*', '_compactor/sensors/plans/*', '_compactor/sensors/manifests/*', '_compactor/sensors/state/*'), Effect: 'Allow', Resource: arnOf(gold) },
-      { Action: 's3:GetObject', Effect: 'Allow', Resource: [goldTable, plans, manifests, state] },
-      { Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Effect: 'Allow', Resource: [goldTable, manifests, objectsArn(gold, 'quarantine/sensors/*')] },
+      {
+        Action: 's3:ListBucket',
+        Condition: listUnder('sensors/*', '_compactor/sensors/plans/*', '_compactor/sensors/manifests/*', '_compactor/sensors/state/*', '_compactor/sensors/stage/*'),
+        Effect: 'Allow',
+        Resource: arnOf(gold),
+      },
+      { Action: 's3:GetObject', Effect: 'Allow', Resource: [goldTable, plans, manifests, state, stage] },
+      { Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Effect: 'Allow', Resource: [goldTable, manifests, objectsArn(gold, 'quarantine/sensors/*'), stage] },
+    ]);
+  });
+
+  it('lets merge read plans, manifests, state, intermediates and table data, and write only table data and manifests', () => {
+    expect(statementsOf(pipeline.mergeFunction)).toEqual([
+      ...basics(pipeline.mergeFunction),
+      {
+        Action: 's3:ListBucket',
+        Condition: listUnder('sensors/*', '_compactor/sensors/plans/*', '_compactor/sensors/manifests/*', '_compactor/sensors/state/*', '_compactor/sensors/stage/*'),
+        Effect: 'Allow',
+        Resource: arnOf(gold),
+      },
+      { Action: 's3:GetObject', Effect: 'Allow', Resource: [goldTable, plans, manifests, state, stage] },
+      { Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Effect: 'Allow', Resource: [goldTable, manifests] },
     ]);
   });
 
@@ -172,7 +200,7 @@ describe('IAM', () => {
       { Action: 's3:ListBucket', Condition: listUnder('sensors/*'), Effect: 'Allow', Resource: arnOf(landing) },
       { Action: ['s3:GetObject', 's3:DeleteObject'], Effect: 'Allow', Resource: landingTable },
       { Action: 's3:ListBucket', Condition: listUnder('sensors/*', '_compactor/sensors/state/*'), Effect: 'Allow', Resource: arnOf(gold) },
-      { Action: ['s3:GetObject', 's3:DeleteObject'], Effect: 'Allow', Resource: goldTable },
+      { Action: ['s3:GetObject', 's3:DeleteObject'], Effect: 'Allow', Resource: [goldTable, stage] },
       { Action: ['s3:GetObject', 's3:PutObject'], Effect: 'Allow', Resource: state },
       { Action: glueRead, Effect: 'Allow', Resource: tableArns },
       // A retired version's manifests move to the retired prefix (copy, then delete the original).
@@ -223,7 +251,7 @@ describe('IAM', () => {
     const lifecycleRole = logicalId(pipeline.lifecycleFunction.role!);
     expect(grants).toEqual([
       { role: lifecycleRole, resources: landingTable },
-      { role: lifecycleRole, resources: goldTable },
+      { role: lifecycleRole, resources: [goldTable, objectsArn(gold, '_compactor/sensors/stage/*')] },
       { role: lifecycleRole, resources: objectsArn(gold, '_compactor/sensors/manifests/*') },
       { role: lifecycleRole, resources: pending },
     ]);

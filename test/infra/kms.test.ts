@@ -18,6 +18,7 @@ const rolesOf = (p: CompactionPipeline) =>
   [
     ['plan', p.planFunction.role!],
     ['compact', p.compactFunction.role!],
+    ['merge', p.mergeFunction.role!],
     ['swap', p.swapFunction.role!],
     ['lifecycle', p.lifecycleFunction.role!],
     ['report', p.reportFunction.role!],
@@ -35,6 +36,7 @@ describe('buckets encrypted with a customer key (BucketEncryption.KMS)', () => {
     expect(rolesOf(pipeline).map(([name, role]) => [name, kmsStatements(template, role)])).toEqual([
       ['plan', [read(landingKey), write(goldKey)]],
       ['compact', [read(landingKey), write(goldKey)]],
+      ['merge', [write(goldKey)]],
       ['swap', [write(goldKey)]],
       ['lifecycle', [read(landingKey), write(goldKey)]],
       ['report', [write(goldKey)]],
@@ -76,6 +78,7 @@ describe('buckets encrypted with a customer key (BucketEncryption.KMS)', () => {
     expect(rolesOf(own.pipeline).map(([name, role]) => [name, kmsStatements(own.template, role)])).toEqual([
       ['plan', [{ Action: 'kms:Decrypt', Effect: 'Allow', Resource: keyArn }]],
       ['compact', [{ Action: 'kms:Decrypt', Effect: 'Allow', Resource: keyArn }]],
+      ['merge', []],
       ['swap', []],
       ['lifecycle', [{ Action: 'kms:Decrypt', Effect: 'Allow', Resource: keyArn }]],
       ['report', []],
@@ -114,6 +117,7 @@ describe('buckets created with a customer key (encryption: KMS)', () => {
     expect(rolesOf(pipeline).map(([name, role]) => [name, kmsStatements(template, role)])).toEqual([
       ['plan', [read, write]],
       ['compact', [read, write]],
+      ['merge', [write]],
       ['swap', [write]],
       ['lifecycle', [read, write]],
       ['report', [write]],

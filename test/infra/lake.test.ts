@@ -21,7 +21,7 @@ describe('two tables sharing one lake', () => {
     expect(Object.keys(template.findResources('AWS::KMS::Key'))).toEqual([logicalId(lake.encryptionKey!)]);
     expect(Object.keys(template.findResources('AWS::Glue::Database'))).toEqual([logicalId(lake.database!)]);
     template.resourceCountIs('AWS::Glue::Table', 2);
-    template.resourceCountIs('AWS::Lambda::Function', 10);
+    template.resourceCountIs('AWS::Lambda::Function', 12);
     template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
     template.resourceCountIs('AWS::Events::Rule', 2);
     for (const p of [sensors, orders]) {

@@ -151,11 +151,11 @@ describe('dashboard', () => {
   });
 
   it('shows each step\'s Lambda duration and errors', () => {
-    for (const fn of [pipeline.planFunction, pipeline.compactFunction, pipeline.swapFunction, pipeline.lifecycleFunction, pipeline.reportFunction]) {
+    for (const fn of [pipeline.planFunction, pipeline.compactFunction, pipeline.mergeFunction, pipeline.swapFunction, pipeline.lifecycleFunction, pipeline.reportFunction]) {
       expect(body).toContain(logicalId(fn));
     }
-    expect((body.match(/\\"Duration\\"/g) ?? []).length).toBe(5);
-    expect((body.match(/\\"Errors\\"/g) ?? []).length).toBe(5);
+    expect((body.match(/\\"Duration\\"/g) ?? []).length).toBe(6);
+    expect((body.match(/\\"Errors\\"/g) ?? []).length).toBe(6);
   });
 });
 

@@ -35,13 +35,14 @@ function acknowledgePipeline(pipeline: CompactionPipeline, ack: Ack): void {
   const policyOf = (fn: lambda.IFunction) => fn.role!.node.findChild('DefaultPolicy');
   const landingTable = objects(pipeline.landingBucket, `${pipeline.landingPrefix}*`);
   const goldTable = objects(pipeline.goldBucket, `${pipeline.goldPrefix}*`);
-  const [state, plans, manifests, retired] = ['state', 'plans', 'manifests', 'retired/manifests'].map((p) => objects(pipeline.goldBucket, `_compactor/${table}/${p}/*`));
+  const [state, plans, manifests, retired, stage, pending] = ['state', 'plans', 'manifests', 'retired/manifests', 'stage', 'pending'].map((p) => objects(pipeline.goldBucket, `_compactor/${table}/${p}/*`));
 
   const byFunction: Array<[lambda.IFunction, string[]]> = [
     [pipeline.planFunction, [landingTable, state, plans]],
-    [pipeline.compactFunction, [landingTable, goldTable, plans, manifests, state, objects(pipeline.goldBucket, `quarantine/${table}/*`)]],
-    [pipeline.swapFunction, [goldTable, plans, manifests, state]],
-    [pipeline.lifecycleFunction, [landingTable, goldTable, state, manifests, retired]],
+    [pipeline.compactFunction, [landingTable, goldTable, plans, manifests, state, stage, objects(pipeline.goldBucket, `quarantine/${table}/*`)]],
+    [pipeline.mergeFunction, [goldTable, plans, manifests, state, stage]],
+    [pipeline.swapFunction, [goldTable, plans, manifests, state, pending]],
+    [pipeline.lifecycleFunction, [landingTable, goldTable, stage, state, pending, manifests, retired]],
     [pipeline.reportFunction, [plans, objects(pipeline.goldBucket, `_compactor/${table}/results/*`), manifests, state, objects(pipeline.goldBucket, `quarantine/${table}/*`), objects(pipeline.goldBucket, `_compactor/${table}/reports/*`)]],
   ];
   for (const [fn, prefixes] of byFunction) {
@@ -60,15 +61,17 @@ function acknowledgePipeline(pipeline: CompactionPipeline, ack: Ack): void {
   const sm = pipeline.stateMachine;
   const smPolicy = sm.role.node.findChild('DefaultPolicy');
   ack(smPolicy, 'AwsSolutions-IAM5[Resource::*]', 'CloudWatch Logs vended-log delivery and X-Ray APIs support no resource-level permissions');
-  for (const fn of [pipeline.planFunction, pipeline.compactFunction, pipeline.swapFunction, pipeline.lifecycleFunction, pipeline.reportFunction]) {
+  for (const fn of [pipeline.planFunction, pipeline.compactFunction, pipeline.mergeFunction, pipeline.swapFunction, pipeline.lifecycleFunction, pipeline.reportFunction]) {
     ack(smPolicy, `AwsSolutions-IAM5[Resource::<${logicalId(fn)}.Arn>:*]`, 'LambdaInvoke grants the versions and aliases of this one function');
   }
   ack(smPolicy, objects(pipeline.goldBucket, `_compactor/${table}/results/*`), 'The Map ResultWriter names its result files per execution under this table\'s results prefix');
   ack(smPolicy, objects(pipeline.goldBucket, `_compactor/${table}/plans/*/items.json`), 'The ItemReader reads the items list of the run\'s plan; plan ids are generated per run');
+  ack(smPolicy, objects(pipeline.goldBucket, `_compactor/${table}/plans/*/merges.json`), 'The merge Map\'s ItemReader reads the merges list of the run\'s plan; plan ids are generated per run');
   const executions = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${logicalId(sm)}"}]}]}`;
   const mapPolicy = sm.node.findChild('DistributedMapPolicy');
   ack(mapPolicy, `AwsSolutions-IAM5[Resource::${executions}:*]`, 'Distributed Map child executions of this state machine have generated names');
   ack(mapPolicy, `AwsSolutions-IAM5[Resource::${executions}/CompactBins:*]`, 'Redrive of this state machine\'s CompactBins Map Runs, whose ids are generated');
+  ack(mapPolicy, `AwsSolutions-IAM5[Resource::${executions}/MergeFiles:*]`, 'Redrive of this state machine\'s MergeFiles Map Runs, whose ids are generated');
 }
 
 /**

@@ -45,11 +45,13 @@ describe('state machine definition', () => {
     expect(Object.keys(asl.States).sort()).toEqual(
       [
         'AnythingToCompact',
+        'AnythingToMerge',
         'CompactBins',
         'DescribeIncomplete',
         'Done',
         'IncompletePartitions',
         'Lifecycle',
+        'MergeFiles',
         'NothingToCompact',
         'Plan',
         'Report',
@@ -133,6 +135,61 @@ describe('state machine definition', () => {
         WriterConfig: { OutputType: 'JSON', Transformation: 'COMPACT' },
       },
       ResultPath: '$.compaction',
+      Catch: toReport,
+      Next: 'AnythingToMerge',
+    });
+  });
+
+  it('merges the intermediate files of the plan\'s merges list in a second Distributed Map before the swap, when there are any', () => {
+    expect(asl.States.AnythingToMerge).toEqual({
+      Type: 'Choice',
+      Comment: 'Partitions compacted into more bins than target-size files are merged before the swap',
+      Choices: [
+        {
+          And: [
+            { Variable: '$.plan.merges', IsPresent: true },
+            { Variable: '$.plan.merges', NumericGreaterThan: 0 },
+          ],
+          Next: 'MergeFiles',
+        },
+      ],
+      Default: 'Swap',
+    });
+    expect(asl.States.MergeFiles).toEqual({
+      Type: 'Map',
+      Comment: "One Merge per merge of a partition's intermediate files; the items are the plan's MergeItem list in S3",
+      Label: 'MergeFiles',
+      ItemReader: {
+        Resource: `arn:${refPlaceholder('AWS::Partition')}:states:::s3:getObject`,
+        ReaderConfig: { InputType: 'JSON' },
+        Parameters: { 'Bucket.$': '$.plan.planBucket', 'Key.$': '$.plan.mergeItemsKey' },
+      },
+      ItemSelector: {
+        'table.$': '$$.Map.Item.Value.table',
+        'planId.$': '$$.Map.Item.Value.planId',
+        'mergeId.$': '$$.Map.Item.Value.mergeId',
+        'partition.$': '$$.Map.Item.Value.partition',
+        'version.$': '$$.Map.Item.Value.version',
+        'mergeKey.$': '$$.Map.Item.Value.mergeKey',
+        'bins.$': '$$.Map.Item.Value.bins',
+        'estimatedInputBytes.$': '$$.Map.Item.Value.estimatedInputBytes',
+        'executionId.$': '$$.Execution.Id',
+      },
+      ItemProcessor: {
+        ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
+        StartAt: 'Merge',
+        States: {
+          Merge: { Type: 'Task', Resource: fnArn(pipeline.mergeFunction), Retry: retries, End: true },
+        },
+      },
+      MaxConcurrency: 10,
+      ToleratedFailurePercentage: 10,
+      ResultWriter: {
+        Resource: `arn:${refPlaceholder('AWS::Partition')}:states:::s3:putObject`,
+        Parameters: { Bucket: refPlaceholder(logicalId(pipeline.goldBucket)), Prefix: '_compactor/sensors/results/' },
+        WriterConfig: { OutputType: 'JSON', Transformation: 'COMPACT' },
+      },
+      ResultPath: '$.merging',
       Catch: toReport,
       Next: 'Swap',
     });
@@ -269,16 +326,20 @@ describe('state machine', () => {
         Effect: 'Allow',
         Resource: objectsArn(pipeline.goldBucket, '_compactor/sensors/results/*'),
       },
-      { Action: 's3:GetObject', Effect: 'Allow', Resource: objectsArn(pipeline.goldBucket, '_compactor/sensors/plans/*/items.json') },
+      {
+        Action: 's3:GetObject',
+        Effect: 'Allow',
+        Resource: [objectsArn(pipeline.goldBucket, '_compactor/sensors/plans/*/items.json'), objectsArn(pipeline.goldBucket, '_compactor/sensors/plans/*/merges.json')],
+      },
     ]);
     const invokes = policies
       .flatMap((p) => p.Properties.PolicyDocument.Statement)
       .filter((st: { Action: string }) => st.Action === 'lambda:InvokeFunction')
       .map((st: { Resource: unknown[] }) => st.Resource[0]);
     expect(invokes).toEqual(
-      expect.arrayContaining([pipeline.planFunction, pipeline.compactFunction, pipeline.swapFunction, pipeline.lifecycleFunction, pipeline.reportFunction].map(arnOf)),
+      expect.arrayContaining([pipeline.planFunction, pipeline.compactFunction, pipeline.mergeFunction, pipeline.swapFunction, pipeline.lifecycleFunction, pipeline.reportFunction].map(arnOf)),
     );
-    expect(invokes).toHaveLength(5);
+    expect(invokes).toHaveLength(6);
     const mapPolicy = policies.flatMap((p) => p.Properties.PolicyDocument.Statement).find((st: { Action: string }) => st.Action === 'states:StartExecution');
     expect(mapPolicy).toEqual({ Action: 'states:StartExecution', Effect: 'Allow', Resource: ref(pipeline.stateMachine) });
   });

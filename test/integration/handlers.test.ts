@@ -52,8 +52,9 @@ describe('handlers with fakes', () => {
 
     const swap = await h.swap({ plan });
     expect(swap).toMatchObject({ committed: 1, unchanged: 0, incomplete: 0, catalogUpdated: 1, catalogDrift: [] });
-    // the plan, the manifest, the state at its commit, every state (one), the state again to stamp it, the ratios
-    expect(swap.usage.requests).toEqual({ ...none, LIST: 1, GET: 6, HEAD: 1, PUT: 3 });
+    // GET: the plan, the manifest, the state at its commit, the state again to stamp it, the ratios;
+    // PUT: the pending index entry, the state, its stamp, the ratios; LIST: the pending index
+    expect(swap.usage.requests).toEqual({ ...none, LIST: 1, GET: 5, HEAD: 1, PUT: 4 });
     expect((await h.catalog.all()).map((e) => e.location)).toEqual([`s3://gold/sensors/dt=2024-12-19/hour=14/v=${item.version}/`]);
 
     const lifecycle = await h.lifecycle({ table: 'sensors' });
@@ -67,8 +68,8 @@ describe('handlers with fakes', () => {
   });
 
   it.each<[string, 'swap' | 'lifecycle' | 'report', unknown, string]>([
-    ['swap without a plan', 'swap', {}, 'swap input field "plan" must be a object, got undefined'],
-    ['swap with a plan without its key', 'swap', { plan: { planId: 'p', planBucket: 'gold' } }, 'swap input plan field "planKey" must be a string, got undefined'],
+    ['swap without a plan', 'swap', {}, 'swap input field "plan" must be an object, got undefined'],
+    ['swap with a plan without its key', 'swap', { plan: { planId: 'p', planBucket: 'gold' } }, 'swap input field "plan" field "planKey" must be a string, got undefined'],
     ['lifecycle of another table', 'lifecycle', { table: 'orders' }, 'lifecycle input table "orders" is not this pipeline\'s table "sensors"'],
     ['lifecycle that is not an object', 'lifecycle', 'sensors', 'lifecycle input must be an object, got "sensors"'],
     ['report without its execution', 'report', { state: {}, startedAt: '2024-12-20T12:00:00Z' }, 'report input field "executionId" must be a string, got undefined'],

@@ -31,7 +31,7 @@ it('lists the failed bins with their error, and counts the succeeded bins\' usag
       requestsByStep: {},
     },
   } as unknown as StoredPlan;
-  const planned = { table: 'sensors', planId: 'p1', dryRun: false, planBucket: 'gold', planKey: 'x/plan.json', itemsKey: 'x/items.json', bins: 2, partitions: 2, inputFiles: 20, inputBytes: 5000, estimatedCostUsd: 0, usage: usage('plan', 5) } satisfies Metered<PlanOutput>;
+  const planned = { table: 'sensors', planId: 'p1', dryRun: false, planBucket: 'gold', planKey: 'x/plan.json', itemsKey: 'x/items.json', bins: 2, merges: 0, mergeItemsKey: 'x/merges.json', partitions: 2, inputFiles: 20, inputBytes: 5000, estimatedCostUsd: 0, usage: usage('plan', 5) } satisfies Metered<PlanOutput>;
   const ok: Metered<CompactOutput> = {
     binId: 'b1', partition: 'dt=2024-12-19/hour=14', version: 'v14', outputKey: 'sensors/dt=2024-12-19/hour=14/v=v14/part-b1.parquet', manifestKey: 'm/b1.json',
     inputFiles: 10, inputRows: 20, outputRows: 20, outputBytes: 900, rejectedRecords: 0, rejectedObjects: 0, usage: usage('compact', 12),

@@ -73,12 +73,13 @@ describe('costOf', () => {
 describe('transitionsOf', () => {
   const base = { planned: true, skipped: false, nothingToCompact: false, mapItems: 0, mapRan: false, swapRan: false, lifecycleRan: false, incomplete: false };
   it.each([
-    ['a run compacting 3 bins', { mapRan: true, mapItems: 3, swapRan: true, lifecycleRan: true }, 8 + 3],
+    ['a run compacting 3 bins', { mapRan: true, mapItems: 3, swapRan: true, lifecycleRan: true }, 9 + 3],
+    ['a run compacting 12 bins and merging 2 groups of them', { mapRan: true, mapItems: 12, mergeRan: true, mergeItems: 2, swapRan: true, lifecycleRan: true }, 10 + 12 + 2],
     ['a run with nothing to compact', { nothingToCompact: true, swapRan: true, lifecycleRan: true }, 8],
     ['a dry run', { nothingToCompact: true, lifecycleRan: true }, 7],
     ['a skipped run', { skipped: true }, 5],
     ['a run whose plan failed', { planned: false }, 4],
-    ['a run leaving partitions incomplete', { mapRan: true, mapItems: 2, swapRan: true, lifecycleRan: true, incomplete: true }, 9 + 2],
+    ['a run leaving partitions incomplete', { mapRan: true, mapItems: 2, swapRan: true, lifecycleRan: true, incomplete: true }, 10 + 2],
   ])('counts %s', (_what, path, n) => expect(transitionsOf({ ...base, ...path })).toBe(n));
 });
 
@@ -110,8 +111,21 @@ describe('estimateRun', () => {
       ['report', { ...none, GET: 5, PUT: 2 }],
     ]);
     expect(e.cost.requests).toEqual({ LIST: 4, GET: 182, PUT: 20, COPY: 1, DELETE: 0, HEAD: 3 });
-    expect(e.transitions).toBe(10);
+    expect(e.transitions).toBe(11);
     expect(e.cost.objects).toBe(150);
+  });
+
+  it('adds a merge step per merge, its spec and items list to the plan, its manifest and files to the swap, and the merge Map', () => {
+    const shape = { planListRequests: 1, statesRead: 0, leaseWrites: 1, pendingAfter: 1, bins: Array(10).fill({ files: 100, inputBytes: 25_000, estimatedOutputBytes: 10_000 }), partitions: [{ bins: 10, carried: 0 }] };
+    const plain = estimateRun(shape, 1000);
+    const merged = estimateRun({ ...shape, merges: [{ bins: 10, estimatedInputBytes: 100_000 }] }, 1000);
+    const of = (e: typeof plain, step: string) => e.usage.filter((u) => u.step === step).map((u) => u.requests);
+    expect(of(merged, 'merge')).toEqual([{ ...none, GET: 24, PUT: 2, HEAD: 1 }]);
+    expect(of(merged, 'plan')[0].PUT - of(plain, 'plan')[0].PUT).toBe(2);
+    expect([of(merged, 'swap')[0].GET - of(plain, 'swap')[0].GET, of(merged, 'swap')[0].HEAD - of(plain, 'swap')[0].HEAD]).toEqual([1, 1]);
+    // MergeFiles and its one item; the merge Map's items GET, result file and manifest.
+    expect(merged.transitions - plain.transitions).toBe(2);
+    expect(merged.cost.requests.GET - plain.cost.requests.GET).toBe(24 + 1 + 1);
   });
 });
 
@@ -134,7 +148,7 @@ describe('price table', () => {
 
   it('reads the cost model the construct passes, and refuses a broken one', () => {
     expect(parseCostModel(undefined).prices).toEqual(US_EAST_1_PRICES);
-    expect(parseCostModel(JSON.stringify({ memoryMb: { compact: 8192 } })).memoryMb).toEqual({ plan: 1024, compact: 8192, swap: 512, lifecycle: 512, report: 512 });
+    expect(parseCostModel(JSON.stringify({ memoryMb: { compact: 8192 } })).memoryMb).toEqual({ plan: 1024, compact: 8192, merge: 3008, swap: 512, lifecycle: 512, report: 512 });
     expect(() => parseCostModel('{')).toThrow(ConfigurationError);
     expect(() => parseCostModel(JSON.stringify({ memoryMb: { report: 64 } }))).toThrow(new ConfigurationError('cost model: memoryMb.report must be an integer >= 128, got 64'));
   });

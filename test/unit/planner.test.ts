@@ -196,3 +196,34 @@ describe('bin input cap (the compact step\'s scratch space)', () => {
     expect(plan.held).toEqual([{ path: 'p', reason: 'file-too-large', smallFiles: 6 }]);
   });
 });
+
+describe('planCompaction: merges', () => {
+  it('gives a partition bounded by objects into more bins than target-size files one merge of all its bins', () => {
+    const plan = planCompaction(discovery({ p: Array(1000).fill(0.001) }), opts({ maxBinObjects: 100 }));
+    const [p] = plan.partitions;
+    expect(p.bins.map((b) => b.fileCount)).toEqual(Array(10).fill(100));
+    expect(p.merges.map((m) => m.binIds)).toEqual([p.bins.map((b) => b.binId)]);
+    // The version names its merges: the same bins merged otherwise are another version.
+    const bounded = planCompaction(discovery({ p: Array(1000).fill(0.001) }), opts({ maxBinObjects: 100, maxMergeInputBytes: 100 * MB }));
+    expect(bounded.partitions[0].merges).toHaveLength(1);
+    expect(planCompaction(discovery({ p: Array(1000).fill(0.001) }), opts({ maxBinObjects: 100 })).partitions[0].version).toBe(p.version);
+  });
+
+  it('cuts tiny files of uneven sizes bound by objects into the fewest bins (by count where bytes do not bind)', () => {
+    const sizes = Array.from({ length: 1000 }, (_, i) => 0.0001 + ((i * 7919) % 13) / 100_000);
+    const bins = planCompaction(discovery({ p: sizes }), opts({ maxBinObjects: 100 })).partitions[0].bins;
+    expect(bins.map((b) => b.fileCount)).toEqual(Array(10).fill(100));
+  });
+
+  it('merges nothing where the bins are already target-size files', () => {
+    const plan = planCompaction(discovery({ p: Array(25).fill(10) }), opts());
+    expect(plan.partitions[0].bins).toHaveLength(3);
+    expect(plan.partitions[0].merges).toEqual([]);
+  });
+
+  it('rejects a merge bound below the target', () => {
+    expect(() => planCompaction(discovery({ p: [1, 1, 1, 1, 1] }), opts({ maxMergeInputBytes: 50 * MB }))).toThrow(
+      new ConfigurationError(`planner option maxMergeInputBytes must be at least targetBytes, got ${50 * MB}`),
+    );
+  });
+});

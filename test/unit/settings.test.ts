@@ -50,6 +50,11 @@ describe('parseTableSettings / parseEngineSettings', () => {
     });
   });
 
+  it('bounds the objects of a bin by MAX_BIN_OBJECTS, and by the time budget when it is not set', () => {
+    expect(parseTableSettings({ ...base, MAX_BIN_OBJECTS: '100' }).maxBinObjects).toBe(100);
+    expect(parseTableSettings(base).maxBinObjects).toBe(200_000);
+  });
+
   it.each([
     [{ TABLE_NAME: 'sensors', GOLD_BUCKET: 'g' }, 'environment variable LANDING_BUCKET is required'],
     [{ ...base, TARGET_FILE_MB: '32' }, 'environment variable TARGET_FILE_MB must be an integer from 64 to 1024, got "32"'],
@@ -66,6 +71,8 @@ describe('parseTableSettings / parseEngineSettings', () => {
   it.each([
     [{ PARQUET_COMPRESSION: 'gzip' }, 'environment variable PARQUET_COMPRESSION must be snappy or zstd, got "gzip"'],
     [{ SORT_BY: 'ts;drop' }, 'SORT_BY: "ts;drop" is not a plain column name'],
+    [{ TABLE_COLUMNS: '[null]' }, 'environment variable TABLE_COLUMNS must be a JSON list of {"name", "type"}: item 0 is null'],
+    [{ TABLE_COLUMNS: '[{"name":"a"}]' }, 'environment variable TABLE_COLUMNS must be a JSON list of {"name", "type"}: item 0 is {"name":"a"}'],
   ])('rejects engine settings %j', (vars, message) => {
     expect(() => parseEngineSettings(vars)).toThrow(new ConfigurationError(message));
   });

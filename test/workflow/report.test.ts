@@ -97,8 +97,8 @@ describe('run report and cost', () => {
     expect(report.quarantine).toEqual({ records: 0, objects: 0, bins: [] });
     expect(report.cost.objects).toBe(120);
     expect(report.cost.lambda.map((l) => [l.step, l.invocations])).toEqual([['plan', 1], ['compact', 3], ['swap', 1], ['lifecycle', 1], ['report', 1]]);
-    // Plan, AnythingToCompact, CompactBins, Swap, Lifecycle, Report, RunOutcome, Done, and one Compact per bin.
-    expect(report.cost.transitions).toBe(8 + 3);
+    // Plan, AnythingToCompact, CompactBins, AnythingToMerge, Swap, Lifecycle, Report, RunOutcome, Done, and one Compact per bin.
+    expect(report.cost.transitions).toBe(9 + 3);
     expect(report.cost.s3Tables.usd).toBeCloseTo(120 * 0.000002 + (report.cost.bytes / 2 ** 30) * 0.005, 12);
     const md = await wire.quietly(() => text('scheduled-1'));
     expect(md).toMatch(/^# sensors run scheduled-1: succeeded\n/);

@@ -1,0 +1,59 @@
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import type { Construct } from 'constructs';
+import { field, StatePath, type PlanOutput } from '../lambdas/core/contracts';
+import type { MergeItem } from '../lambdas/core/merge-contracts';
+
+const planAt = (name: keyof PlanOutput) => `${StatePath.plan}.${field<PlanOutput>(name)}`;
+
+export interface MergeMapProps {
+  readonly merge: lambda.IFunction;
+  readonly retries: readonly sfn.RetryProps[];
+  readonly maxConcurrency: number;
+  readonly toleratedFailurePercentage: number;
+  /** The ResultWriter of the bins' Map (same prefix). */
+  readonly resultWriter: sfn.ResultWriterV2;
+}
+
+/**
+ * The second stage: one Merge per item of the plan's merges.json, with the same item reader,
+ * result writer, retries and failure tolerance as the bins' Map. Its result goes to
+ * `$.merging` (locations only); the caller adds the Catch.
+ */
+export function buildMergeMap(scope: Construct, names: { map: string; task: string }, props: MergeMapProps): sfn.DistributedMap {
+  const merge = new tasks.LambdaInvoke(scope, names.task, { lambdaFunction: props.merge, payloadResponseOnly: true, retryOnServiceExceptions: false });
+  for (const r of props.retries) merge.addRetry(r);
+  // Each item as the plan wrote it, plus the execution id for the merge step's log lines.
+  const item = (f: keyof MergeItem) => `$$.Map.Item.Value.${f}`;
+  const itemSelector: Record<keyof MergeItem, unknown> = {
+    table: sfn.JsonPath.stringAt(item('table')),
+    planId: sfn.JsonPath.stringAt(item('planId')),
+    mergeId: sfn.JsonPath.stringAt(item('mergeId')),
+    partition: sfn.JsonPath.stringAt(item('partition')),
+    version: sfn.JsonPath.stringAt(item('version')),
+    mergeKey: sfn.JsonPath.stringAt(item('mergeKey')),
+    bins: sfn.JsonPath.numberAt(item('bins')),
+    estimatedInputBytes: sfn.JsonPath.numberAt(item('estimatedInputBytes')),
+    executionId: sfn.JsonPath.executionId,
+  };
+  const map = new sfn.DistributedMap(scope, names.map, {
+    comment: 'One Merge per merge of a partition\'s intermediate files; the items are the plan\'s MergeItem list in S3',
+    itemReader: new sfn.S3JsonItemReader({
+      bucketNamePath: sfn.JsonPath.stringAt(planAt('planBucket')),
+      key: sfn.JsonPath.stringAt(planAt('mergeItemsKey')),
+    }),
+    itemSelector,
+    maxConcurrency: props.maxConcurrency,
+    toleratedFailurePercentage: props.toleratedFailurePercentage,
+    resultWriterV2: props.resultWriter,
+    resultPath: StatePath.merging,
+    mapExecutionType: sfn.StateMachineType.STANDARD,
+    label: names.map,
+  });
+  map.itemProcessor(merge);
+  return map;
+}
+
+/** True when the plan has merges (absent in plans of older versions: nothing to merge). */
+export const hasMerges = () => sfn.Condition.and(sfn.Condition.isPresent(planAt('merges')), sfn.Condition.numberGreaterThan(planAt('merges'), 0));
