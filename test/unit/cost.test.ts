@@ -1,6 +1,5 @@
 import {
   costOf,
-  estimateRun,
   gbSeconds,
   listPages,
   parseCostModel,
@@ -10,6 +9,7 @@ import {
   US_EAST_1_PRICES,
   type StepUsage,
 } from '../../lambdas/core/cost';
+import { estimateRun } from '../../lambdas/core/run-estimate';
 import { ConfigurationError } from '../../lambdas/core/errors';
 import { errorMessage, outcomeOf } from '../../lambdas/core/run-report';
 import { costLines } from '../../lambdas/core/run-report-text';
