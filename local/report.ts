@@ -26,7 +26,8 @@ export async function zoneStats(store: ObjectStore, bucket: string, prefix: stri
   return { partitions, sizes };
 }
 
-export { humanBytes, sizeHistogram, textTable as table } from '../lambdas/core/run-report';
+export { humanBytes, textTable as table } from '../lambdas/core/run-report-text';
+export { sizeHistogram } from '../lambdas/core/size-histogram';
 
 /** Prints the text report a run's report step wrote to S3 (what an operator opens first). */
 export async function printRunReport(store: ObjectStore, out: ReportOutput | undefined): Promise<void> {

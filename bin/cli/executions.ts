@@ -3,7 +3,8 @@ import type { Readable } from 'node:stream';
 import type { ReportOutput } from '../../lambdas/core/contracts';
 import { reportKey, reportTextKey } from '../../lambdas/core/keys';
 import type { ObjectStore } from '../../lambdas/core/ports';
-import { renderRunReport, type RunReport } from '../../lambdas/core/run-report';
+import type { RunReport } from '../../lambdas/core/run-report';
+import { renderRunReport } from '../../lambdas/core/run-report-text';
 
 export const nameOf = (executionArn: string) => executionArn.slice(executionArn.lastIndexOf(':') + 1);
 

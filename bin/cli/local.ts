@@ -21,7 +21,7 @@ import { parseCostModel } from '../../lambdas/core/cost';
 import { InvalidInputError } from '../../lambdas/core/errors';
 import { cliHolder } from '../../lambdas/core/lease';
 import type { Catalog, ExecutionStatus } from '../../lambdas/core/ports';
-import { costLines } from '../../lambdas/core/run-report';
+import { costLines } from '../../lambdas/core/run-report-text';
 import { Env, parseEngineSettings, parseRunRequest, parseTableSettings } from '../../lambdas/core/settings';
 import { earlierVersions } from '../../lambdas/core/state';
 import { adoptCatalogEntry, catalogStatus, overruleCatalogEntry } from '../../lambdas/use-cases/catalog-sync';

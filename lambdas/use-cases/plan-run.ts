@@ -1,8 +1,9 @@
 import type { BinIdentity, BinItem, BinSpec, PlanOutput, PlanReport, RunRequest, StoredPlan } from '../core/contracts';
 import type { MergeItem, MergeSpec } from '../core/merge-contracts';
-import { addRequests, DEFAULT_COST_MODEL, estimateRun, listPages, type CostModel, type RequestCounts, type RunEstimate } from '../core/cost';
+import { addRequests, DEFAULT_COST_MODEL, listPages, type CostModel, type RequestCounts } from '../core/cost';
+import { estimateRun, type RunEstimate } from '../core/run-estimate';
 import { binKey, carriedKey, itemsKey, manifestKey, MAX_KEY_BYTES, mergedOutputKey, mergeItemsKey, mergeManifestKey, mergeSpecKey, outputKey, stageOutputKey, planKey, QUARANTINE_FILES, quarantineObjectKey, quarantinePrefix, pendingKey, pendingPrefix, stateKey } from '../core/keys';
-import { planStats } from '../core/run-report';
+import { planStats } from '../core/plan-stats';
 import { baseOf, type CommittedBase, type PartitionState } from '../core/state';
 import { parseKafkaName, topicPartitionId, type KafkaOffsets } from '../core/kafka';
 import { Discoverer, type SourceFile } from '../core/partitions';

@@ -4,7 +4,8 @@ import { mapLimit } from '../core/concurrency';
 import { addRequests, type PriceTable, type StepUsage } from '../core/cost';
 import { reportKey, reportTextKey, stateKey } from '../core/keys';
 import type { Clock, ObjectStore } from '../core/ports';
-import { buildRunReport, renderRunReport, type FailedBin, type ReportFacts, type RunReport } from '../core/run-report';
+import { buildRunReport, type FailedBin, type ReportFacts, type RunReport } from '../core/run-report';
+import { renderRunReport } from '../core/run-report-text';
 import type { TableSettings } from '../core/settings';
 import type { PartitionState } from '../core/state';
 

@@ -6,7 +6,7 @@ import {
   NO_RETRY_ON_TERMINAL,
   RETRYABLE_ERROR_RETRY,
   TERMINAL_ERRORS,
-} from '../../lib/compaction-workflow';
+} from '../../lib/compaction-retries';
 import { definitionOf, getAttPlaceholder, refPlaceholder } from '../helpers/definition';
 import { arnOf, logicalId, objectsArn, pipelineStack, ref } from './pipeline-app';
 

@@ -4,8 +4,9 @@
  * within the tolerated percentage.
  */
 import type { CompactOutput, Metered, PlanOutput, StoredPlan } from '../../lambdas/core/contracts';
-import { estimateRun, US_EAST_1_PRICES, type StepUsage } from '../../lambdas/core/cost';
-import { renderRunReport } from '../../lambdas/core/run-report';
+import { US_EAST_1_PRICES, type StepUsage } from '../../lambdas/core/cost';
+import { estimateRun } from '../../lambdas/core/run-estimate';
+import { renderRunReport } from '../../lambdas/core/run-report-text';
 import { writeRunReport } from '../../lambdas/use-cases/run-report';
 import { useLoopback } from '../helpers/loopback';
 import { testSettings } from '../helpers/pipeline';

@@ -1,6 +1,5 @@
 import {
   costOf,
-  estimateRun,
   gbSeconds,
   listPages,
   parseCostModel,
@@ -10,8 +9,11 @@ import {
   US_EAST_1_PRICES,
   type StepUsage,
 } from '../../lambdas/core/cost';
+import { estimateRun } from '../../lambdas/core/run-estimate';
 import { ConfigurationError } from '../../lambdas/core/errors';
-import { costLines, errorMessage, outcomeOf, sizeHistogram } from '../../lambdas/core/run-report';
+import { errorMessage, outcomeOf } from '../../lambdas/core/run-report';
+import { costLines } from '../../lambdas/core/run-report-text';
+import { sizeHistogram } from '../../lambdas/core/size-histogram';
 
 const MB = 1024 * 1024;
 const none = { LIST: 0, GET: 0, PUT: 0, COPY: 0, DELETE: 0, HEAD: 0 };
