@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { itemSelectorOf } from './map-items';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import {
@@ -145,19 +146,9 @@ export function buildCompactionDefinition(scope: Construct, props: CompactionDef
   const compact = invoke(States.Compact, props.compact);
   for (const r of TASK_RETRIES) compact.addRetry(r);
 
-  // Each item as the plan wrote it, plus the execution id for the compact step's log lines.
-  const item = (f: keyof BinItem) => `$$.Map.Item.Value.${f}`;
-  const itemSelector: Record<keyof BinItem, unknown> = {
-    table: sfn.JsonPath.stringAt(item('table')),
-    planId: sfn.JsonPath.stringAt(item('planId')),
-    binId: sfn.JsonPath.stringAt(item('binId')),
-    partition: sfn.JsonPath.stringAt(item('partition')),
-    version: sfn.JsonPath.stringAt(item('version')),
-    binKey: sfn.JsonPath.stringAt(item('binKey')),
-    inputFiles: sfn.JsonPath.numberAt(item('inputFiles')),
-    inputBytes: sfn.JsonPath.numberAt(item('inputBytes')),
-    executionId: sfn.JsonPath.executionId,
-  };
+  const itemSelector = itemSelectorOf<BinItem>({
+    table: 'string', planId: 'string', binId: 'string', partition: 'string', version: 'string', binKey: 'string', inputFiles: 'number', inputBytes: 'number',
+  });
   const resultWriter = new PrefixResultWriter(props.resultBucket, mapResultsPrefix(props.tableName));
   const compactBins = guarded(
     new sfn.DistributedMap(scope, States.CompactBins, {

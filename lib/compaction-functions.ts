@@ -122,6 +122,14 @@ export class CompactionFunctions extends Construct {
       [Env.PartitionKeys]: props.partitionKeys.join(','),
     };
     const catalog = { [Env.GlueDatabase]: props.databaseName };
+    // The DuckDB steps (compact, merge): the table, the writer settings and the engine's memory share.
+    const engine = (functionMemoryMb: number): Record<string, string> => ({
+      ...table,
+      [Env.Compression]: props.compression,
+      ...(props.sortBy.length ? { [Env.SortBy]: props.sortBy.join(',') } : {}),
+      [Env.ScratchDir]: SCRATCH_DIR,
+      [Env.EngineMemoryMb]: String(Math.floor(functionMemoryMb * ENGINE_MEMORY_SHARE)),
+    });
     // What the estimate and the report price: the functions' real memory, and the price table.
     const memoryMb: StepMemory = { ...DEFAULT_STEP_MEMORY, compact: props.compactMemoryMb };
     const costModel = { [Env.CostModel]: JSON.stringify({ prices: props.prices, memoryMb }) };
@@ -140,11 +148,7 @@ export class CompactionFunctions extends Construct {
       description: `Compacts one bin of ${props.tableName} into one Parquet file (DuckDB)`,
       duckdb: true,
       environment: {
-        ...table,
-        [Env.Compression]: props.compression,
-        ...(props.sortBy.length ? { [Env.SortBy]: props.sortBy.join(',') } : {}),
-        [Env.ScratchDir]: SCRATCH_DIR,
-        [Env.EngineMemoryMb]: String(Math.floor(props.compactMemoryMb * ENGINE_MEMORY_SHARE)),
+        ...engine(props.compactMemoryMb),
         ...(props.columns.length ? { [Env.TableColumns]: JSON.stringify(props.columns.map((c) => ({ name: c.name, type: c.type }))) } : {}),
       },
     });
@@ -154,13 +158,7 @@ export class CompactionFunctions extends Construct {
       ephemeralStorage: Size.gibibytes(10),
       description: `Merges the intermediate Parquet files of a ${props.tableName} partition into target-size files (DuckDB)`,
       duckdb: true,
-      environment: {
-        ...table,
-        [Env.Compression]: props.compression,
-        ...(props.sortBy.length ? { [Env.SortBy]: props.sortBy.join(',') } : {}),
-        [Env.ScratchDir]: SCRATCH_DIR,
-        [Env.EngineMemoryMb]: String(Math.floor(memoryMb.merge * ENGINE_MEMORY_SHARE)),
-      },
+      environment: engine(memoryMb.merge),
     });
     this.swap = this.fn('Swap', props, {
       memoryMb: memoryMb.swap,

@@ -1,5 +1,6 @@
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { itemSelectorOf } from './map-items';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { field, StatePath, type PlanOutput } from '../lambdas/core/contracts';
@@ -24,19 +25,9 @@ export interface MergeMapProps {
 export function buildMergeMap(scope: Construct, names: { map: string; task: string }, props: MergeMapProps): sfn.DistributedMap {
   const merge = new tasks.LambdaInvoke(scope, names.task, { lambdaFunction: props.merge, payloadResponseOnly: true, retryOnServiceExceptions: false });
   for (const r of props.retries) merge.addRetry(r);
-  // Each item as the plan wrote it, plus the execution id for the merge step's log lines.
-  const item = (f: keyof MergeItem) => `$$.Map.Item.Value.${f}`;
-  const itemSelector: Record<keyof MergeItem, unknown> = {
-    table: sfn.JsonPath.stringAt(item('table')),
-    planId: sfn.JsonPath.stringAt(item('planId')),
-    mergeId: sfn.JsonPath.stringAt(item('mergeId')),
-    partition: sfn.JsonPath.stringAt(item('partition')),
-    version: sfn.JsonPath.stringAt(item('version')),
-    mergeKey: sfn.JsonPath.stringAt(item('mergeKey')),
-    bins: sfn.JsonPath.numberAt(item('bins')),
-    estimatedInputBytes: sfn.JsonPath.numberAt(item('estimatedInputBytes')),
-    executionId: sfn.JsonPath.executionId,
-  };
+  const itemSelector = itemSelectorOf<MergeItem>({
+    table: 'string', planId: 'string', mergeId: 'string', partition: 'string', version: 'string', mergeKey: 'string', bins: 'number', estimatedInputBytes: 'number',
+  });
   const map = new sfn.DistributedMap(scope, names.map, {
     comment: 'One Merge per merge of a partition\'s intermediate files; the items are the plan\'s MergeItem list in S3',
     itemReader: new sfn.S3JsonItemReader({
