@@ -5,13 +5,13 @@ import { unreadableParquetReason } from '../core/input-rules';
 import { dropRecords, type RejectedRecord } from '../adapters/bad-records';
 import { fetchInputs } from '../adapters/fetch-inputs';
 import type { BinItem, BinManifest, BinSpec, CompactOutput } from '../core/contracts';
-import { ConcurrentCommitError, InvalidInputError, VerificationError } from '../core/errors';
+import { InvalidInputError, VerificationError } from '../core/errors';
 import { parseKafkaName, size, withoutOffsets, type Intervals } from '../core/kafka';
 import type { ObjectStore } from '../core/ports';
 import type { EngineSettings, TableSettings } from '../core/settings';
 import { kafkaDedupFor } from './kafka-dedup';
 import { asStored, quarantinedOffsets, writeQuarantine, type QuarantineDeps } from './quarantine';
-import { refuseCommitted, uploadOnce } from './written-once';
+import { refuseCommitted, uploadOnce, writeManifestOnce } from './written-once';
 import { verifiedManifest } from './verified-manifests';
 
 export interface CompactDeps {
@@ -203,18 +203,9 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
       },
       timings: { fetchMs: t1 - t0, engineMs: t2 - t1, uploadMs: t3 - t2 },
     };
-    try {
-      await store.putJsonIf(s.goldBucket, spec.manifestKey, manifest, undefined);
-    } catch (err) {
-      // A racing attempt wrote it first: it stands if it proves the same file.
-      if (!(err instanceof ConcurrentCommitError)) throw err;
-      const theirs = await verifiedManifest(store, s.goldBucket, spec.manifestKey);
-      if (!theirs || theirs.output.key !== manifest.output.key || theirs.output.bytes !== manifest.output.bytes) {
-        throw new VerificationError(`${where}: s3://${s.goldBucket}/${spec.manifestKey} was written by another attempt for another file`, { cause: err });
-      }
-      return outputOf(theirs, spec, spec.manifestKey);
-    }
-    return outputOf(manifest, spec, spec.manifestKey);
+    const same = (theirs: BinManifest) => theirs.output.key === manifest.output.key && theirs.output.bytes === manifest.output.bytes;
+    const stands = await writeManifestOnce(store, s.goldBucket, spec.manifestKey, manifest, () => verifiedManifest(store, s.goldBucket, spec.manifestKey), same, where);
+    return outputOf(stands, spec, spec.manifestKey);
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }

@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { mergeParquet, parquetFacts } from '../adapters/duckdb-merge';
 import type { BinManifest } from '../core/contracts';
-import { ConcurrentCommitError, InvalidInputError, RetryableError, VerificationError } from '../core/errors';
+import { InvalidInputError, RetryableError, VerificationError } from '../core/errors';
 import { mergedOutputKey } from '../core/keys';
 import { sumChecksums, type MergedFile, type MergeItem, type MergeManifest, type MergeOutput, type MergeSpec } from '../core/merge-contracts';
 import { mergeOutputFiles, schemaGroups } from '../core/merge-plan';
 import type { ObjectStore } from '../core/ports';
 import type { EngineSettings, TableSettings } from '../core/settings';
-import { refuseCommitted, uploadOnce } from './written-once';
+import { refuseCommitted, uploadOnce, writeManifestOnce } from './written-once';
 import { verifiedMergeManifest } from './verified-manifests';
 
 export interface MergeDeps {
@@ -131,18 +131,9 @@ export async function mergeFiles(deps: MergeDeps, item: MergeItem): Promise<Merg
       checksum: sumChecksums(outputs.map((f) => f.checksum)),
       timings: { fetchMs: t1 - t0, mergeMs: t2 - t1, uploadMs: t3 - t2 },
     };
-    try {
-      await store.putJsonIf(s.goldBucket, spec.manifestKey, manifest, undefined);
-    } catch (err) {
-      // A racing attempt wrote it first: it stands if it proves the same files.
-      if (!(err instanceof ConcurrentCommitError)) throw err;
-      const theirs = await verifiedMergeManifest(store, s.goldBucket, spec.manifestKey);
-      if (!theirs || theirs.outputs.map((f) => `${f.key} ${f.etag}`).join() !== outputs.map((f) => `${f.key} ${f.etag}`).join()) {
-        throw new VerificationError(`${where}: s3://${s.goldBucket}/${spec.manifestKey} was written by another attempt for other files`, { cause: err });
-      }
-      return outputOf(theirs, spec.manifestKey);
-    }
-    return outputOf(manifest, spec.manifestKey);
+    const files = (m: MergeManifest) => m.outputs.map((f) => `${f.key} ${f.etag}`).join();
+    const stands = await writeManifestOnce(store, s.goldBucket, spec.manifestKey, manifest, () => verifiedMergeManifest(store, s.goldBucket, spec.manifestKey), (theirs) => files(theirs) === files(manifest), where);
+    return outputOf(stands, spec.manifestKey);
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }

@@ -72,3 +72,27 @@ export async function uploadOnce(
     return { ...(await adoptExisting(store, bucket, key, workDir, expected, where, what)), adopted: true };
   }
 }
+
+/**
+ * Writes a step's manifest create-only. When a racing attempt wrote it first, its manifest stands
+ * if `verified` (read back and its files still as written) proves the same files; else the step fails.
+ */
+export async function writeManifestOnce<M>(
+  store: ObjectStore,
+  bucket: string,
+  key: string,
+  manifest: M,
+  verified: () => Promise<M | undefined>,
+  same: (theirs: M) => boolean,
+  where: string,
+): Promise<M> {
+  try {
+    await store.putJsonIf(bucket, key, manifest, undefined);
+    return manifest;
+  } catch (err) {
+    if (!(err instanceof ConcurrentCommitError)) throw err;
+    const theirs = await verified();
+    if (!theirs || !same(theirs)) throw new VerificationError(`${where}: s3://${bucket}/${key} was written by another attempt for other files`, { cause: err });
+    return theirs;
+  }
+}
