@@ -109,6 +109,7 @@ export function parseCostModel(raw: string | undefined): CostModel {
   } catch (e) {
     throw new ConfigurationError(`cost model is not JSON: ${(e as Error).message}`);
   }
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new ConfigurationError(`cost model must be a JSON object, got ${JSON.stringify(o)}`);
   const memoryMb = { ...DEFAULT_STEP_MEMORY, ...o.memoryMb };
   for (const step of STEPS) {
     if (!(Number.isInteger(memoryMb[step]) && memoryMb[step] >= 128)) throw new ConfigurationError(`cost model: memoryMb.${step} must be an integer >= 128, got ${memoryMb[step]}`);

@@ -153,6 +153,8 @@ describe('price table', () => {
     expect(parseCostModel(JSON.stringify({ memoryMb: { compact: 8192 } })).memoryMb).toEqual({ plan: 1024, compact: 8192, merge: 3008, swap: 512, lifecycle: 512, report: 512 });
     expect(() => parseCostModel('{')).toThrow(ConfigurationError);
     expect(() => parseCostModel(JSON.stringify({ memoryMb: { report: 64 } }))).toThrow(new ConfigurationError('cost model: memoryMb.report must be an integer >= 128, got 64'));
+    expect(() => parseCostModel('null')).toThrow(new ConfigurationError('cost model must be a JSON object, got null'));
+    expect(() => parseCostModel('[1]')).toThrow(new ConfigurationError('cost model must be a JSON object, got [1]'));
   });
 });
 
