@@ -71,15 +71,24 @@ export async function mergeParquet(
   const k = outPaths.length;
   return withDuckDb(o, spill, async (c) => {
     const out: MergedLocalFile[] = [];
+    // DuckDB cannot add its row-number column to files holding a field of that name: those are
+    // split at whole-file boundaries only (file j goes to the output its first row falls in).
+    const names = (await c.runAndReadAll(`DESCRIBE ${read(inputs[0].path)}`)).getRowObjects().map((d) => String(d.column_name));
+    const wholeFiles = names.some((n) => n.toLowerCase() === 'file_row_number');
     for (let i = 0; i < k; i++) {
       const from = Math.floor((i * total) / k);
       const to = Math.floor(((i + 1) * total) / k);
       const parts: string[] = [];
       let offset = 0;
       for (const f of inputs) {
+        const start = offset;
         const a = Math.max(from, offset) - offset;
         const b = Math.min(to, offset + f.rows) - offset;
         offset += f.rows;
+        if (wholeFiles) {
+          if (f.rows > 0 && start >= from && start < to) parts.push(read(f.path));
+          continue;
+        }
         if (b <= a) continue;
         const all = a === 0 && b === f.rows;
         parts.push(
@@ -90,7 +99,6 @@ export async function mergeParquet(
       }
       const rows = parts.length ? parts.join(' UNION ALL ') : `${read(inputs[0].path)} LIMIT 0`;
       if (o.sortBy.length) {
-        const names = (await c.runAndReadAll(`DESCRIBE ${read(inputs[0].path)}`)).getRowObjects().map((d) => String(d.column_name));
         const missing = o.sortBy.filter((s) => !names.includes(s));
         if (missing.length) throw new ConfigurationError(`sort column "${missing[0]}" is not in the data (columns: ${names.join(', ')})`);
       }

@@ -3,7 +3,10 @@ import { contentId } from './hash';
 
 /** A group of one partition's bins whose outputs the second stage merges into target-size files. */
 export interface MergeGroup {
-  /** Hash of its bins' ids: the same bins always give the same merge. */
+  /**
+   * Hash of the target size and its bins' ids: the same bins always give the same merge, and
+   * another target (another file count) another merge, so no earlier attempt's files share its keys.
+   */
   readonly mergeId: string;
   readonly binIds: readonly string[];
   /** Estimated bytes of the bins' outputs: what the merge reads. */
@@ -27,7 +30,7 @@ export function mergeGroups(
   let run: Array<(typeof bins)[number]> = [];
   let bytes = 0;
   const close = () => {
-    if (run.length) groups.push({ mergeId: contentId(['merge', ...run.map((b) => b.binId)]), binIds: run.map((b) => b.binId), estimatedInputBytes: bytes });
+    if (run.length) groups.push({ mergeId: contentId(['merge', String(targetBytes), ...run.map((b) => b.binId)]), binIds: run.map((b) => b.binId), estimatedInputBytes: bytes });
     run = [];
     bytes = 0;
   };

@@ -27,6 +27,13 @@ describe('mergeGroups', () => {
     expect(b.mergeId).toBe(a.mergeId);
     expect(c.mergeId).not.toBe(a.mergeId);
   });
+
+  it('names the same bins merged to another target size another merge (its files are other keys)', () => {
+    const [a] = mergeGroups(bins([10, 10, 10]), 512 * MB, 4096 * MB);
+    const [b] = mergeGroups(bins([10, 10, 10]), 64 * MB, 4096 * MB);
+    expect(b.binIds).toEqual(a.binIds);
+    expect(b.mergeId).not.toBe(a.mergeId);
+  });
 });
 
 describe('mergeOutputFiles', () => {
