@@ -45,6 +45,11 @@ export const locationOf = (bucket: string, prefix: string) => `s3://${bucket}/${
  */
 async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedPartition): Promise<Outcome> {
   const { store, settings: s } = deps;
+  const stateAt = () => store.getJsonVersioned<PartitionState>(s.goldBucket, stateKey(s.table, p.path));
+  // A merged partition's bin outputs are intermediates that lifecycle deletes after the grace:
+  // once committed, it is unchanged whether or not they are still there.
+  const early = p.merges?.length ? await stateAt() : undefined;
+  if (early?.value.version === p.version) return { kind: 'unchanged', state: early.value };
   const manifests: BinManifest[] = [];
   for (const b of p.bins) {
     const m = await store.getJson<BinManifest>(s.goldBucket, manifestKey(s.table, p.path, p.version, b.binId));
@@ -55,7 +60,7 @@ async function commitPartition(deps: SwapDeps, plan: StoredPlan, p: PlannedParti
     manifests.push({ ...m, output: { ...m.output, ...(head ? { etag: head.etag } : {}) } });
   }
 
-  const current = await store.getJsonVersioned<PartitionState>(s.goldBucket, stateKey(s.table, p.path));
+  const current = p.merges?.length ? early : await stateAt();
   if (current?.value.version === p.version) return { kind: 'unchanged', state: current.value };
   if (current?.value.version !== p.baseVersion) {
     return {

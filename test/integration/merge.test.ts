@@ -121,7 +121,7 @@ describe('merge stage', () => {
     const files = landing();
     putAll(env.store, 'landing', files);
     const p = usePipeline(env.store, env.scratch, env.clock, settings);
-    await p.run();
+    const { output } = await p.run();
     env.clock.advance(settings.graceDays * DAY - 60_000);
     expect(await p.lifecycle()).toMatchObject({ retired: 0 });
     expect(goldKeys(stagePrefix('sensors'))).toHaveLength(6);
@@ -132,5 +132,7 @@ describe('merge stage', () => {
     const st = (await p.state(P))!;
     expect(st.superseded).toEqual([]);
     expect(compareRows(inputRows(files), await visibleRows(env.store, p.catalog, V, env.scratch))).toMatchObject({ lost: 0, extra: 0 });
+    // A redrive of the same swap once the intermediates are gone: committed, so unchanged, not incomplete.
+    expect(await p.swap(output)).toMatchObject({ committed: 0, unchanged: 1, incomplete: 0 });
   });
 });
