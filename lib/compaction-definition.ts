@@ -3,7 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { itemSelectorOf } from './map-items';
+import { itemSelectorOf, planItemsMap } from './map-items';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import {
@@ -151,23 +151,18 @@ export function buildCompactionDefinition(scope: Construct, props: CompactionDef
   });
   const resultWriter = new PrefixResultWriter(props.resultBucket, mapResultsPrefix(props.tableName));
   const compactBins = guarded(
-    new sfn.DistributedMap(scope, States.CompactBins, {
+    planItemsMap(scope, States.CompactBins, {
       comment: 'One Compact per bin; the items are the plan\'s BinItem list in S3',
-      itemReader: new sfn.S3JsonItemReader({
-        bucketNamePath: sfn.JsonPath.stringAt(planAt('planBucket')),
-        key: sfn.JsonPath.stringAt(planAt('itemsKey')),
-      }),
+      items: { bucketPath: planAt('planBucket'), keyPath: planAt('itemsKey') },
       itemSelector,
+      processor: compact,
       maxConcurrency: props.maxConcurrency,
       toleratedFailurePercentage: props.toleratedFailurePercentage,
-      resultWriterV2: resultWriter,
+      resultWriter,
       resultPath: StatePath.compaction,
-      mapExecutionType: sfn.StateMachineType.STANDARD,
-      label: States.CompactBins,
     }),
     false,
   );
-  compactBins.itemProcessor(compact);
   const mergeFiles = guarded(buildMergeMap(scope, { map: States.MergeFiles, task: States.Merge }, { ...props, retries: TASK_RETRIES, resultWriter }), false);
 
   const swapPayload: Record<keyof SwapInput, unknown> = { plan: sfn.JsonPath.objectAt(StatePath.plan), executionId: sfn.JsonPath.executionId };

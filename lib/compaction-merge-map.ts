@@ -1,6 +1,6 @@
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { itemSelectorOf } from './map-items';
+import { itemSelectorOf, planItemsMap } from './map-items';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { field, StatePath, type PlanOutput } from '../lambdas/core/contracts';
@@ -28,22 +28,16 @@ export function buildMergeMap(scope: Construct, names: { map: string; task: stri
   const itemSelector = itemSelectorOf<MergeItem>({
     table: 'string', planId: 'string', mergeId: 'string', partition: 'string', version: 'string', mergeKey: 'string', bins: 'number', estimatedInputBytes: 'number',
   });
-  const map = new sfn.DistributedMap(scope, names.map, {
+  return planItemsMap(scope, names.map, {
     comment: 'One Merge per merge of a partition\'s intermediate files; the items are the plan\'s MergeItem list in S3',
-    itemReader: new sfn.S3JsonItemReader({
-      bucketNamePath: sfn.JsonPath.stringAt(planAt('planBucket')),
-      key: sfn.JsonPath.stringAt(planAt('mergeItemsKey')),
-    }),
+    items: { bucketPath: planAt('planBucket'), keyPath: planAt('mergeItemsKey') },
     itemSelector,
+    processor: merge,
     maxConcurrency: props.maxConcurrency,
     toleratedFailurePercentage: props.toleratedFailurePercentage,
-    resultWriterV2: props.resultWriter,
+    resultWriter: props.resultWriter,
     resultPath: StatePath.merging,
-    mapExecutionType: sfn.StateMachineType.STANDARD,
-    label: names.map,
   });
-  map.itemProcessor(merge);
-  return map;
 }
 
 /** True when the plan has merges (absent in plans of older versions: nothing to merge). */
