@@ -4,7 +4,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MAX_RECORD_BYTES } from '../core/formats';
 import { isBlankLine, NEWLINE } from '../core/bytes';
-import { normalize, union, type Intervals } from '../core/kafka';
+import { normalize, union, type Intervals } from '../core/intervals';
 import { badRecordReason, kindOf, minorityKindReasons, misfitReason } from '../core/input-rules';
 import { forgetRecord, type JsonSegment, type StagedInputs } from './fetch-inputs';
 

@@ -1,7 +1,7 @@
 import type { CsvFacts } from '../core/csv-records';
 import { MAX_RECORD_BYTES } from '../core/formats';
 import { FieldPaths, newFacts, RecordScanner } from '../core/json-records';
-import type { Intervals } from '../core/kafka';
+import type { Intervals } from '../core/intervals';
 import type { SourceFile } from '../core/partitions';
 import type { JsonObjectFacts } from './json-lines-counter';
 

@@ -4,7 +4,8 @@
  */
 import type { RunCost, RequestCounts, StepName, StepUsage } from './cost';
 import type { InputFormat } from './formats';
-import type { Intervals, KafkaOffsets, OffsetRange } from './kafka';
+import type { Intervals } from './intervals';
+import type { KafkaOffsets, OffsetRange } from './kafka';
 import type { HeldPartition, Plan } from './planner';
 import type { PartitionValues, SkipReason, SourceFile } from './partitions';
 

@@ -4,9 +4,7 @@
  * or the same key rewritten); every offset is written once by keeping one copy of it, decided from
  * names, record counts and the offsets the committed version already holds.
  */
-
-/** Half-open offset ranges `[from, to)`, sorted and disjoint. */
-export type Intervals = ReadonlyArray<readonly [number, number]>;
+import { normalize, size, subtract, union, type Intervals } from './intervals';
 
 /** Offsets per topic-partition, keyed `topic+partition` (Kafka topic names cannot hold `+`). */
 export type KafkaOffsets = Readonly<Record<string, Intervals>>;
@@ -56,40 +54,6 @@ export function kafkaSortKey(key: string): string {
   if (!k) return key;
   return `\u0000${k.topic}+${String(k.partition).padStart(10, '0')}+${String(k.startOffset).padStart(20, '0')}\u0000${key}`;
 }
-
-// ---- interval sets ----
-
-export function normalize(list: Iterable<readonly [number, number]>): Intervals {
-  const sorted = [...list].filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
-  const out: Array<[number, number]> = [];
-  for (const [a, b] of sorted) {
-    const last = out[out.length - 1];
-    if (last && a <= last[1]) last[1] = Math.max(last[1], b);
-    else out.push([a, b]);
-  }
-  return out;
-}
-
-export const union = (a: Intervals, b: Intervals): Intervals => normalize([...a, ...b]);
-
-/** `a` without `b`. */
-export function subtract(a: Intervals, b: Intervals): Intervals {
-  const out: Array<[number, number]> = [];
-  for (const [from, to] of a) {
-    let cur = from;
-    for (const [bf, bt] of b) {
-      if (bt <= cur) continue;
-      if (bf >= to) break;
-      if (bf > cur) out.push([cur, bf]);
-      cur = Math.max(cur, bt);
-      if (cur >= to) break;
-    }
-    if (cur < to) out.push([cur, to]);
-  }
-  return out;
-}
-
-export const size = (a: Intervals) => a.reduce((n, [x, y]) => n + y - x, 0);
 
 export function mergeOffsets(...sets: ReadonlyArray<KafkaOffsets | undefined>): KafkaOffsets {
   const out: Record<string, Intervals> = {};

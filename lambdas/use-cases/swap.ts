@@ -2,7 +2,8 @@ import type { BinManifest, PlanOutput, StoredPlan, SwapOutput } from '../core/co
 import { ConcurrentCommitError, InvalidInputError } from '../core/errors';
 import { carriedKey, manifestKey, stateKey, versionPrefix } from '../core/keys';
 import type { Catalog, Clock, ObjectStore } from '../core/ports';
-import { mergeOffsets, offsetGaps, offsetsOf, parseKafkaName, subtract, topicPartitionId, type KafkaOffsets } from '../core/kafka';
+import { subtract } from '../core/intervals';
+import { mergeOffsets, offsetGaps, offsetsOf, parseKafkaName, topicPartitionId, type KafkaOffsets } from '../core/kafka';
 import { schemaDrift } from '../core/schema';
 import type { TableSettings } from '../core/settings';
 import { sourceId, supersede, unitedSchema, type CoveredSource, type GoldFile, type PartitionState } from '../core/state';

@@ -1,4 +1,5 @@
-import { dedupKafka, kafkaSortKey, mergeOffsets, normalize, offsetGaps, parseKafkaName, subtract, union } from '../../lambdas/core/kafka';
+import { normalize, subtract, union } from '../../lambdas/core/intervals';
+import { dedupKafka, kafkaSortKey, mergeOffsets, offsetGaps, parseKafkaName } from '../../lambdas/core/kafka';
 
 describe('parseKafkaName', () => {
   it.each([
