@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { EngineOptions } from '../lambdas/adapters/duckdb-engine';
+import type { EngineOptions } from '../lambdas/core/engine-contracts';
 import { makeS3Client } from '../lambdas/adapters/s3';
 import type { EngineSettings } from '../lambdas/core/settings';
 import { SENSORS_SETTINGS } from '../local/generate';

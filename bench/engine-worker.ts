@@ -12,8 +12,9 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { compactToParquet, sqlString, type EngineOptions } from '../lambdas/adapters/duckdb-engine';
-import { fetchInputs, type StagedInputs } from '../lambdas/adapters/fetch-inputs';
+import { compactToParquet, sqlString } from '../lambdas/adapters/duckdb-engine';
+import type { EngineOptions } from '../lambdas/core/engine-contracts';
+import { fetchInputs, StagedInputs } from '../lambdas/adapters/fetch-inputs';
 import { makeS3Client, S3ObjectStore } from '../lambdas/adapters/s3';
 import type { SourceFile } from '../lambdas/core/partitions';
 
@@ -104,7 +105,7 @@ async function run(job: WorkerJob): Promise<WorkerResult> {
   } else {
     // Each chunk is one object: its rows are keyed by its path.
     const jsonSegments = job.jsonRows.map(([key, rows]) => ({ chunk: key, key, firstLine: 0, lines: rows }));
-    staged = { jsonChunks: job.jsonChunks, files: [], jsonRows: new Map(job.jsonRows), jsonSegments, blanked: new Map(), rewritten: new Set(), setAside: [], bytes: job.bytes };
+    staged = new StagedInputs({ jsonChunks: job.jsonChunks, files: [], jsonRows: new Map(job.jsonRows), jsonSegments, bytes: job.bytes });
   }
   const cpu0 = process.cpuUsage();
   const t = performance.now();

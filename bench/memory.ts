@@ -13,7 +13,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { StagedInputs } from '../lambdas/adapters/fetch-inputs';
+import { StagedInputs } from '../lambdas/adapters/fetch-inputs';
 import type { BinSpec } from '../lambdas/core/contracts';
 import { DEFAULT_ENGINE_SETTINGS, type EngineSettings } from '../lambdas/core/settings';
 import { table } from '../local/report';
@@ -80,7 +80,7 @@ async function writeBigChunks(dir: string, rows: number, onProgress: (rows: numb
   await closeChunk();
   // Each chunk stands for one object of its own (the engine places records by segment).
   const jsonSegments = jsonChunks.map((chunk) => ({ chunk, key: chunk, firstLine: 0, lines: jsonRows.get(chunk) ?? 0 }));
-  return { jsonChunks, files: [], jsonRows, jsonSegments, blanked: new Map(), rewritten: new Set(), setAside: [], bytes };
+  return new StagedInputs({ jsonChunks, files: [], jsonRows, jsonSegments, bytes });
 }
 
 /** The bin of poorly compressible wide rows (>= --big-mb MB of Parquet): ours and a bare COPY, each in a child. */
@@ -99,7 +99,7 @@ async function wideCase(o: BenchOptions, root: string, jobs: string, engine: Eng
     const workDir = join(root, `big-work-${run}`);
     const r = await inChild(`big-ours-${run}`, {
       mode: 'staged',
-      jsonChunks: staged.jsonChunks,
+      jsonChunks: [...staged.jsonChunks],
       jsonRows: [...staged.jsonRows],
       bytes: staged.bytes,
       workDir,
@@ -109,7 +109,7 @@ async function wideCase(o: BenchOptions, root: string, jobs: string, engine: Eng
     await rm(workDir, { recursive: true, force: true });
     ours.push(r);
     const floorOut = join(root, 'big-floor.parquet');
-    const fl = await inChild(`big-floor-${run}`, { mode: 'floor', paths: staged.jsonChunks, outPath: floorOut, memoryLimitMb: engine.memoryLimitMb, threads: engine.threads }, jobs);
+    const fl = await inChild(`big-floor-${run}`, { mode: 'floor', paths: [...staged.jsonChunks], outPath: floorOut, memoryLimitMb: engine.memoryLimitMb, threads: engine.threads }, jobs);
     await rm(floorOut, { force: true });
     floors.push(fl);
     if (fl.rows !== r.rows) throw new Error(`bare COPY wrote ${fl.rows} rows, compactToParquet ${r.rows}`);

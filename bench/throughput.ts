@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { compactToParquet, sqlString } from '../lambdas/adapters/duckdb-engine';
+import { duckdbStepDeps } from '../lambdas/adapters/duckdb-parquet-engine';
 import { fetchInputs, type StagedInputs } from '../lambdas/adapters/fetch-inputs';
 import type { S3ObjectStore } from '../lambdas/adapters/s3';
 import type { BinItem, BinManifest, BinSpec } from '../lambdas/core/contracts';
@@ -125,7 +126,7 @@ export async function throughput(o: BenchOptions, s3: S3Process, store: S3Object
     // End to end: a verified manifest would be reused, so drop the previous run's output first.
     await s3.client.send(new DeleteObjectCommand({ Bucket: SETTINGS.goldBucket, Key: spec.manifestKey }));
     await s3.client.send(new DeleteObjectCommand({ Bucket: SETTINGS.goldBucket, Key: spec.outputKey }));
-    const ee = await timed(() => compactBin({ store, settings: SETTINGS, engine }, item));
+    const ee = await timed(() => compactBin({ store, settings: SETTINGS, engine, ...duckdbStepDeps(engine.scratchDir) }, item));
     if (ee.value.outputRows !== rows) throw new Error(`compactBin wrote ${ee.value.outputRows} rows, expected ${rows}`);
     add(e2e, ee);
     breakdown.push((await store.getJson<BinManifest>(SETTINGS.goldBucket, spec.manifestKey))!.timings);

@@ -3,6 +3,7 @@
  * every bin, swap. The lease is renewed while the run works and checked before it commits; a run
  * that lost it (held up past its expiry) stops before swapping. Used by bin/cli.ts and the race tests.
  */
+import { duckdbStepDeps } from '../lambdas/adapters/duckdb-parquet-engine';
 import type { BinItem, CompactOutput, RunRequest, SwapOutput } from '../lambdas/core/contracts';
 import { CLI_LEASE_RENEW_MS, CLI_LEASE_TTL_MS } from '../lambdas/core/lease';
 import type { Catalog, Clock, ExecutionStatus, ObjectStore } from '../lambdas/core/ports';
@@ -102,14 +103,14 @@ export async function runLocally(deps: LocalRunDeps, request: RunRequest, events
     const compacted: CompactOutput[] = [];
     for (const [i, item] of items.entries()) {
       await lease.check();
-      const out = await compactBin({ store, settings, engine: deps.engine, declaredTypes: deps.declaredTypes }, item);
+      const out = await compactBin({ store, settings, engine: deps.engine, ...duckdbStepDeps(deps.engine.scratchDir), declaredTypes: deps.declaredTypes }, item);
       compacted.push(out);
       events.onBin?.(out, i, items.length);
     }
     const merges = plan.output.merges ? ((await store.getJson<MergeItem[]>(plan.output.planBucket, plan.output.mergeItemsKey)) ?? []) : [];
     for (const item of merges) {
       await lease.check();
-      await mergeFiles({ store, settings, engine: deps.engine }, item);
+      await mergeFiles({ store, settings, engine: deps.engine, ...duckdbStepDeps(deps.engine.scratchDir) }, item);
     }
     await lease.check();
     return { plan, compacted, swap: await swapPlan({ store, catalog: deps.catalog, settings, clock: deps.clock }, plan.output) };

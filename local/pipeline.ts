@@ -9,6 +9,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { defineApp } from '../bin/app';
 import type { CompactionPipeline } from '../lib/compaction-pipeline';
+import { duckdbStepDeps } from '../lambdas/adapters/duckdb-parquet-engine';
 import { LocalCatalog } from '../lambdas/adapters/local-catalog';
 import type { EmfSink, FunctionInfo } from '../lambdas/adapters/metrics';
 import { S3ObjectStore } from '../lambdas/adapters/s3';
@@ -128,8 +129,8 @@ export function localPipeline(o: LocalPipelineOptions): LocalPipeline {
   const costModel = parseCostModel(envOf(ids.plan)[Env.CostModel]);
   const handlers: Record<string, Handler> = {
     [ids.plan]: notify('plan', planHandler({ store, settings, executions, clock, costModel, fn: fn('plan'), emf })),
-    [ids.compact]: notify('compact', compactHandler({ store, settings: parseTableSettings(envOf(ids.compact)), engine, fn: fn('compact'), emf })),
-    [ids.merge]: notify('merge', mergeHandler({ store, settings: parseTableSettings(envOf(ids.merge)), engine: { ...parseEngineSettings(envOf(ids.merge)), scratchDir: join(o.scratchDir, 'merge') }, fn: fn('merge'), emf })),
+    [ids.compact]: notify('compact', compactHandler({ store, settings: parseTableSettings(envOf(ids.compact)), engine, ...duckdbStepDeps(engine.scratchDir, clock), fn: fn('compact'), emf })),
+    [ids.merge]: notify('merge', mergeHandler({ store, settings: parseTableSettings(envOf(ids.merge)), engine: { ...parseEngineSettings(envOf(ids.merge)), scratchDir: join(o.scratchDir, 'merge') }, ...duckdbStepDeps(join(o.scratchDir, 'merge'), clock), fn: fn('merge'), emf })),
     [ids.swap]: notify('swap', swapHandler({ store, settings: parseTableSettings(envOf(ids.swap)), catalog, clock, fn: fn('swap'), emf })),
     [ids.lifecycle]: notify('lifecycle', lifecycleHandler({ store, settings: parseTableSettings(envOf(ids.lifecycle)), catalog, clock, fn: fn('lifecycle'), emf })),
     [ids.report]: notify('report', reportHandler({ store, settings: parseTableSettings(envOf(ids.report)), clock, prices: parseCostModel(envOf(ids.report)[Env.CostModel]).prices, fn: fn('report'), emf })),

@@ -2,29 +2,13 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { RejectedRecord } from '../core/engine-contracts';
 import { MAX_RECORD_BYTES } from '../core/formats';
 import { isBlankLine, NEWLINE } from '../core/bytes';
-import { normalize, union, type Intervals } from '../core/intervals';
+import type { Intervals } from '../core/intervals';
 import { badRecordReason, kindOf, minorityKindReasons, misfitReason } from '../core/input-rules';
-import { forgetRecord, type JsonSegment, type StagedInputs } from './fetch-inputs';
+import type { JsonSegment, StagedInputs } from './staged-inputs';
 
-/** A JSON Lines record the engine cannot read, with where it came from. */
-export interface RejectedRecord {
-  readonly key: string;
-  /** 1-based line number within the source object; absent when the whole object was set aside. */
-  readonly line?: number;
-  /** 0-based index among the object's records (a Kafka object's record holds offset start + index). */
-  readonly record?: number;
-  readonly reason: string;
-  /** The record as staged; absent when it was too large to keep (its object is copied instead). */
-  readonly bytes?: Buffer;
-  /** Set aside with its whole object (incompatible types), not for being unreadable. */
-  readonly wholeObject?: boolean;
-  /** A value its declared column cannot hold: the field and the type. */
-  readonly misfit?: { readonly field: string; readonly type: string };
-}
-// Pure rules kept where callers import them from.
-export { badRecordReason, misfitReason } from '../core/input-rules';
 
 /** One record of a JSON chunk, placed in its source object. */
 interface ChunkLine {
@@ -48,7 +32,7 @@ interface ChunkLine {
 async function scanChunk(staged: StagedInputs, chunk: string, visit: (l: ChunkLine) => void): Promise<void> {
   const segments = staged.jsonSegments.filter((s) => s.chunk === chunk).sort((a, b) => a.firstLine - b.firstLine);
   if (!segments.length) return;
-  const emptied = staged.blanked.get(chunk) ?? [];
+  const emptied = staged.blankedIn(chunk);
   let e = 0;
   let seg = 0;
   let record = 0;
@@ -131,12 +115,11 @@ async function blankLines(staged: StagedInputs, keys: ReadonlySet<string> | unde
     await scanChunk(staged, chunk, (l) => {
       if ((!keys || keys.has(l.segment.key)) && decide(l)) {
         blank.add(l.chunkLine);
-        staged.jsonRows.set(l.segment.key, (staged.jsonRows.get(l.segment.key) ?? 1) - 1);
-        if (staged.json) forgetRecord(staged.json, l.bytes, l.length);
+        staged.forgetRecord(l.segment.key, l.bytes, l.length);
       }
     });
     await blankChunkLines(chunk, blank);
-    if (blank.size) staged.blanked.set(chunk, union(staged.blanked.get(chunk) ?? [], normalize([...blank].map((n) => [n, n + 1] as const))));
+    staged.markEmptied(chunk, blank);
   }
 }
 

@@ -1,12 +1,11 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import type { ColumnSchema } from '../core/contracts';
+import type { EngineOptions, EngineResult } from '../core/engine-contracts';
 import { ConfigurationError, InvalidInputError, VerificationError } from '../core/errors';
 import { namesProblem } from '../core/input-rules';
 import { formatDuckType, parseDuckType } from '../core/schema';
-import type { Compression } from '../core/settings';
-import { Rejections, removeBadRecords, removeFlaggedRecords, removeIncompatibleObjects, removeMisfitRecords, removeRecordsWhere, type RejectedRecord } from './bad-records';
+import { Rejections, removeBadRecords, removeFlaggedRecords, removeIncompatibleObjects, removeMisfitRecords, removeRecordsWhere } from './bad-records';
 import { parquetNames } from './duckdb-footers';
 import {
   checkParquetTypes,
@@ -15,7 +14,6 @@ import {
   named,
   parquetFiles,
   removeCaseVariants,
-  setAside,
   setAsideDisagreeingCsv,
   setAsideMisreadCsv,
   setAsideNegativeZeros,
@@ -24,43 +22,12 @@ import {
 } from './duckdb-set-aside';
 import { checksum, csvRead, describe, freeName, ident, jsonRead, list, parquetWriteOptions, ROW, sqlString, type Described } from './duckdb-sql';
 import { asReadFromJson, csvPartOf, declareAsText, partSelect, projectionOf, textTypes, unify, type Part } from './duckdb-types';
-import { declaredMisfits, jsonCounts, partitionFields, roundedWideInts, verifyJson, verifyParquetRows, type PartitionFieldReport } from './duckdb-verify';
+import { declaredMisfits, jsonCounts, partitionFields, roundedWideInts, verifyJson, verifyParquetRows } from './duckdb-verify';
 import type { StagedInputs } from './fetch-inputs';
 
 // Stable homes of the SQL helpers and footer readers, re-exported for existing callers.
 export { ident, sqlString } from './duckdb-sql';
 export { parquetChecksum, parquetFooters } from './duckdb-footers';
-export type { PartitionFieldReport } from './duckdb-verify';
-
-export interface EngineOptions {
-  readonly compression: Compression;
-  readonly sortBy: readonly string[];
-  readonly memoryLimitMb: number;
-  readonly threads: number;
-  readonly rowGroupBytes: number;
-  /** Declared column types (DuckDB names), applied with a checked CAST. */
-  readonly declaredTypes?: Readonly<Record<string, string>>;
-  /** Fields whose values may mix kinds and are written as strings (`*`: any field); others are quarantined. */
-  readonly coerceToString?: readonly string[];
-  /** The partition's values: data fields of the same name that say otherwise are reported. */
-  readonly partitionValues?: Readonly<Record<string, string>>;
-}
-
-export interface EngineResult {
-  /** Rows DuckDB read per CSV/Parquet input path. */
-  readonly fileRows: Map<string, number>;
-  readonly stagedRows: number;
-  readonly outputRows: number;
-  readonly inputChecksum: string;
-  readonly outputChecksum: string;
-  readonly outputBytes: number;
-  readonly schema: ColumnSchema[];
-  /** JSON records left out because they cannot be read (the caller decides whether that is too many). */
-  readonly rejected: RejectedRecord[];
-  /** False when every record was set aside: no file was written. */
-  readonly written: boolean;
-  readonly partitionFields: PartitionFieldReport[];
-}
 
 /** Staging state of one bin: what each part is and the table name of the bookkeeping column. */
 interface Staging {
@@ -108,14 +75,14 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
     // 2. Each file's own column names, and the bookkeeping column's name: one no input has.
     for (const f of csvFiles(staged)) {
       const why = namesProblem(f.csv?.header ?? []);
-      if (why) setAside(staged, f, `not readable as CSV: its header is not a set of column names (${why})`);
+      if (why) staged.setFileAside(f, `not readable as CSV: its header is not a set of column names (${why})`);
     }
     const pqNames = await parquetNames(c, parquetFiles(staged));
     for (const f of parquetFiles(staged)) {
       const why = namesProblem(pqNames.get(f.path) ?? []);
-      if (why) setAside(staged, f, `its columns cannot be table columns as they are: ${why}`);
-      else if (f.dropRows?.length && pqNames.get(f.path)!.some((n) => n.toLowerCase() === ROW)) {
-        setAside(staged, f, `a column is named "${ROW}", so the duplicates it repeats cannot be left out by position`);
+      if (why) staged.setFileAside(f, `its columns cannot be table columns as they are: ${why}`);
+      else if (o.dropRows?.get(f.source.key)?.length && pqNames.get(f.path)!.some((n) => n.toLowerCase() === ROW)) {
+        staged.setFileAside(f, `a column is named "${ROW}", so the duplicates it repeats cannot be left out by position`);
       }
     }
     const topNames = json ? json.paths.childrenOf(0).map((id) => json.paths.name[id]) : [];
@@ -194,7 +161,7 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
       const files = parquetFiles(staged);
       await c.run('DROP TABLE IF EXISTS parquet_raw');
       if (!files.length) return;
-      const drops = files.flatMap((f) => (f.dropRows ?? []).map(([a, b]) => `(${ident(src)} = ${sqlString(f.path)} AND ${ident(ROW)} >= ${a} AND ${ident(ROW)} < ${b})`));
+      const drops = files.flatMap((f) => (o.dropRows?.get(f.source.key) ?? []).map(([a, b]) => `(${ident(src)} = ${sqlString(f.path)} AND ${ident(ROW)} >= ${a} AND ${ident(ROW)} < ${b})`));
       const read = `read_parquet(${list(files.map((f) => f.path))}, union_by_name=true, hive_partitioning=false, filename=${sqlString(src)}`;
       await c.run(
         drops.length
@@ -214,7 +181,7 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
       const part: Part = { what: 'Parquet objects', table: 'parquet_raw', types: new Map(), textual: new Set(), exprs: new Map(), nullOnly: new Set() };
       for (const d of await describe(c, 'parquet_raw')) if (d.column_name !== src) part.types.set(d.column_name, d.column_type);
       st.parquet = part;
-      await verifyParquetRows(c, staged, src);
+      await verifyParquetRows(c, staged, src, o.dropRows);
     }
 
     let parts = [st.json, st.csv, st.parquet].filter((p): p is Part => p !== undefined);

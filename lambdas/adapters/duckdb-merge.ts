@@ -1,23 +1,8 @@
 import { stat } from 'node:fs/promises';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import type { ColumnSchema } from '../core/contracts';
+import type { MergedLocalFile, ParquetFacts, ParquetWriteOptions as MergeOptions } from '../core/engine-contracts';
 import { ConfigurationError } from '../core/errors';
-import type { EngineOptions } from './duckdb-engine';
 import { checksum, ident, parquetWriteOptions, sqlString } from './duckdb-sql';
-
-export type MergeOptions = Pick<EngineOptions, 'compression' | 'rowGroupBytes' | 'memoryLimitMb' | 'threads' | 'sortBy'>;
-
-/** What a local Parquet file holds, as every stage verifies it. */
-export interface ParquetFacts {
-  readonly rows: number;
-  readonly checksum: string;
-  readonly schema: ColumnSchema[];
-}
-
-export interface MergedLocalFile extends ParquetFacts {
-  readonly path: string;
-  readonly bytes: number;
-}
 
 const read = (path: string) => `SELECT * FROM read_parquet(${sqlString(path)})`;
 

@@ -8,7 +8,7 @@ import { csvRead, describe, ident, sqlString } from './duckdb-sql';
 import { exactText, FLOATS, INTEGERS, TEXT_TYPES, type Part } from './duckdb-types';
 import { removeRecordsWhere, type Rejections } from './bad-records';
 import { parquetRowCounts } from './duckdb-footers';
-import type { StagedFile, StagedInputs } from './fetch-inputs';
+import type { StagedInputs } from './fetch-inputs';
 
 /** An engine message with local scratch paths replaced by the objects they hold. */
 export function named(staged: StagedInputs, message: string): string {
@@ -21,11 +21,6 @@ export function named(staged: StagedInputs, message: string): string {
 export const csvFiles = (staged: StagedInputs) => staged.files.filter((f) => f.source.format.startsWith('csv'));
 
 export const parquetFiles = (staged: StagedInputs) => staged.files.filter((f) => f.source.format === 'parquet');
-
-export function setAside(staged: StagedInputs, f: StagedFile, reason: string): void {
-  staged.setAside.push({ key: f.source.key, reason });
-  staged.files.splice(staged.files.indexOf(f), 1);
-}
 
 /** JSON chunks holding at least one record: an empty one would add a column named `json`. */
 export function chunksWithRecords(staged: StagedInputs): string[] {
@@ -47,7 +42,7 @@ export async function setAsideUnreadableParquet(c: DuckDBConnection, staged: Sta
       (e: Error) => e,
     );
     if (!error) continue;
-    setAside(staged, f, unreadableParquetReason(named(staged, error.message)));
+    staged.setFileAside(f, unreadableParquetReason(named(staged, error.message)));
     found++;
   }
   return found;
@@ -62,7 +57,7 @@ export async function setAsideUnreadableCsv(c: DuckDBConnection, staged: StagedI
       (e: Error) => e,
     );
     if (error) {
-      setAside(staged, f, `not readable as CSV: ${named(staged, error.message.split('\n')[0])}`);
+      staged.setFileAside(f, `not readable as CSV: ${named(staged, error.message.split('\n')[0])}`);
       found++;
     }
   }
@@ -88,7 +83,7 @@ export async function setAsideDisagreeingCsv(c: DuckDBConnection, staged: Staged
       if (!why.has(String(row.f))) why.set(String(row.f), `column "${col}" holds text that is not a ${target.toLowerCase()} as written, where most records hold one`);
     }
   }
-  for (const f of csvFiles(staged)) if (paths.has(f.path)) setAside(staged, f, why.get(f.path)!);
+  for (const f of csvFiles(staged)) if (paths.has(f.path)) staged.setFileAside(f, why.get(f.path)!);
   return paths.size;
 }
 
@@ -110,7 +105,7 @@ export async function setAsideMisreadCsv(c: DuckDBConnection, staged: StagedInpu
       else if (Number(row?.[`c${at}`] ?? 0) !== facts.nonEmpty[i]) why = `the engine read ${Number(row?.[`c${at}`] ?? 0)} values of "${name}", the file holds ${facts.nonEmpty[i]}`;
     }
     if (why) {
-      setAside(staged, f, `not readable as CSV as written: ${why}`);
+      staged.setFileAside(f, `not readable as CSV as written: ${why}`);
       found++;
     }
   }
@@ -123,7 +118,7 @@ export async function setAsideNegativeZeros(c: DuckDBConnection, staged: StagedI
   if (!doubles.length) return 0;
   const r = await c.runAndReadAll(`SELECT DISTINCT ${ident(src)} AS f FROM parquet_raw WHERE ${doubles.map((d) => `(${d} = 0 AND signbit(${d}))`).join(' OR ')}`);
   const files = new Set(r.getRowObjects().map((x) => String(x.f)));
-  for (const f of parquetFiles(staged)) if (files.has(f.path)) setAside(staged, f, 'a double column holds -0.0, which the written file would not keep apart from 0');
+  for (const f of parquetFiles(staged)) if (files.has(f.path)) staged.setFileAside(f, 'a double column holds -0.0, which the written file would not keep apart from 0');
   return files.size;
 }
 
@@ -176,7 +171,7 @@ export async function removeCaseVariants(c: DuckDBConnection, st: StagedInputs, 
   for (const f of [...csvFiles(st), ...parquetFiles(st)]) {
     const names = f.csv ? f.csv.header : (pq.get(f.path) ?? []);
     const hit = names.map(topSpelling).find((sp) => minority.has(sp));
-    if (hit) setAside(st, f, minority.get(hit)!);
+    if (hit) st.setFileAside(f, minority.get(hit)!);
   }
   if (!j) return;
   const facts = newFacts();

@@ -1,6 +1,8 @@
 /** The staged table against the fetch's own counts, and the values declared types cannot hold. */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { PartitionFieldReport } from '../core/engine-contracts';
 import { VerificationError } from '../core/errors';
+import { size, type Intervals } from '../core/intervals';
 import type { FieldPaths } from '../core/json-field-paths';
 import { parseDuckType, type DuckType } from '../core/schema';
 import type { Misfit } from './bad-records';
@@ -11,14 +13,6 @@ import { chunksWithRecords, named, parquetFiles } from './duckdb-set-aside';
 import type { JsonFacts, StagedInputs } from './fetch-inputs';
 
 /** Records whose field named like a partition key holds another value than the partition's. */
-export interface PartitionFieldReport {
-  readonly field: string;
-  readonly partitionValue: string;
-  readonly records: number;
-  /** A few of the values the records hold, as text. */
-  readonly examples: string[];
-}
-
 /** The DuckDB type at a field path of the JSON records (undefined past a JSON value or map). */
 export function typeAtPath(paths: FieldPaths, top: ReadonlyMap<string, DuckType>, path: number): DuckType | undefined {
   const chain: number[] = [];
@@ -147,13 +141,13 @@ export function verifyJson(staged: StagedInputs, json: NonNullable<StagedInputs[
 }
 
 /** Parquet rows staged per file against the rows its footer declares (less the duplicates left out). */
-export async function verifyParquetRows(c: DuckDBConnection, staged: StagedInputs, src: string): Promise<void> {
+export async function verifyParquetRows(c: DuckDBConnection, staged: StagedInputs, src: string, dropRows?: ReadonlyMap<string, Intervals>): Promise<void> {
   const files = parquetFiles(staged);
   const footer = await parquetRowCounts(c, files);
   const r = await c.runAndReadAll(`SELECT ${ident(src)} AS f, count(*) AS n FROM parquet_raw GROUP BY ALL`);
   const got = new Map(r.getRowObjects().map((row) => [String(row.f), Number(row.n)]));
   for (const f of files) {
-    const dropped = (f.dropRows ?? []).reduce((n, [a, b]) => n + (b - a), 0);
+    const dropped = size(dropRows?.get(f.source.key) ?? []);
     const expected = (footer.get(f.path) ?? 0) - dropped;
     if ((got.get(f.path) ?? 0) !== expected) {
       throw new VerificationError(`${f.source.key}: ${got.get(f.path) ?? 0} rows staged, its footer declares ${expected}`);

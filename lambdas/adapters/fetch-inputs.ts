@@ -11,14 +11,15 @@ import { intoFile, withRetries } from './fetch-retries';
 import { NumberQuoter } from './number-quoter';
 import { DEFAULT_MAX_DECOMPRESSED, streamObject, throughCounter } from './object-readers';
 import { stageSmallJson, wholeBody } from './small-json';
-import { mergeFacts, newJsonFacts, type JsonSegment, type StagedInputs } from './staged-inputs';
+import type { SetAsideObject } from '../core/engine-contracts';
+import { mergeFacts, newJsonFacts, StagedInputs, type JsonSegment, type StagedFile } from './staged-inputs';
 
 export { CorruptObjectError, DecompressedTooLargeError, SetAsideError } from './fetch-errors';
 export { JsonLinesCounter, JsonLinesPass, type JsonObjectFacts } from './json-lines-counter';
 export { NumberQuoter, NumberQuoting } from './number-quoter';
 export { CsvCounter } from './csv-counter';
 export { countJsonRecords, downloadObject, originalLines } from './object-readers';
-export { forgetRecord, newJsonFacts, type FlaggedLine, type JsonFacts, type JsonSegment, type StagedFile, type StagedInputs } from './staged-inputs';
+export { StagedInputs, type FlaggedLine, type JsonFacts, type JsonSegment, type StagedFile } from './staged-inputs';
 
 export interface FetchOptions {
   readonly concurrency: number;
@@ -52,10 +53,10 @@ export async function fetchInputs(
   const attempts = o.attempts ?? 4;
   const smallBytes = o.smallObjectBytes ?? SMALL_OBJECT_BYTES;
   const jsonChunks: string[] = [];
-  const files: StagedInputs['files'] = [];
+  const files: StagedFile[] = [];
   const jsonRows = new Map<string, number>();
   const jsonSegments: JsonSegment[] = [];
-  const setAside: StagedInputs['setAside'] = [];
+  const setAside: SetAsideObject[] = [];
   const rewritten = new Set<string>();
   const exact = o.exactNumberFields?.length ? numberFields(o.exactNumberFields) : undefined;
   const json = newJsonFacts(o.exactNumberFields);
@@ -177,6 +178,6 @@ export async function fetchInputs(
   await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency, sources.length)) }, (_, w) => worker(w)));
   files.sort((a, b) => (a.path < b.path ? -1 : 1));
   setAside.sort((a, b) => (a.key < b.key ? -1 : 1));
-  return { jsonChunks: jsonChunks.sort(), files, jsonRows, jsonSegments, blanked: new Map(), rewritten, setAside, bytes, json };
+  return new StagedInputs({ jsonChunks: jsonChunks.sort(), files, jsonRows, jsonSegments, rewritten, setAside, bytes, json });
 }
 

@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { GlueClient } from '@aws-sdk/client-glue';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { ConfigurationError } from '../core/errors';
-import type { Catalog, Clock, ExecutionStatus } from '../core/ports';
+import type { Catalog, ExecutionStatus } from '../core/ports';
 import { Env, parseEngineSettings, parseTableSettings, type EngineSettings, type TableSettings } from '../core/settings';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { GlueCatalog } from './glue-catalog';
@@ -30,8 +30,6 @@ export function runtimeFromEnv(vars: Vars = process.env): RuntimeDeps {
     s3,
   };
 }
-
-export const systemClock: Clock = { now: () => new Date() };
 
 /**
  * Empties the scratch directory at a Lambda sandbox's first invocation: a sandbox runs one

@@ -1,5 +1,7 @@
 import type { Readable } from 'node:stream';
-import type { ListedObject } from './partitions';
+import type { CompactedBin, EngineOptions, MergedLocalFile, ParquetFacts, ParquetWriteOptions, StageOptions } from './engine-contracts';
+import type { Intervals } from './intervals';
+import type { ListedObject, SourceFile } from './partitions';
 
 export interface ObjectRef {
   readonly bucket: string;
@@ -92,4 +94,49 @@ export interface Clock {
 export interface ExecutionStatus {
   /** undefined when the status cannot be told (no such execution is `false`). */
   isRunning(executionId: string): Promise<boolean | undefined>;
+}
+
+/** One attempt's private local files; `close` removes them, whatever happened. */
+export interface Workspace {
+  /** Where the file `name` of this workspace is (nothing is created). */
+  path(name: string): string;
+  /** Writes `body` to the file `name` and returns its path. */
+  save(name: string, body: Buffer | Readable): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Local scratch space (Lambda's /tmp). */
+export interface Scratch {
+  /** A new workspace of its own: an attempt running at the same time gets another. */
+  open(label: string): Promise<Workspace>;
+}
+
+/** A bin's inputs on local scratch, read once by the fetch, ready to be written as one file. */
+export interface StagedBin {
+  /** By object key: records of each JSON Lines and readable Parquet input, as staged. */
+  readonly records: ReadonlyMap<string, number>;
+  /**
+   * Writes the bin's one Parquet file at `outPath`, leaving out `drop` (record indices, 0-based,
+   * per object: Kafka redeliveries), and verifies it against what was read.
+   */
+  compact(drop: ReadonlyMap<string, Intervals>, outPath: string, o: EngineOptions): Promise<CompactedBin>;
+}
+
+/** Reads inputs and writes Parquet on local files (DuckDB in production). */
+export interface ParquetEngine {
+  /** Fetches a bin's inputs into `ws`; an object that cannot be read at all is set aside, with why. */
+  stage(store: ObjectStore, buckets: { readonly landing: string; readonly gold: string }, files: readonly SourceFile[], ws: Workspace, o: StageOptions): Promise<StagedBin>;
+  /** Records of one JSON Lines or Parquet object, counted without staging it (an unreadable one holds none). */
+  countRecords(store: ObjectStore, bucket: string, file: SourceFile, ws: Workspace, o: Pick<StageOptions, 'maxDecompressedBytes'>): Promise<number>;
+  /** Lines (1-based) of a JSON Lines object exactly as stored. */
+  storedLines(store: ObjectStore, bucket: string, file: SourceFile, lines: ReadonlySet<number>, o: Pick<StageOptions, 'maxDecompressedBytes'>): Promise<Map<number, Buffer>>;
+  /** Rows and row checksum of a local Parquet file, as a bin's compaction verifies its own. */
+  checksum(path: string): Promise<{ rows: number; checksum: string }>;
+  /** Rows, row checksum and columns of local Parquet files. */
+  facts(paths: readonly string[], o: Pick<ParquetWriteOptions, 'memoryLimitMb' | 'threads'>): Promise<ParquetFacts[]>;
+  /**
+   * Merges Parquet files of one schema into `outPaths.length` files, rows split by position
+   * (file order, then row order), so a retry writes the same rows to the same file.
+   */
+  merge(inputs: ReadonlyArray<{ readonly path: string; readonly rows: number }>, outPaths: readonly string[], ws: Workspace, o: ParquetWriteOptions): Promise<MergedLocalFile[]>;
 }

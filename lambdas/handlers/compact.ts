@@ -1,3 +1,4 @@
+import { duckdbStepDeps } from '../adapters/duckdb-parquet-engine';
 import { logger } from '../adapters/logger';
 import { functionFromEnv, meterInvocation, publishMetrics, stdoutSink, type Observability } from '../adapters/metrics';
 import { clearScratch, lazy, runtimeFromEnv } from '../adapters/runtime';
@@ -23,5 +24,5 @@ export const makeHandler = (deps: CompactDeps & Observability) => async (event: 
 export const handler = lazy(() => {
   const rt = runtimeFromEnv();
   clearScratch(rt.engine.scratchDir);
-  return makeHandler({ ...rt, fn: functionFromEnv('compact'), emf: stdoutSink });
+  return makeHandler({ ...rt, ...duckdbStepDeps(rt.engine.scratchDir), fn: functionFromEnv('compact'), emf: stdoutSink });
 });

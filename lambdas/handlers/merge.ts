@@ -1,3 +1,4 @@
+import { duckdbStepDeps } from '../adapters/duckdb-parquet-engine';
 import { logger } from '../adapters/logger';
 import { functionFromEnv, meterInvocation, publishMetrics, stdoutSink, type Observability } from '../adapters/metrics';
 import { clearScratch, lazy, runtimeFromEnv } from '../adapters/runtime';
@@ -24,5 +25,5 @@ export const makeHandler = (deps: MergeDeps & Observability) => async (event: un
 export const handler = lazy(() => {
   const rt = runtimeFromEnv();
   clearScratch(rt.engine.scratchDir);
-  return makeHandler({ store: rt.store, settings: rt.settings, engine: rt.engine, fn: functionFromEnv('merge'), emf: stdoutSink });
+  return makeHandler({ store: rt.store, settings: rt.settings, engine: rt.engine, ...duckdbStepDeps(rt.engine.scratchDir), fn: functionFromEnv('merge'), emf: stdoutSink });
 });

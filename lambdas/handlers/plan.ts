@@ -1,6 +1,7 @@
 import { logger } from '../adapters/logger';
 import { functionFromEnv, meterInvocation, publishMetrics, stdoutSink, type Observability } from '../adapters/metrics';
-import { lazy, runtimeFromEnv, sfnExecutions, systemClock } from '../adapters/runtime';
+import { lazy, runtimeFromEnv, sfnExecutions } from '../adapters/runtime';
+import { systemClock } from '../adapters/system-clock';
 import type { Metered, PlanOutput, SkippedRun } from '../core/contracts';
 import { parseCostModel, type CostModel } from '../core/cost';
 import { planMetrics, skippedMetrics } from '../core/metrics';

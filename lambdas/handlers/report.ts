@@ -1,6 +1,7 @@
 import { logger } from '../adapters/logger';
 import { functionFromEnv, meterInvocation, publishMetrics, stdoutSink, type Observability } from '../adapters/metrics';
-import { lazy, runtimeFromEnv, systemClock } from '../adapters/runtime';
+import { lazy, runtimeFromEnv } from '../adapters/runtime';
+import { systemClock } from '../adapters/system-clock';
 import type { ReportOutput } from '../core/contracts';
 import { parseCostModel, type PriceTable } from '../core/cost';
 import { runMetrics } from '../core/metrics';

@@ -1,6 +1,7 @@
 import { logger } from '../adapters/logger';
 import { functionFromEnv, meterInvocation, publishMetrics, stdoutSink, type Observability } from '../adapters/metrics';
-import { glueCatalogFromEnv, lazy, runtimeFromEnv, systemClock } from '../adapters/runtime';
+import { glueCatalogFromEnv, lazy, runtimeFromEnv } from '../adapters/runtime';
+import { systemClock } from '../adapters/system-clock';
 import type { Metered, SwapInput, SwapOutput } from '../core/contracts';
 import { swapMetrics } from '../core/metrics';
 import { parsePayload } from '../core/payload-schema';

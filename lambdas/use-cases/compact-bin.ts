@@ -1,14 +1,9 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { compactToParquet, parquetFooters, type EngineOptions, type EngineResult } from '../adapters/duckdb-engine';
-import { unreadableParquetReason } from '../core/input-rules';
-import { dropRecords, type RejectedRecord } from '../adapters/bad-records';
-import { fetchInputs } from '../adapters/fetch-inputs';
 import type { BinItem, BinManifest, BinSpec, CompactOutput } from '../core/contracts';
+import type { EngineOptions, EngineResult, RejectedRecord } from '../core/engine-contracts';
 import { InvalidInputError, VerificationError } from '../core/errors';
 import { size, type Intervals } from '../core/intervals';
 import { parseKafkaName, withoutOffsets } from '../core/kafka';
-import type { ObjectStore } from '../core/ports';
+import type { Clock, ObjectStore, ParquetEngine, Scratch } from '../core/ports';
 import type { EngineSettings, TableSettings } from '../core/settings';
 import { kafkaDedupFor } from './kafka-dedup';
 import { asStored, quarantinedOffsets, writeQuarantine, type QuarantineDeps } from './quarantine';
@@ -19,6 +14,10 @@ export interface CompactDeps {
   readonly store: ObjectStore;
   readonly settings: TableSettings;
   readonly engine: EngineSettings;
+  /** Reads the inputs and writes the Parquet file (DuckDB in production). */
+  readonly parquet: ParquetEngine;
+  readonly scratch: Scratch;
+  readonly clock: Clock;
   readonly declaredTypes?: EngineOptions['declaredTypes'];
   /** Progress for people watching a local run; Lambda logs instead. */
   readonly onStage?: (stage: 'fetched' | 'written' | 'uploaded', binId: string) => void;
@@ -83,7 +82,8 @@ function verifyEngine(where: string, result: EngineResult, inputRows: number): v
 export async function compactBin(deps: CompactDeps, item: BinItem): Promise<CompactOutput> {
   const { store, settings: s, engine: e } = deps;
   const maxDecompressedBytes = e.maxDecompressedMb * 1024 * 1024;
-  const quarantine: QuarantineDeps = { store, settings: s, maxDecompressedBytes };
+  const { parquet } = deps;
+  const quarantine: QuarantineDeps = { store, parquet, settings: s, maxDecompressedBytes };
   const spec = await store.getJson<BinSpec>(s.goldBucket, item.binKey);
   if (!spec) throw new InvalidInputError(`bin spec s3://${s.goldBucket}/${item.binKey} not found: was plan ${item.planId} removed?`);
   if (spec.binId !== item.binId) throw new InvalidInputError(`bin spec ${item.binKey} is for bin ${spec.binId}, not ${item.binId}`);
@@ -95,44 +95,27 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
   await refuseCommitted(store, s, spec, where);
 
   // Private to this attempt: another run may compact the same bin at the same time.
-  await mkdir(e.scratchDir, { recursive: true });
-  const workDir = await mkdtemp(join(e.scratchDir, `${spec.binId}-`));
+  const ws = await deps.scratch.open(spec.binId);
   try {
-    const t0 = Date.now();
+    const t0 = deps.clock.now().getTime();
     const declaredTypes = { ...e.declaredTypes, ...deps.declaredTypes };
-    const staged = await fetchInputs(store, { landing: s.landingBucket, gold: s.goldBucket }, spec.files, join(workDir, 'in'), {
+    const staged = await parquet.stage(store, { landing: s.landingBucket, gold: s.goldBucket }, spec.files, ws, {
       concurrency: e.fetchConcurrency,
       maxDecompressedBytes,
       // Declared fields are cast from the number as written (never through a double that rounds it).
       exactNumberFields: Object.keys(declaredTypes),
     });
-    // A landing object that is not readable Parquet is set aside whole; the rest is compacted.
-    const landingParquet = staged.files.filter((f) => f.source.format === 'parquet' && !f.source.fromGold);
-    const footers = await parquetFooters(landingParquet.map((f) => f.path));
-    for (const [path, message] of footers.unreadable) {
-      const at = staged.files.findIndex((f) => f.path === path);
-      const key = staged.files[at].source.key;
-      staged.setAside.push({ key, reason: unreadableParquetReason(message.split(path).join(`s3://${s.landingBucket}/${key}`)) });
-      staged.files.splice(at, 1);
-    }
     // Kafka Connect redelivery: offsets kept in another copy are left out here.
-    const parquet = landingParquet.filter((f) => !footers.unreadable.has(f.path) && parseKafkaName(f.source.key));
-    const kafkaRecords = new Map([...staged.jsonRows, ...parquet.map((f) => [f.source.key, footers.rows.get(f.path) ?? 0] as const)]);
-    const kafka = await kafkaDedupFor(store, spec, kafkaRecords, {
+    const kafka = await kafkaDedupFor(store, parquet, ws, spec, staged.records, {
       landingBucket: s.landingBucket,
       specBucket: s.goldBucket,
       concurrency: e.fetchConcurrency,
       maxDecompressedBytes,
-      scratchDir: workDir,
     });
-    if (kafka) {
-      await dropRecords(staged, kafka.drop);
-      for (const f of parquet) f.dropRows = kafka.drop.get(f.source.key);
-    }
     deps.onStage?.('fetched', spec.binId);
-    const t1 = Date.now();
-    const outPath = join(workDir, 'out.parquet');
-    const engine = await compactToParquet(staged, workDir, outPath, {
+    const t1 = deps.clock.now().getTime();
+    const outPath = ws.path('out.parquet');
+    const engine = await staged.compact(kafka?.drop ?? new Map(), outPath, {
       compression: e.compression,
       sortBy: e.sortBy,
       memoryLimitMb: e.memoryLimitMb,
@@ -145,12 +128,11 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
     // Nothing to write (blank objects, redelivered offsets only, every record set aside): an empty output, no file.
     const result = engine.written ? engine : undefined;
     deps.onStage?.('written', spec.binId);
-    const t2 = Date.now();
+    const t2 = deps.clock.now().getTime();
 
-    const rowsOf = new Map(staged.files.map((f) => [f.source.key, result?.fileRows.get(f.path) ?? 0]));
-    for (const [key, rows] of staged.jsonRows) rowsOf.set(key, rows);
+    const rowsOf = engine.inputRows;
     const inputRows = [...rowsOf.values()].reduce((a, b) => a + b, 0);
-    const rejected = await asStored(quarantine, spec, staged, engine.rejected);
+    const rejected = await asStored(quarantine, spec, engine.rewritten, engine.rejected);
     const duplicates = [...(kafka?.drop.values() ?? [])].reduce((n, d) => n + size(d), 0);
     checkRejected(where, rejected, inputRows + rejected.length + duplicates, e.maxRejectedPercent);
     if (result) verifyEngine(where, result, inputRows);
@@ -161,15 +143,15 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
     if (done) return outputOf(done, spec, spec.manifestKey);
     await refuseCommitted(store, s, spec, where);
     const uploaded: { bytes: number; etag?: string } = result
-      ? await uploadOnce(store, s.goldBucket, spec.outputKey, outPath, { rows: result.outputRows, checksum: result.outputChecksum, bytes: result.outputBytes }, workDir, where)
+      ? await uploadOnce({ store, parquet, ws }, s.goldBucket, spec.outputKey, outPath, { rows: result.outputRows, checksum: result.outputChecksum, bytes: result.outputBytes }, where)
       : { bytes: 0 };
     deps.onStage?.('uploaded', spec.binId);
-    const t3 = Date.now();
+    const t3 = deps.clock.now().getTime();
 
-    const quarantined = await writeQuarantine(quarantine, spec, join(workDir, 'rejected.jsonl'), rejected, staged.setAside, engine.partitionFields);
+    const quarantined = await writeQuarantine(quarantine, spec, ws, rejected, engine.setAside, engine.partitionFields);
     const rejectedOf = new Map<string, number>();
     for (const r of rejected) rejectedOf.set(r.key, (rejectedOf.get(r.key) ?? 0) + 1);
-    const setAside = new Set(staged.setAside.map((x) => x.key));
+    const setAside = new Set(engine.setAside.map((x) => x.key));
 
     const manifest: BinManifest = {
       table: s.table,
@@ -188,7 +170,7 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
         ...(setAside.has(f.key) ? { setAside: true } : {}),
         ...(kafka?.drop.has(f.key) ? droppedOf(f.key, kafka.drop.get(f.key)!) : {}),
       })),
-      ...(kafka ? { kafka: withoutOffsets(kafka.ranges, quarantinedOffsets(spec, rejected, staged.setAside, kafkaRecords)) } : {}),
+      ...(kafka ? { kafka: withoutOffsets(kafka.ranges, quarantinedOffsets(spec, rejected, engine.setAside, staged.records)) } : {}),
       ...(quarantined ? { quarantine: quarantined } : {}),
       ...(engine.partitionFields.length ? { partitionFields: engine.partitionFields } : {}),
       output: {
@@ -208,6 +190,6 @@ export async function compactBin(deps: CompactDeps, item: BinItem): Promise<Comp
     const stands = await writeManifestOnce(store, s.goldBucket, spec.manifestKey, manifest, () => verifiedManifest(store, s.goldBucket, spec.manifestKey), same, where);
     return outputOf(stands, spec, spec.manifestKey);
   } finally {
-    await rm(workDir, { recursive: true, force: true });
+    await ws.close();
   }
 }

@@ -1,22 +1,15 @@
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { parquetFooters } from '../adapters/duckdb-engine';
-import { countJsonRecords, downloadObject } from '../adapters/fetch-inputs';
 import { mapLimit } from '../core/concurrency';
 import type { BinSpec } from '../core/contracts';
 import { InvalidInputError } from '../core/errors';
-import { contentId } from '../core/hash';
 import { dedupKafka, parseKafkaName, topicPartitionId, type KafkaDedup, type KafkaName, type KafkaObject } from '../core/kafka';
 import type { SourceFile } from '../core/partitions';
-import type { ObjectStore } from '../core/ports';
+import type { ObjectStore, ParquetEngine, Workspace } from '../core/ports';
 
 export interface KafkaDedupOptions {
   readonly landingBucket: string;
   readonly specBucket: string;
   readonly concurrency: number;
   readonly maxDecompressedBytes: number;
-  /** Where objects of later bins are downloaded to be counted (Parquet). */
-  readonly scratchDir: string;
 }
 
 /** Kafka Connect objects of the landing zone in a format whose records can be told apart (not CSV). */
@@ -24,28 +17,18 @@ function kafkaName(f: SourceFile): KafkaName | undefined {
   return !f.fromGold && (f.format.startsWith('jsonl') || f.format === 'parquet') ? parseKafkaName(f.key) : undefined;
 }
 
-/** Records of a JSON Lines or Parquet object, counted without staging it. */
-async function countRecords(store: ObjectStore, bucket: string, f: SourceFile, o: KafkaDedupOptions): Promise<number> {
-  if (f.format !== 'parquet') return countJsonRecords(store, bucket, f, { maxDecompressedBytes: o.maxDecompressedBytes });
-  const path = join(o.scratchDir, `count-${contentId([f.key, f.etag])}.parquet`);
-  try {
-    await downloadObject(store, bucket, f, path);
-    // Unreadable: its own bin sets it aside, so it holds no offsets.
-    return (await parquetFooters([path])).rows.get(path) ?? 0;
-  } finally {
-    await rm(path, { force: true });
-  }
-}
-
 /**
  * Decides which records of a bin's Kafka Connect objects (JSON Lines or Parquet; `records` holds
  * their counts) repeat offsets that are kept elsewhere:
  * in the committed version, in a later-starting object of the bin, or in one of the partition's
  * later bins. Of those later bins only the objects starting below this bin's highest offset can
- * overlap; they are counted (not staged), following the plan's chain of bins.
+ * overlap; they are counted (not staged; a Parquet one is downloaded into `ws`), following the
+ * plan's chain of bins.
  */
 export async function kafkaDedupFor(
   store: ObjectStore,
+  parquet: ParquetEngine,
+  ws: Workspace,
   spec: BinSpec,
   records: ReadonlyMap<string, number>,
   o: KafkaDedupOptions,
@@ -78,7 +61,7 @@ export async function kafkaDedupFor(
       ...(await mapLimit(toCount, o.concurrency, async ({ file, name }) => ({
         key: file.key,
         ...name,
-        records: await countRecords(store, o.landingBucket, file, o),
+        records: await parquet.countRecords(store, o.landingBucket, file, ws, o),
       }))),
     );
     nextKey = next.nextBinKey;

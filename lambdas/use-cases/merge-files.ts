@@ -1,14 +1,9 @@
-import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { mergeParquet, parquetFacts } from '../adapters/duckdb-merge';
 import type { BinManifest } from '../core/contracts';
 import { InvalidInputError, RetryableError, VerificationError } from '../core/errors';
 import { mergedOutputKey } from '../core/keys';
 import { sumChecksums, type MergedFile, type MergeItem, type MergeManifest, type MergeOutput, type MergeSpec } from '../core/merge-contracts';
 import { mergeOutputFiles, schemaGroups } from '../core/merge-plan';
-import type { ObjectStore } from '../core/ports';
+import type { Clock, ObjectStore, ParquetEngine, Scratch } from '../core/ports';
 import type { EngineSettings, TableSettings } from '../core/settings';
 import { refuseCommitted, uploadOnce, writeManifestOnce } from './written-once';
 import { verifiedMergeManifest } from './verified-manifests';
@@ -17,6 +12,10 @@ export interface MergeDeps {
   readonly store: ObjectStore;
   readonly settings: TableSettings;
   readonly engine: EngineSettings;
+  /** Reads and writes the Parquet files (DuckDB in production). */
+  readonly parquet: ParquetEngine;
+  readonly scratch: Scratch;
+  readonly clock: Clock;
   /** Progress for people watching a local run; Lambda logs instead. */
   readonly onStage?: (stage: 'fetched' | 'merged' | 'uploaded', mergeId: string) => void;
 }
@@ -55,7 +54,7 @@ async function binManifests(store: ObjectStore, bucket: string, spec: MergeSpec,
  * a retry, redrive or second run adopts an identical earlier output and never rewrites one.
  */
 export async function mergeFiles(deps: MergeDeps, item: MergeItem): Promise<MergeOutput> {
-  const { store, settings: s, engine: e } = deps;
+  const { store, parquet, settings: s, engine: e } = deps;
   const spec = await store.getJson<MergeSpec>(s.goldBucket, item.mergeKey);
   if (!spec) throw new InvalidInputError(`merge spec s3://${s.goldBucket}/${item.mergeKey} not found: was plan ${item.planId} removed?`);
   if (spec.mergeId !== item.mergeId) throw new InvalidInputError(`merge spec ${item.mergeKey} is for merge ${spec.mergeId}, not ${item.mergeId}`);
@@ -66,14 +65,13 @@ export async function mergeFiles(deps: MergeDeps, item: MergeItem): Promise<Merg
   await refuseCommitted(store, s, spec, where);
   const bins = (await binManifests(store, s.goldBucket, spec, where)).filter((m) => !m.output.empty);
 
-  await mkdir(e.scratchDir, { recursive: true });
-  const workDir = await mkdtemp(join(e.scratchDir, `merge-${spec.mergeId}-`));
+  const ws = await deps.scratch.open(`merge-${spec.mergeId}`);
   try {
-    const t0 = Date.now();
+    const t0 = deps.clock.now().getTime();
     // Each intermediate exactly as its manifest verified it (If-Match on its ETag).
-    const local = bins.map((m) => join(workDir, `in-${m.binId}.parquet`));
-    for (const [i, m] of bins.entries()) await pipeline(await store.getStream(s.goldBucket, m.output.key, m.output.etag), createWriteStream(local[i]));
-    const found = await parquetFacts(local, e);
+    const local: string[] = [];
+    for (const m of bins) local.push(await ws.save(`in-${m.binId}.parquet`, await store.getStream(s.goldBucket, m.output.key, m.output.etag)));
+    const found = await parquet.facts(local, e);
     const inputs = bins.map((m, i) => {
       if (found[i].rows !== m.output.rows || found[i].checksum !== m.output.checksum) {
         throw new VerificationError(
@@ -83,7 +81,7 @@ export async function mergeFiles(deps: MergeDeps, item: MergeItem): Promise<Merg
       return { binId: m.binId, path: local[i], key: m.output.key, etag: m.output.etag ?? '', bytes: m.output.bytes, rows: m.output.rows, checksum: m.output.checksum, schema: found[i].schema };
     });
     deps.onStage?.('fetched', spec.mergeId);
-    const t1 = Date.now();
+    const t1 = deps.clock.now().getTime();
 
     // One merge per schema: files of one schema become the fewest target-size files.
     const planned: Array<{ key: string; path: string; group: typeof inputs }> = [];
@@ -91,12 +89,12 @@ export async function mergeFiles(deps: MergeDeps, item: MergeItem): Promise<Merg
       const rows = group.reduce((n, f) => n + f.rows, 0);
       const k = Math.max(1, Math.min(rows, mergeOutputFiles(group.reduce((n, f) => n + f.bytes, 0), spec.targetBytes)));
       const at = planned.length;
-      for (let j = 0; j < k; j++) planned.push({ key: mergedOutputKey(s.goldPrefix, spec.partition, spec.version, spec.mergeId, at + j), path: join(workDir, `out-${at + j}.parquet`), group });
+      for (let j = 0; j < k; j++) planned.push({ key: mergedOutputKey(s.goldPrefix, spec.partition, spec.version, spec.mergeId, at + j), path: ws.path(`out-${at + j}.parquet`), group });
     }
     const written: Array<{ key: string; path: string; bytes: number; rows: number; checksum: string; schema: MergeManifest['outputs'][number]['schema'] }> = [];
     for (const group of new Set(planned.map((p) => p.group))) {
       const outs = planned.filter((p) => p.group === group);
-      const merged = await mergeParquet(group, outs.map((p) => p.path), join(workDir, 'spill'), e);
+      const merged = await parquet.merge(group, outs.map((p) => p.path), ws, e);
       const sum = (fs: ReadonlyArray<{ rows: number; checksum: string }>) => ({ rows: fs.reduce((n, f) => n + f.rows, 0), checksum: sumChecksums(fs.map((f) => f.checksum)) });
       const [had, has] = [sum(group), sum(merged)];
       if (had.rows !== has.rows || had.checksum !== has.checksum) {
@@ -105,7 +103,7 @@ export async function mergeFiles(deps: MergeDeps, item: MergeItem): Promise<Merg
       merged.forEach((m, j) => written.push({ ...m, key: outs[j].key }));
     }
     deps.onStage?.('merged', spec.mergeId);
-    const t2 = Date.now();
+    const t2 = deps.clock.now().getTime();
 
     // Another run may have finished this merge meanwhile: its verified outputs stand.
     const done = await verifiedMergeManifest(store, s.goldBucket, spec.manifestKey);
@@ -113,11 +111,11 @@ export async function mergeFiles(deps: MergeDeps, item: MergeItem): Promise<Merg
     await refuseCommitted(store, s, spec, where);
     const outputs: Array<MergedFile & { schema: MergeManifest['outputs'][number]['schema'] }> = [];
     for (const w of written) {
-      const up = await uploadOnce(store, s.goldBucket, w.key, w.path, w, workDir, where, 'merge');
+      const up = await uploadOnce({ store, parquet, ws }, s.goldBucket, w.key, w.path, w, where, 'merge');
       outputs.push({ key: w.key, etag: up.etag, bytes: up.bytes, rows: w.rows, checksum: w.checksum, schema: w.schema });
     }
     deps.onStage?.('uploaded', spec.mergeId);
-    const t3 = Date.now();
+    const t3 = deps.clock.now().getTime();
 
     const manifest: MergeManifest = {
       table: s.table,
@@ -135,6 +133,6 @@ export async function mergeFiles(deps: MergeDeps, item: MergeItem): Promise<Merg
     const stands = await writeManifestOnce(store, s.goldBucket, spec.manifestKey, manifest, () => verifiedMergeManifest(store, s.goldBucket, spec.manifestKey), (theirs) => files(theirs) === files(manifest), where);
     return outputOf(stands, spec.manifestKey);
   } finally {
-    await rm(workDir, { recursive: true, force: true });
+    await ws.close();
   }
 }

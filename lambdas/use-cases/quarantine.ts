@@ -3,32 +3,32 @@
  * bytes, copies of objects set aside whole, a report naming file, line and reason, and the Kafka
  * offsets that therefore did not reach the output.
  */
-import { writeFile } from 'node:fs/promises';
-import { badRecordReason, misfitReason, type RejectedRecord } from '../adapters/bad-records';
-import { originalLines, type StagedInputs } from '../adapters/fetch-inputs';
 import type { BinManifest, BinSpec } from '../core/contracts';
+import type { RejectedRecord, SetAsideObject } from '../core/engine-contracts';
+import { badRecordReason, misfitReason } from '../core/input-rules';
 import { NEWLINE } from '../core/bytes';
 import { numberFields, numberSpans, type NumberSpan } from '../core/json-numbers';
 import { normalize } from '../core/intervals';
 import { parseKafkaName, topicPartitionId, type KafkaOffsets } from '../core/kafka';
 import { quarantineObjectKey, quarantinePrefix } from '../core/keys';
-import type { ObjectStore } from '../core/ports';
+import type { ObjectStore, ParquetEngine, Workspace } from '../core/ports';
 import type { TableSettings } from '../core/settings';
 
 export interface QuarantineDeps {
   readonly store: ObjectStore;
+  readonly parquet: ParquetEngine;
   readonly settings: TableSettings;
   readonly maxDecompressedBytes: number;
 }
 
 /** Rejected records as their objects hold them: staging may have quoted the numbers of some. */
-export async function asStored(deps: QuarantineDeps, spec: BinSpec, staged: StagedInputs, rejected: RejectedRecord[]): Promise<RejectedRecord[]> {
-  const keys = new Set(rejected.filter((r) => r.bytes && r.line !== undefined && staged.rewritten.has(r.key)).map((r) => r.key));
+export async function asStored(deps: QuarantineDeps, spec: BinSpec, rewritten: ReadonlySet<string>, rejected: RejectedRecord[]): Promise<RejectedRecord[]> {
+  const keys = new Set(rejected.filter((r) => r.bytes && r.line !== undefined && rewritten.has(r.key)).map((r) => r.key));
   const originals = new Map<string, Map<number, Buffer>>();
   for (const key of keys) {
     const src = spec.files.find((f) => f.key === key)!;
     const lines = new Set(rejected.filter((r) => r.key === key && r.bytes).map((r) => r.line!));
-    originals.set(key, await originalLines(deps.store, deps.settings.landingBucket, src, lines, { maxDecompressedBytes: deps.maxDecompressedBytes }));
+    originals.set(key, await deps.parquet.storedLines(deps.store, deps.settings.landingBucket, src, lines, { maxDecompressedBytes: deps.maxDecompressedBytes }));
   }
   return rejected.map((r) => {
     const original = r.bytes && r.line !== undefined ? originals.get(r.key)?.get(r.line) : undefined;
@@ -59,7 +59,7 @@ function storedReason(r: RejectedRecord, stored: Buffer): string {
 export function quarantinedOffsets(
   spec: BinSpec,
   rejected: readonly RejectedRecord[],
-  setAside: StagedInputs['setAside'],
+  setAside: readonly SetAsideObject[],
   records: ReadonlyMap<string, number>,
 ): KafkaOffsets {
   const names = new Map(spec.files.flatMap((f) => {
@@ -89,9 +89,9 @@ export function quarantinedOffsets(
 export async function writeQuarantine(
   deps: QuarantineDeps,
   spec: BinSpec,
-  recordsPath: string,
+  ws: Workspace,
   rejected: readonly RejectedRecord[],
-  setAside: StagedInputs['setAside'],
+  setAside: readonly SetAsideObject[],
   partitionFields: NonNullable<BinManifest['partitionFields']> = [],
 ): Promise<BinManifest['quarantine']> {
   if (!rejected.length && !setAside.length && !partitionFields.length) return undefined;
@@ -108,7 +108,7 @@ export async function writeQuarantine(
   const copyOf = (key: string) => (copies.has(key) ? { copy: `s3://${s.goldBucket}/${copies.get(key)}` } : {});
   const kept = rejected.flatMap((r) => (r.bytes ? [r.bytes, NEWLINE] : []));
   if (kept.length) {
-    await writeFile(recordsPath, Buffer.concat(kept));
+    const recordsPath = await ws.save('rejected.jsonl', Buffer.concat(kept));
     await store.uploadFile(s.goldBucket, `${prefix}records.jsonl`, recordsPath, 'application/x-ndjson');
   }
   await store.putJson(s.goldBucket, `${prefix}report.json`, {

@@ -1,14 +1,15 @@
-import { createWriteStream } from 'node:fs';
-import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { parquetChecksum } from '../adapters/duckdb-engine';
 import { ConcurrentCommitError, VerificationError } from '../core/errors';
 import { stateKey } from '../core/keys';
-import type { ObjectStore } from '../core/ports';
+import type { ObjectStore, ParquetEngine, Workspace } from '../core/ports';
 import type { TableSettings } from '../core/settings';
 import type { PartitionState } from '../core/state';
 
-
+/** What writing a local Parquet file once needs: the store, the engine to read a file already there, and scratch. */
+export interface WriteOnceDeps {
+  readonly store: ObjectStore;
+  readonly parquet: ParquetEngine;
+  readonly ws: Workspace;
+}
 
 /**
  * A committed version's objects are never written again: its bins and merges have verified
@@ -27,19 +28,17 @@ export async function refuseCommitted(store: ObjectStore, s: TableSettings, at: 
  * rows (same count and checksum), never replaced.
  */
 export async function adoptExisting(
-  store: ObjectStore,
+  { store, parquet, ws }: WriteOnceDeps,
   bucket: string,
   key: string,
-  workDir: string,
   expected: { rows: number; checksum: string },
   where: string,
   what = 'bin',
 ): Promise<{ bytes: number; etag: string }> {
   const head = await store.head(bucket, key);
   if (!head) throw new VerificationError(`${where}: s3://${bucket}/${key} was there at the upload and is gone now`);
-  const path = join(workDir, 'existing.parquet');
-  await pipeline(await store.getStream(bucket, key, head.etag), createWriteStream(path));
-  const found = await parquetChecksum(path).catch((e: Error) => ({ rows: -1, checksum: `unreadable: ${e.message}` }));
+  const path = await ws.save('existing.parquet', await store.getStream(bucket, key, head.etag));
+  const found = await parquet.checksum(path).catch((e: Error) => ({ rows: -1, checksum: `unreadable: ${e.message}` }));
   if (found.rows !== expected.rows || found.checksum !== expected.checksum) {
     throw new VerificationError(
       `${where}: s3://${bucket}/${key} already exists with other rows (${found.rows} rows, checksum ${found.checksum}) than this ${what} ` +
@@ -54,22 +53,21 @@ export async function adoptExisting(
  * exactly these rows (see {@link adoptExisting}), else the upload fails. Returns what the key holds.
  */
 export async function uploadOnce(
-  store: ObjectStore,
+  deps: WriteOnceDeps,
   bucket: string,
   key: string,
   path: string,
   expected: { rows: number; checksum: string; bytes: number },
-  workDir: string,
   where: string,
   what = 'bin',
 ): Promise<{ bytes: number; etag: string; adopted: boolean }> {
   try {
-    const up = await store.uploadFile(bucket, key, path, 'application/vnd.apache.parquet', { createOnly: true });
+    const up = await deps.store.uploadFile(bucket, key, path, 'application/vnd.apache.parquet', { createOnly: true });
     if (up.bytes !== expected.bytes) throw new VerificationError(`${where}: uploaded s3://${bucket}/${key} has ${up.bytes} bytes, wrote ${expected.bytes}`);
     return { ...up, adopted: false };
   } catch (err) {
     if (!(err instanceof ConcurrentCommitError)) throw err;
-    return { ...(await adoptExisting(store, bucket, key, workDir, expected, where, what)), adopted: true };
+    return { ...(await adoptExisting(deps, bucket, key, expected, where, what)), adopted: true };
   }
 }
 

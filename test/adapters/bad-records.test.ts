@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rejections, dropRecords, removeBadRecords } from '../../lambdas/adapters/bad-records';
-import type { StagedInputs } from '../../lambdas/adapters/fetch-inputs';
+import { StagedInputs } from '../../lambdas/adapters/fetch-inputs';
 
 let dir: string;
 beforeEach(async () => (dir = await mkdtemp(join(tmpdir(), 'bad-records-'))));
@@ -14,7 +14,7 @@ async function staged(): Promise<StagedInputs> {
   const a = ['{"n":1}', '{"n":', '', '{"n":3}'];
   const b = ['[1]', '{"n":5}', `{"pad":"${'x'.repeat(300)}"`];
   await writeFile(chunk, [...a, ...b].join('\n') + '\n');
-  return {
+  return new StagedInputs({
     jsonChunks: [chunk],
     files: [],
     jsonRows: new Map([['a.json', 3], ['b.json', 3]]),
@@ -22,11 +22,8 @@ async function staged(): Promise<StagedInputs> {
       { chunk, key: 'a.json', firstLine: 0, lines: a.length },
       { chunk, key: 'b.json', firstLine: a.length, lines: b.length },
     ],
-    blanked: new Map(),
-    rewritten: new Set(),
-    setAside: [],
     bytes: 0,
-  };
+  });
 }
 
 describe('JSON chunk passes', () => {

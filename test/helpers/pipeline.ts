@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { duckdbStepDeps } from '../../lambdas/adapters/duckdb-parquet-engine';
 import { LocalCatalog } from '../../lambdas/adapters/local-catalog';
 import type { BinItem, PlanOutput } from '../../lambdas/core/contracts';
 import { stateKey } from '../../lambdas/core/keys';
@@ -40,8 +41,8 @@ export function usePipeline(store: ObjectStore, scratch: string, clock: Clock, s
       const { output } = await planRun({ store, settings, clock }, { table: settings.table });
       return { output, items: (await store.getJson<BinItem[]>(settings.goldBucket, output.itemsKey)) ?? [] };
     },
-    compact: (item: BinItem, engineOverrides: Partial<typeof engine> = {}) => compactBin({ store, settings, engine: { ...engine, ...engineOverrides } }, item),
-    merge: (item: MergeItem) => mergeFiles({ store, settings, engine }, item),
+    compact: (item: BinItem, engineOverrides: Partial<typeof engine> = {}) => compactBin({ store, settings, engine: { ...engine, ...engineOverrides }, ...duckdbStepDeps(engineOverrides.scratchDir ?? engine.scratchDir) }, item),
+    merge: (item: MergeItem) => mergeFiles({ store, settings, engine, ...duckdbStepDeps(engine.scratchDir) }, item),
     mergeItems: async (output: PlanOutput) => (output.merges ? ((await store.getJson<MergeItem[]>(settings.goldBucket, output.mergeItemsKey)) ?? []) : []),
     swap: (output: PlanOutput) => swapPlan({ store, catalog, settings, clock }, output),
     lifecycle: (dryRun = false) => retireCompacted({ store, catalog, settings, clock }, dryRun),

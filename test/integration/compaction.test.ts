@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { duckdbStepDeps } from '../../lambdas/adapters/duckdb-parquet-engine';
 import type { BinItem, BinManifest } from '../../lambdas/core/contracts';
 import { SYSTEM_PREFIX } from '../../lambdas/core/keys';
 import { DEFAULT_ENGINE_SETTINGS } from '../../lambdas/core/settings';
@@ -13,7 +14,8 @@ const settings = testSettings;
 
 const env = useLoopback('all', 'compact-test');
 
-const deps = () => ({ store: env.store, settings, engine: { ...DEFAULT_ENGINE_SETTINGS, scratchDir: join(env.scratch, 'work'), fetchConcurrency: 16 } });
+const engine = () => ({ ...DEFAULT_ENGINE_SETTINGS, scratchDir: join(env.scratch, 'work'), fetchConcurrency: 16 });
+const deps = () => ({ store: env.store, settings, engine: engine(), ...duckdbStepDeps(engine().scratchDir) });
 
 async function compactAll(items: BinItem[]) {
   const out = [];

@@ -2,6 +2,7 @@
  * The swap, lifecycle and report handlers called through `makeHandler` with fakes (the in-memory
  * S3, a local catalog, a manual clock): input checks at the edge, one use-case, a metered result.
  */
+import { duckdbStepDeps } from '../../lambdas/adapters/duckdb-parquet-engine';
 import { join } from 'node:path';
 import { LocalCatalog } from '../../lambdas/adapters/local-catalog';
 import { RequestCountingStore } from '../../lambdas/adapters/request-counting-store';
@@ -35,7 +36,7 @@ function handlers(store: ObjectStore = env.store, catalog = new LocalCatalog()) 
     docs,
     catalog,
     plan: planHandler({ ...base, executions: { isRunning: async () => false }, fn: { step: 'plan', memoryMb: 1024 } }),
-    compact: compactHandler({ ...base, engine: { ...DEFAULT_ENGINE_SETTINGS, scratchDir: join(env.scratch, 'work') }, fn: { step: 'compact', memoryMb: 4096 } }),
+    compact: compactHandler({ ...base, engine: { ...DEFAULT_ENGINE_SETTINGS, scratchDir: join(env.scratch, 'work') }, ...duckdbStepDeps(join(env.scratch, 'work'), env.clock), fn: { step: 'compact', memoryMb: 4096 } }),
     swap: swapHandler({ ...base, catalog, fn: { step: 'swap', memoryMb: 512 } }),
     lifecycle: lifecycleHandler({ ...base, catalog, fn: { step: 'lifecycle', memoryMb: 512 } }),
     report: reportHandler({ ...base, prices: US_EAST_1_PRICES, fn: { step: 'report', memoryMb: 512 } }),

@@ -2,6 +2,7 @@
  * The EMF documents the handlers publish, exactly as CloudWatch would read them from the function
  * log: the handlers run on the loopback server with the real adapters, their documents captured.
  */
+import { duckdbStepDeps } from '../../lambdas/adapters/duckdb-parquet-engine';
 import { join } from 'node:path';
 import { logger } from '../../lambdas/adapters/logger';
 import type { BinItem, Metered, PlanOutput } from '../../lambdas/core/contracts';
@@ -70,7 +71,7 @@ describe('metrics (EMF) of the plan and compact handlers', () => {
   it('publishes one EMF document per bin with its objects, bytes, rows, quarantine and S3 requests by kind', async () => {
     docs.length = 0;
     const [item] = (await env.store.getJson<BinItem[]>('gold', plan.itemsKey))!;
-    const handler = compactHandler({ store: env.store, settings, engine: { ...DEFAULT_ENGINE_SETTINGS, scratchDir: join(env.scratch, 'work') }, fn: { step: 'compact', memoryMb: 4096 }, emf });
+    const handler = compactHandler({ store: env.store, settings, engine: { ...DEFAULT_ENGINE_SETTINGS, scratchDir: join(env.scratch, 'work') }, ...duckdbStepDeps(join(env.scratch, 'work')), fn: { step: 'compact', memoryMb: 4096 }, emf });
     const out = await handler(item);
     const [parquet] = (await allKeys(env.s3.client, 'gold', 'sensors/')).filter((o) => o.key.endsWith('.parquet'));
     const count = (name: string) => ({ Name: name, Unit: 'Count' });

@@ -4,6 +4,7 @@
  * 10,000 committed partitions.
  */
 import { join } from 'node:path';
+import { duckdbStepDeps } from '../../lambdas/adapters/duckdb-parquet-engine';
 import { LocalCatalog } from '../../lambdas/adapters/local-catalog';
 import { RequestCountingStore } from '../../lambdas/adapters/request-counting-store';
 import type { BinItem } from '../../lambdas/core/contracts';
@@ -72,7 +73,7 @@ async function countedRun(store: MemoryStore, catalog: CountingCatalog, graceDon
   const { output } = await planRun({ store: steps.plan, settings, clock }, { table: 'sensors' });
   const items = (await store.getJson<BinItem[]>('gold', output.itemsKey))!;
   const engine = { ...DEFAULT_ENGINE_SETTINGS, scratchDir: join(env.scratch, 'work'), fetchConcurrency: 4 };
-  for (const item of items) await compactBin({ store: steps.compact, settings, engine }, item);
+  for (const item of items) await compactBin({ store: steps.compact, settings, engine, ...duckdbStepDeps(engine.scratchDir) }, item);
   const catalogBefore = catalog.snapshot();
   const swap = await swapPlan({ store: steps.swap, catalog, settings, clock }, output);
   const catalogSwap = catalog.since(catalogBefore);
