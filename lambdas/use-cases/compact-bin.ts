@@ -3,21 +3,12 @@ import type { EngineOptions, EngineResult, RejectedRecord } from '../core/engine
 import { InvalidInputError, VerificationError } from '../core/errors';
 import { size, type Intervals } from '../core/intervals';
 import { parseKafkaName, withoutOffsets } from '../core/kafka';
-import type { Clock, ObjectStore, ParquetEngine, Scratch } from '../core/ports';
-import type { EngineSettings, TableSettings } from '../core/settings';
 import { kafkaDedupFor } from './kafka-dedup';
 import { asStored, quarantinedOffsets, writeQuarantine, type QuarantineDeps } from './quarantine';
-import { refuseCommitted, uploadOnce, writeManifestOnce } from './written-once';
+import { refuseCommitted, uploadOnce, writeManifestOnce, type ParquetStepDeps } from './written-once';
 import { verifiedManifest } from './verified-manifests';
 
-export interface CompactDeps {
-  readonly store: ObjectStore;
-  readonly settings: TableSettings;
-  readonly engine: EngineSettings;
-  /** Reads the inputs and writes the Parquet file (DuckDB in production). */
-  readonly parquet: ParquetEngine;
-  readonly scratch: Scratch;
-  readonly clock: Clock;
+export interface CompactDeps extends ParquetStepDeps {
   readonly declaredTypes?: EngineOptions['declaredTypes'];
   /** Progress for people watching a local run; Lambda logs instead. */
   readonly onStage?: (stage: 'fetched' | 'written' | 'uploaded', binId: string) => void;

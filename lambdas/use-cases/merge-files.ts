@@ -3,19 +3,11 @@ import { InvalidInputError, RetryableError, VerificationError } from '../core/er
 import { mergedOutputKey } from '../core/keys';
 import { sumChecksums, type MergedFile, type MergeItem, type MergeManifest, type MergeOutput, type MergeSpec } from '../core/merge-contracts';
 import { mergeOutputFiles, schemaGroups } from '../core/merge-plan';
-import type { Clock, ObjectStore, ParquetEngine, Scratch } from '../core/ports';
-import type { EngineSettings, TableSettings } from '../core/settings';
-import { refuseCommitted, uploadOnce, writeManifestOnce } from './written-once';
+import type { ObjectStore } from '../core/ports';
+import { refuseCommitted, uploadOnce, writeManifestOnce, type ParquetStepDeps } from './written-once';
 import { verifiedMergeManifest } from './verified-manifests';
 
-export interface MergeDeps {
-  readonly store: ObjectStore;
-  readonly settings: TableSettings;
-  readonly engine: EngineSettings;
-  /** Reads and writes the Parquet files (DuckDB in production). */
-  readonly parquet: ParquetEngine;
-  readonly scratch: Scratch;
-  readonly clock: Clock;
+export interface MergeDeps extends ParquetStepDeps {
   /** Progress for people watching a local run; Lambda logs instead. */
   readonly onStage?: (stage: 'fetched' | 'merged' | 'uploaded', mergeId: string) => void;
 }

@@ -1,8 +1,19 @@
 import { ConcurrentCommitError, VerificationError } from '../core/errors';
 import { stateKey } from '../core/keys';
-import type { ObjectStore, ParquetEngine, Workspace } from '../core/ports';
-import type { TableSettings } from '../core/settings';
+import type { Clock, ObjectStore, ParquetEngine, Scratch, Workspace } from '../core/ports';
+import type { EngineSettings, TableSettings } from '../core/settings';
 import type { PartitionState } from '../core/state';
+
+/** What the compact and merge steps both run with. */
+export interface ParquetStepDeps {
+  readonly store: ObjectStore;
+  readonly settings: TableSettings;
+  readonly engine: EngineSettings;
+  /** Reads the inputs and writes the Parquet files (DuckDB in production). */
+  readonly parquet: ParquetEngine;
+  readonly scratch: Scratch;
+  readonly clock: Clock;
+}
 
 /** What writing a local Parquet file once needs: the store, the engine to read a file already there, and scratch. */
 export interface WriteOnceDeps {
