@@ -12,7 +12,8 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { compactToParquet, sqlString } from '../lambdas/adapters/duckdb-engine';
+import { compactToParquet } from '../lambdas/adapters/duckdb-engine';
+import { sqlString } from '../lambdas/adapters/duckdb-sql';
 import type { EngineOptions } from '../lambdas/core/engine-contracts';
 import { fetchInputs, StagedInputs } from '../lambdas/adapters/fetch-inputs';
 import { makeS3Client, S3ObjectStore } from '../lambdas/adapters/s3';

@@ -9,7 +9,6 @@ import type { Intervals } from '../core/intervals';
 import { badRecordReason, kindOf, minorityKindReasons, misfitReason } from '../core/input-rules';
 import type { JsonSegment, StagedInputs } from './staged-inputs';
 
-
 /** One record of a JSON chunk, placed in its source object. */
 interface ChunkLine {
   readonly segment: JsonSegment;

@@ -25,10 +25,6 @@ import { asReadFromJson, csvPartOf, declareAsText, partSelect, projectionOf, tex
 import { declaredMisfits, jsonCounts, partitionFields, roundedWideInts, verifyJson, verifyParquetRows } from './duckdb-verify';
 import type { StagedInputs } from './fetch-inputs';
 
-// Stable homes of the SQL helpers and footer readers, re-exported for existing callers.
-export { ident, sqlString } from './duckdb-sql';
-export { parquetChecksum, parquetFooters } from './duckdb-footers';
-
 /** Staging state of one bin: what each part is and the table name of the bookkeeping column. */
 interface Staging {
   readonly src: string;

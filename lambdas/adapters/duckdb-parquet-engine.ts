@@ -25,11 +25,9 @@ class DuckDbStagedBin implements StagedBin {
 
   async compact(drop: ReadonlyMap<string, Intervals>, outPath: string, o: EngineOptions): Promise<CompactedBin> {
     const { staged } = this;
-    const parquet = new Set(staged.files.filter((f) => f.source.format === 'parquet').map((f) => f.source.key));
     // JSON duplicates are emptied in their chunk; Parquet ones are left out by row position.
-    await dropRecords(staged, new Map([...drop].filter(([key]) => !parquet.has(key))));
-    const dropRows = new Map([...drop].filter(([key]) => parquet.has(key)));
-    const result = await compactToParquet(staged, this.ws.path('engine'), outPath, { ...o, dropRows });
+    await dropRecords(staged, drop);
+    const result = await compactToParquet(staged, this.ws.path('engine'), outPath, { ...o, dropRows: drop });
     const inputRows = new Map(staged.files.map((f) => [f.source.key, result.written ? (result.fileRows.get(f.path) ?? 0) : 0]));
     for (const [key, rows] of staged.jsonRows) inputRows.set(key, rows);
     return { ...result, inputRows, setAside: [...staged.setAside], rewritten: staged.rewritten };

@@ -12,7 +12,6 @@ import { castSource, FLOATS, misfit } from './duckdb-types';
 import { chunksWithRecords, named, parquetFiles } from './duckdb-set-aside';
 import type { JsonFacts, StagedInputs } from './fetch-inputs';
 
-/** Records whose field named like a partition key holds another value than the partition's. */
 /** The DuckDB type at a field path of the JSON records (undefined past a JSON value or map). */
 export function typeAtPath(paths: FieldPaths, top: ReadonlyMap<string, DuckType>, path: number): DuckType | undefined {
   const chain: number[] = [];

@@ -62,7 +62,7 @@ export interface EngineOptions extends ParquetWriteOptions {
   readonly coerceToString?: readonly string[];
   /** The partition's values: data fields of the same name that say otherwise are reported. */
   readonly partitionValues?: Readonly<Record<string, string>>;
-  /** By Parquet object key: rows (0-based, `[from, to)`) left out, the offsets a redelivery repeats. */
+  /** By object key: rows (0-based, `[from, to)`) left out of a Parquet input, the offsets a redelivery repeats (other inputs ignore it). */
   readonly dropRows?: ReadonlyMap<string, Intervals>;
 }
 

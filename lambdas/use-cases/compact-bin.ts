@@ -71,9 +71,8 @@ function verifyEngine(where: string, result: EngineResult, inputRows: number): v
  * attempt never replaces them; a rerun reuses a verified earlier attempt.
  */
 export async function compactBin(deps: CompactDeps, item: BinItem): Promise<CompactOutput> {
-  const { store, settings: s, engine: e } = deps;
+  const { store, parquet, settings: s, engine: e } = deps;
   const maxDecompressedBytes = e.maxDecompressedMb * 1024 * 1024;
-  const { parquet } = deps;
   const quarantine: QuarantineDeps = { store, parquet, settings: s, maxDecompressedBytes };
   const spec = await store.getJson<BinSpec>(s.goldBucket, item.binKey);
   if (!spec) throw new InvalidInputError(`bin spec s3://${s.goldBucket}/${item.binKey} not found: was plan ${item.planId} removed?`);
