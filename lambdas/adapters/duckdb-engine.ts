@@ -158,12 +158,13 @@ export async function compactToParquet(staged: StagedInputs, workDir: string, ou
       await c.run('DROP TABLE IF EXISTS parquet_raw');
       if (!files.length) return;
       const drops = files.flatMap((f) => (o.dropRows?.get(f.source.key) ?? []).map(([a, b]) => `(${ident(src)} = ${sqlString(f.path)} AND ${ident(ROW)} >= ${a} AND ${ident(ROW)} < ${b})`));
-      const read = `read_parquet(${list(files.map((f) => f.path))}, union_by_name=true, hive_partitioning=false, filename=${sqlString(src)}`;
-      await c.run(
-        drops.length
-          ? `CREATE TABLE parquet_raw AS SELECT * EXCLUDE (${ident(ROW)}) FROM ${read}, file_row_number=true) WHERE NOT (${drops.join(' OR ')})`
-          : `CREATE TABLE parquet_raw AS SELECT * FROM ${read})`,
-      );
+      const read = (fs: typeof files) => `read_parquet(${list(fs.map((f) => f.path))}, union_by_name=true, hive_partitioning=false, filename=${sqlString(src)}`;
+      if (!drops.length) return void (await c.run(`CREATE TABLE parquet_raw AS SELECT * FROM ${read(files)})`));
+      // DuckDB cannot add its row number to a file holding a column of that name: those files (never
+      // trimmed ones, see step 2) are read on their own, so a neighbour's column does not fail the bin.
+      const apart = files.filter((f) => pqNames.get(f.path)?.some((n) => n.toLowerCase() === ROW));
+      const trimmed = `SELECT * EXCLUDE (${ident(ROW)}) FROM ${read(files.filter((f) => !apart.includes(f)))}, file_row_number=true) WHERE NOT (${drops.join(' OR ')})`;
+      await c.run(`CREATE TABLE parquet_raw AS ${trimmed}${apart.length ? ` UNION ALL BY NAME SELECT * FROM ${read(apart)})` : ''}`);
     };
     await stageParquet().catch(async (e: Error) => {
       if (!(await setAsideUnreadableParquet(c, staged))) throw new InvalidInputError(`inputs could not be read: ${named(staged, e.message)}`, { cause: e });

@@ -254,6 +254,33 @@ it('writes each offset once from Kafka Connect Parquet objects, alone or mixed w
   tally.handled += 2;
 });
 
+it('leaves a redelivery out of one Parquet object while another holds a column named file_row_number', async () => {
+  const p = usePipeline(env.store, env.scratch, new ManualClock(), settings);
+  await put(name(0, 'snappy.parquet'), await parquet(0, 6)); // 0..5
+  // A later object repeating offset 5, with a producer column DuckDB's row number would collide with.
+  const path = join(env.scratch, 'row-number.parquet');
+  const db = await DuckDBInstance.create(':memory:');
+  const c = await db.connect();
+  await c.run(`COPY (SELECT range AS "offset", range * 10 AS amount, range + 100 AS file_row_number FROM range(5, 8)) TO '${path}' (FORMAT parquet, COMPRESSION snappy)`);
+  c.closeSync();
+  db.closeSync();
+  await put(name(5, 'snappy.parquet'), await readFile(path));
+  for (const from of [8, 10, 12]) await put(name(from), records(from, 2)); // enough objects for a bin
+  tally.tried++;
+  const { items } = await p.run();
+  const manifest = (await env.store.getJson<BinManifest>('gold', (await p.compact(items[0])).manifestKey))!;
+  expect(manifest.inputs.filter((i) => i.key.endsWith('.parquet')).map((i) => [i.key, i.rows, i.duplicates])).toEqual([
+    [name(0, 'snappy.parquet'), 5, 1],
+    [name(5, 'snappy.parquet'), 3, undefined],
+  ]);
+  expect(manifest.kafka).toEqual([{ topic: 'orders', partition: 0, offsets: [[0, 14]], duplicates: 1 }]);
+  expect(await offsetsInGold()).toEqual({ n: 14, d: 14, lo: 0, hi: 13, amount: amountOf(range(0, 14)) });
+  const keys = (await allKeys(env.s3.client, 'gold', 'orders/')).map((o) => o.key).filter((k) => k.endsWith('.parquet'));
+  const [kept] = await queryParquetObjects(env.s3.client, 'gold', keys, env.scratch, 'SELECT string_agg(file_row_number::VARCHAR, \',\' ORDER BY "offset") AS v, count(file_row_number)::INT AS n FROM $OUT');
+  expect(kept).toEqual({ v: '105,106,107', n: 3 });
+  tally.handled++;
+});
+
 it('splits a topic-partition between bins without writing an offset twice across them', async () => {
   const p = usePipeline(env.store, env.scratch, new ManualClock(), settings);
   // Measured ratios make ~12 MB of JSON three 64 MB bins, so the run splits the topic-partition;
